@@ -1,0 +1,286 @@
+//! Errors: what a task's failure was, why a submit was refused, why a builder failed.
+//!
+//! Every error is a plain value with predicates (`is_panic()`, `is_cancelled()`, …) and a one-line
+//! `Display`. None of them loses the caller's data: a refused submit hands the task back
+//! ([`SubmitError::into_inner`]).
+
+use std::any::Any;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a [`Future`](crate::Future) holds no value.
+///
+/// `TaskError` is `Clone + Send + Sync + 'static`, so it can be inspected many times
+/// ([`Future::exception`](crate::Future::exception)) and put into `anyhow`-style error boxes.
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let fut = pool.submit(|| -> u32 { panic!("boom") }).unwrap();
+/// let err = fut.result().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.to_string(), "task panicked: boom");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// The task panicked; the panic message is kept (a non-string payload is described as such).
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The future was cancelled before its task started.
+    Cancelled,
+    /// The executor broke (for example its initializer panicked) before the task could run.
+    BrokenExecutor {
+        /// What broke it.
+        cause: String,
+    },
+    /// A timed wait ([`Future::result_timeout`](crate::Future::result_timeout), a `map` with a
+    /// timeout) gave up. The future itself is unaffected and can be waited on again.
+    Timeout {
+        /// How long the wait lasted.
+        waited: Duration,
+    },
+    /// The task ran past its own deadline and was stopped (process engine).
+    TaskTimedOut {
+        /// The deadline the task was given.
+        limit: Duration,
+    },
+    /// The worker process running the task died or was killed (process engine).
+    WorkerDied {
+        /// The worker's process id.
+        pid: u32,
+        /// How it ended, for example `killed by signal 9 (SIGKILL)` or `exited with status 3`.
+        how: String,
+    },
+    /// The task's arguments or result could not be encoded or decoded, or the worker could not
+    /// find the task's function (process engine).
+    Serialization {
+        /// What failed.
+        message: String,
+    },
+    /// The value was already taken out of this future by an earlier `result` call.
+    AlreadyTaken,
+}
+
+impl TaskError {
+    /// The task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked { .. })
+    }
+    /// The future was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
+    }
+    /// The executor broke before the task could run.
+    pub fn is_broken(&self) -> bool {
+        matches!(self, TaskError::BrokenExecutor { .. })
+    }
+    /// A timed wait gave up; the future is still usable.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, TaskError::Timeout { .. })
+    }
+    /// The task ran past its deadline and was stopped.
+    pub fn is_task_timeout(&self) -> bool {
+        matches!(self, TaskError::TaskTimedOut { .. })
+    }
+    /// The worker process running the task died.
+    pub fn is_worker_died(&self) -> bool {
+        matches!(self, TaskError::WorkerDied { .. })
+    }
+    /// Encoding, decoding or function lookup failed.
+    pub fn is_serialization(&self) -> bool {
+        matches!(self, TaskError::Serialization { .. })
+    }
+    /// The panic message, when the task panicked.
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked { message } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// Builds a [`TaskError::Panicked`] from a payload caught by `catch_unwind`.
+    /// The payload is dropped here, inside `catch_unwind`: a payload whose `Drop` panics must
+    /// not unwind into the worker.
+    pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> TaskError {
+        let message = panic_message(&*payload);
+        drop_quietly(payload);
+        TaskError::Panicked { message }
+    }
+}
+
+/// Drops `value`, containing (and logging) a panic raised by its `Drop`.
+pub(crate) fn drop_quietly<T>(value: T) {
+    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value))) {
+        log::error!("a value's Drop panicked (ignored): {}", panic_message(&*p));
+        std::mem::forget(p);
+    }
+}
+
+/// Describes a panic payload in one line: the `&str` or `String` it carries, or its absence.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload (Box<dyn Any>)".to_owned()
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Panicked { message } => write!(f, "task panicked: {message}"),
+            TaskError::Cancelled => f.write_str("task was cancelled before it started"),
+            TaskError::BrokenExecutor { cause } => write!(f, "broken executor: {cause}"),
+            TaskError::Timeout { waited } => {
+                write!(f, "timed out after {waited:?} waiting for the result")
+            }
+            TaskError::TaskTimedOut { limit } => {
+                write!(
+                    f,
+                    "task exceeded its time limit of {limit:?} and was stopped"
+                )
+            }
+            TaskError::WorkerDied { pid, how } => {
+                write!(f, "worker process {pid} died while running the task: {how}")
+            }
+            TaskError::Serialization { message } => write!(f, "serialization failed: {message}"),
+            TaskError::AlreadyTaken => f.write_str("the result was already taken from this future"),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// Why [`submit`](crate::ThreadPoolExecutor::submit) refused a task. The task is handed back.
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::new();
+/// pool.shutdown(true, false);
+/// let err = pool.submit(|| 42).unwrap_err();
+/// assert!(err.is_shutdown());
+/// let task = err.into_inner();
+/// assert_eq!(task(), 42); // nothing is lost
+/// ```
+pub enum SubmitError<T> {
+    /// The executor was shut down.
+    Shutdown(T),
+    /// The executor is broken (for example its initializer panicked); the cause is given.
+    Broken(T, String),
+    /// The executor's queue is full (only from `try_submit`).
+    Full(T),
+    /// The task cannot be sent to a worker (process engine: unregistered function, arguments
+    /// that do not encode).
+    Invalid(T, String),
+}
+
+impl<T> SubmitError<T> {
+    /// The executor was shut down.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, SubmitError::Shutdown(_))
+    }
+    /// The executor is broken.
+    pub fn is_broken(&self) -> bool {
+        matches!(self, SubmitError::Broken(..))
+    }
+    /// The queue was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, SubmitError::Full(_))
+    }
+    /// The task itself cannot be sent.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, SubmitError::Invalid(..))
+    }
+    /// Gives the refused task back.
+    pub fn into_inner(self) -> T {
+        match self {
+            SubmitError::Shutdown(t)
+            | SubmitError::Broken(t, _)
+            | SubmitError::Full(t)
+            | SubmitError::Invalid(t, _) => t,
+        }
+    }
+    /// Replaces the carried task, keeping the reason.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> SubmitError<U> {
+        match self {
+            SubmitError::Shutdown(t) => SubmitError::Shutdown(f(t)),
+            SubmitError::Broken(t, c) => SubmitError::Broken(f(t), c),
+            SubmitError::Full(t) => SubmitError::Full(f(t)),
+            SubmitError::Invalid(t, c) => SubmitError::Invalid(f(t), c),
+        }
+    }
+}
+
+impl<T> fmt::Debug for SubmitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Shutdown(_) => f.write_str("Shutdown(..)"),
+            SubmitError::Broken(_, c) => f.debug_tuple("Broken").field(&"..").field(c).finish(),
+            SubmitError::Full(_) => f.write_str("Full(..)"),
+            SubmitError::Invalid(_, c) => f.debug_tuple("Invalid").field(&"..").field(c).finish(),
+        }
+    }
+}
+
+impl<T> fmt::Display for SubmitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Shutdown(_) => f.write_str("cannot submit: the executor was shut down"),
+            SubmitError::Broken(_, c) => write!(f, "cannot submit: broken executor: {c}"),
+            SubmitError::Full(_) => f.write_str("cannot submit: the executor's queue is full"),
+            SubmitError::Invalid(_, c) => write!(f, "cannot submit: {c}"),
+        }
+    }
+}
+
+impl<T> std::error::Error for SubmitError<T> {}
+
+/// A builder was given a setting it cannot honour (for example `max_workers(0)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    message: String,
+}
+
+impl BuildError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        BuildError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid executor configuration: {}", self.message)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// `as_completed_timeout` gave up: `unfinished` of `total` futures had not finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AsCompletedTimeout {
+    /// How many futures were still unfinished.
+    pub unfinished: usize,
+    /// How many distinct futures were given.
+    pub total: usize,
+}
+
+impl fmt::Display for AsCompletedTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "timed out: {} (of {}) futures unfinished",
+            self.unfinished, self.total
+        )
+    }
+}
+
+impl std::error::Error for AsCompletedTimeout {}

@@ -1,0 +1,204 @@
+//! The shared state behind every [`Future`](crate::Future): a one-byte state word read without
+//! locking, and a mutex around the result slot and the list of waiters.
+//!
+//! # State machine
+//!
+//! | from      | to        | by                                             | who owns the work afterwards |
+//! |-----------|-----------|------------------------------------------------|------------------------------|
+//! | `PENDING` | `RUNNING` | `try_start` (CAS): a worker, or a helping waiter | the thread that won the CAS |
+//! | `PENDING` | `CANCELLED` | `cancel` (CAS under the lock)                | nobody: the work is dropped  |
+//! | `PENDING` | `FINISHED` | `fail_pending` (CAS under the lock): a broken executor | nobody: the work is dropped |
+//! | `RUNNING` | `FINISHED` | `complete` (store under the lock)            | —                            |
+//!
+//! `FINISHED` and `CANCELLED` are final. Every transition out of `PENDING` is a compare-and-swap,
+//! so exactly one thread wins it: a cancelled task never starts, a started task is never
+//! cancelled, and the winner alone may touch the task's closure (see `thread/task.rs`).
+//!
+//! # Why no wake-up is lost
+//!
+//! Every transition *into* a final state happens while holding `inner`'s lock, and the same
+//! critical section drains the waiter list. A waiter registers itself while holding the lock and
+//! re-reads the state under it. So for any waiter, either its registration comes first (and the
+//! completer, which locks afterwards, finds it in the list and wakes it), or the completion comes
+//! first (and the waiter, locking afterwards, sees the final state and does not wait). The state
+//! byte is also read without the lock (`done()`, the spin before parking), which is only ever
+//! used to return early, never to decide to sleep.
+//!
+//! Thread waiters sleep in `std::thread::park` and are woken by `Thread::unpark`, whose token
+//! makes a wake-up sent between "registered" and "parked" stick; the parking loop re-checks the
+//! state after every return from `park`, so spurious returns are harmless.
+
+use std::task::Waker;
+
+use crate::error::TaskError;
+use crate::sync::{lock, AtomicU8, Mutex, MutexGuard, Ordering, Thread};
+
+pub(crate) const PENDING: u8 = 0;
+pub(crate) const RUNNING: u8 = 1;
+pub(crate) const FINISHED: u8 = 2;
+pub(crate) const CANCELLED: u8 = 3;
+
+/// Something that waits on several futures at once (`wait`, `as_completed`, `map_unordered`).
+/// `notify(token)` is called exactly once per registration, when that future reaches a final
+/// state; it must not block.
+pub(crate) trait Notify: Send + Sync {
+    fn notify(&self, token: usize);
+}
+
+/// A done-callback, run once with a view of the finished future.
+pub(crate) type Callback<T> = Box<dyn FnOnce(&crate::Future<T>) + Send>;
+
+/// One registration in a future's waiter list.
+pub(crate) enum Waiter<T> {
+    /// A thread parked in `result()`/`wait()`.
+    Thread(Thread),
+    /// An async task that polled the future.
+    Async(Waker),
+    /// A multi-future waiter with the token it gave for this future.
+    Set(crate::sync::Arc<dyn Notify>, usize),
+    /// A done-callback; run after the lock is released, in registration order.
+    Callback(Callback<T>),
+}
+
+/// Where the outcome lives once the future is final.
+pub(crate) enum Slot<T> {
+    Empty,
+    Value(T),
+    Error(TaskError),
+    Taken,
+}
+
+pub(crate) struct Inner<T> {
+    pub(crate) slot: Slot<T>,
+    pub(crate) waiters: Vec<Waiter<T>>,
+}
+
+pub(crate) struct Core<T> {
+    state: AtomicU8,
+    inner: Mutex<Inner<T>>,
+}
+
+/// What a completing thread must do after it released the lock.
+pub(crate) struct Wakeups<T> {
+    waiters: Vec<Waiter<T>>,
+}
+
+impl<T> Core<T> {
+    pub(crate) fn new() -> Self {
+        Core {
+            state: AtomicU8::new(PENDING),
+            inner: Mutex::new(Inner {
+                slot: Slot::Empty,
+                waiters: Vec::new(),
+            }),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn is_final(&self) -> bool {
+        self.state() >= FINISHED
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        lock(&self.inner)
+    }
+
+    /// PENDING → RUNNING. The winner owns the work.
+    #[inline]
+    pub(crate) fn try_start(&self) -> bool {
+        self.state
+            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// RUNNING → FINISHED with an outcome. Returns the waiters to wake.
+    pub(crate) fn complete(&self, outcome: Result<T, TaskError>) -> Wakeups<T> {
+        let mut inner = self.lock();
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), RUNNING);
+        inner.slot = match outcome {
+            Ok(v) => Slot::Value(v),
+            Err(e) => Slot::Error(e),
+        };
+        self.state.store(FINISHED, Ordering::Release);
+        Wakeups {
+            waiters: std::mem::take(&mut inner.waiters),
+        }
+    }
+
+    /// PENDING → CANCELLED. `Ok(wakeups)` if this call cancelled it, `Err(state)` otherwise.
+    pub(crate) fn cancel(&self) -> Result<Wakeups<T>, u8> {
+        self.leave_pending(CANCELLED, Slot::Error(TaskError::Cancelled))
+    }
+
+    /// PENDING → FINISHED with an error (the executor broke, or the work was lost).
+    pub(crate) fn fail_pending(&self, err: TaskError) -> Result<Wakeups<T>, u8> {
+        self.leave_pending(FINISHED, Slot::Error(err))
+    }
+
+    fn leave_pending(&self, to: u8, slot: Slot<T>) -> Result<Wakeups<T>, u8> {
+        let mut inner = self.lock();
+        self.state
+            .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)?;
+        inner.slot = slot;
+        Ok(Wakeups {
+            waiters: std::mem::take(&mut inner.waiters),
+        })
+    }
+
+    /// Adds a waiter unless the future is already final (then the waiter is handed back).
+    pub(crate) fn register(&self, w: Waiter<T>) -> Result<(), Waiter<T>> {
+        let mut inner = self.lock();
+        if self.is_final() {
+            return Err(w);
+        }
+        inner.waiters.push(w);
+        Ok(())
+    }
+
+    /// Removes the waiters `pred` selects (a timed-out thread, a dropped `as_completed`).
+    pub(crate) fn deregister(&self, pred: impl Fn(&Waiter<T>) -> bool) {
+        let mut inner = self.lock();
+        inner.waiters.retain(|w| !pred(w));
+    }
+}
+
+impl<T> Wakeups<T> {
+    /// Wakes every waiter, then runs the callbacks in registration order with `view`.
+    /// A panicking callback is caught and logged; the others still run.
+    pub(crate) fn wake(self, view: impl FnOnce() -> crate::Future<T>) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let mut callbacks = Vec::new();
+        for w in self.waiters {
+            match w {
+                Waiter::Thread(t) => t.unpark(),
+                Waiter::Async(waker) => waker.wake(),
+                Waiter::Set(n, token) => n.notify(token),
+                Waiter::Callback(cb) => callbacks.push(cb),
+            }
+        }
+        if !callbacks.is_empty() {
+            let fut = view();
+            for cb in callbacks {
+                run_callback(cb, &fut);
+            }
+        }
+    }
+}
+
+/// Runs one done-callback, containing any panic it raises.
+pub(crate) fn run_callback<T>(cb: Callback<T>, fut: &crate::Future<T>) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(fut)));
+    if let Err(payload) = r {
+        let msg = crate::error::panic_message(&*payload);
+        log::error!("a done-callback panicked (ignored): {msg}");
+        // Dropping the payload could itself panic; contain that too.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+    }
+}

@@ -1,0 +1,13 @@
+//! The [`Future`] handle and the state machine behind it.
+//!
+//! - `core.rs`: the shared state (state table and the no-lost-wake-up argument are there);
+//! - `handle.rs`: the public [`Future<T>`] and the engine-facing `Shared` trait;
+//! - `promise.rs`: [`Promise<T>`], a future completed by hand.
+
+pub(crate) mod core;
+mod handle;
+mod promise;
+
+pub(crate) use self::handle::{deadline_after, Shared};
+pub use self::handle::{Future, FutureState};
+pub use self::promise::Promise;

@@ -1,0 +1,82 @@
+//! Python's `concurrent.futures` for Rust: submit work to a pool, get a [`Future`] back.
+//!
+//! One API — `submit`, `map`, `shutdown`, a [`Future`] with `result`/`exception`/`cancel`/
+//! `done`/`add_done_callback`, [`as_completed`] and [`wait`] — over interchangeable engines:
+//! [`ThreadPoolExecutor`] for I/O-bound work, and a process engine for CPU-bound work, both
+//! behind the [`Executor`] trait.
+//!
+//! Where Rust can do better than Python, it does: a task's panic is a value in its future;
+//! a task may wait on a task it submitted to its own full pool without deadlocking;
+//! `map` is lazy with a bounded buffer; a cancelled future counts as done for waiters at once;
+//! futures can also be `.await`ed.
+//!
+//! ```
+//! use concurrent_futures::{as_completed, ThreadPoolExecutor};
+//!
+//! fn task(n: u64) -> u64 { n * n }
+//!
+//! let pool = ThreadPoolExecutor::with_max_workers(10).unwrap();   // with ThreadPoolExecutor(10) as pool:
+//! let futures: Vec<_> = (0..10).map(|i| pool.submit(move || task(i)).unwrap()).collect();
+//! let mut total = 0;
+//! for f in as_completed(futures) {                                 // for f in as_completed(futures):
+//!     total += f.result().unwrap();                                //     total += f.result()
+//! }
+//! assert_eq!(total, 285);
+//! // Dropping `pool` here is `shutdown(wait=True)`, like leaving the `with` block.
+//! ```
+//!
+//! # Python → Rust
+//!
+//! | Python `concurrent.futures`                          | this crate                                                     |
+//! |------------------------------------------------------|----------------------------------------------------------------|
+//! | `ThreadPoolExecutor(max_workers=n)`                  | [`ThreadPoolExecutor::with_max_workers(n)`](ThreadPoolExecutor::with_max_workers), [`ThreadPoolExecutor::builder()`] |
+//! | `ThreadPoolExecutor(initializer=f, thread_name_prefix=p)` | [`builder().initializer(f).thread_name_prefix(p)`](ThreadPoolBuilder) |
+//! | `with executor:`                                     | `Drop` (the executor is shut down, waiting, when it goes out of scope) |
+//! | `executor.submit(fn, *args)`                         | [`pool.submit(\|\| fn(args))`](ThreadPoolExecutor::submit), [`pool.submit_fn(fn, arg)`](Executor::submit_fn) |
+//! | `executor.map(fn, xs, timeout=t, buffersize=b)`      | [`pool.map(fn, xs)`](ThreadPoolExecutor::map), [`map_with(fn, xs, MapOptions)`](ThreadPoolExecutor::map_with) — each item a `Result` |
+//! | `executor.map(fn, xs, ys)`                           | `pool.map(\|(x, y)\| fn(x, y), xs.into_iter().zip(ys))`        |
+//! | —                                                    | [`pool.map_unordered(fn, xs)`](ThreadPoolExecutor::map_unordered) (completion order) |
+//! | `executor.shutdown(wait, cancel_futures=c)`          | [`pool.shutdown(wait, c)`](ThreadPoolExecutor::shutdown)        |
+//! | `future.result()` / `result(timeout=t)`              | [`f.result()`](Future::result) / [`f.result_timeout(t)`](Future::result_timeout) / [`f.try_result()`](Future::try_result) |
+//! | `future.exception()`                                 | [`f.exception()`](Future::exception)                            |
+//! | `future.cancel()`, `cancelled()`, `running()`, `done()` | the same names                                               |
+//! | `future.add_done_callback(fn)`                       | [`f.add_done_callback(\|f\| ..)`](Future::add_done_callback)    |
+//! | `as_completed(fs)` / `as_completed(fs, timeout)`     | [`as_completed(fs)`](as_completed) / [`as_completed_timeout(fs, t)`](as_completed_timeout) |
+//! | `{executor.submit(load, url): url for url in urls}`  | a `HashMap<Future<T>, Url>`, passed to `as_completed` as is ([`AsFuture`]) |
+//! | `wait(fs, timeout, return_when=FIRST_COMPLETED)`     | [`wait(fs, timeout, ReturnWhen::FirstCompleted)`](wait)        |
+//! | exceptions raised by `result()`                      | [`TaskError`]: `is_panic()`, `is_cancelled()`, `is_broken()`, `is_timeout()` |
+//! | `RuntimeError` on submit after shutdown              | [`SubmitError::Shutdown`], which gives the task back            |
+//! | `BrokenThreadPool`                                   | [`TaskError::BrokenExecutor`] / [`SubmitError::Broken`]         |
+//! | `Future()` + `set_result` (for executor authors)     | [`Promise::new()`](Promise::new)                                |
+//! | `asyncio.wrap_future(f)`                             | `f.await` ([`Future`] implements `std::future::Future`)         |
+//! | —                                                    | [`pool.scope(\|s\| ..)`](ThreadPoolExecutor::scope): tasks that borrow from the stack |
+//!
+//! # Design notes
+//!
+//! Next to the code: the future's state table and the no-lost-wake-up argument in
+//! `src/future/core.rs`; the thread engine's reuse, sleep, shutdown and nested-wait protocols in
+//! `src/thread/mod.rs`; why scoped tasks are sound in `src/thread/scope.rs`; O(n) waiting in
+//! `src/wait/completion.rs`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod error;
+mod executor;
+mod future;
+mod map;
+mod sync;
+mod thread;
+mod wait;
+
+pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
+pub use crate::executor::{Executor, MapOptions, Payload};
+pub use crate::future::{Future, FutureState, Promise};
+pub use crate::map::{Map, MapUnordered};
+pub use crate::thread::{
+    default_max_workers, Scope, ScopedFuture, ThreadPoolBuilder, ThreadPoolExecutor,
+};
+pub use crate::wait::{
+    as_completed, as_completed_timeout, wait, AsCompleted, AsCompletedWithin, AsFuture,
+    DoneAndNotDone, ReturnWhen,
+};

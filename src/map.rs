@@ -1,0 +1,263 @@
+//! Lazy `map` and `map_unordered` over any engine: at most `buffer_size` tasks are in flight,
+//! and the input is read one item per result consumed, so an infinite input works and memory
+//! stays bounded (CPython before 3.14 reads the whole input at the call).
+//!
+//! Both take a `submit` closure, which is how every engine plugs in.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::error::{SubmitError, TaskError};
+use crate::executor::MapOptions;
+use crate::future::{deadline_after, Future};
+use crate::sync::Arc;
+use crate::wait::completion::Completion;
+
+/// How an engine submits one item of a map.
+pub(crate) type SubmitOne<'a, A, R> = Box<dyn FnMut(A) -> Result<Future<R>, SubmitError<()>> + 'a>;
+
+/// The default number of tasks in flight: a small multiple of the worker count.
+pub(crate) fn default_buffer(max_workers: usize) -> usize {
+    (max_workers.saturating_mul(4)).max(4)
+}
+
+fn refused(e: SubmitError<()>) -> TaskError {
+    match e {
+        SubmitError::Broken(_, cause) => TaskError::BrokenExecutor { cause },
+        SubmitError::Invalid(_, message) => TaskError::Serialization { message },
+        other => TaskError::BrokenExecutor {
+            cause: other.to_string(),
+        },
+    }
+}
+
+/// The iterator returned by `map`: results in input order, each a `Result`.
+///
+/// Dropping it cancels the submitted tasks that have not started.
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::new();
+/// // An infinite input: only a bounded number of tasks is ever in flight.
+/// let first: Vec<u64> = pool.map(|n: u64| n * n, 0..).take(5).map(Result::unwrap).collect();
+/// assert_eq!(first, [0, 1, 4, 9, 16]);
+/// ```
+pub struct Map<'a, R, I: Iterator> {
+    submit: SubmitOne<'a, I::Item, R>,
+    input: Option<I>,
+    in_flight: VecDeque<Result<Future<R>, TaskError>>,
+    buffer_size: usize,
+    deadline: Option<Instant>,
+    ended: bool,
+}
+
+impl<'a, R, I: Iterator> Map<'a, R, I> {
+    pub(crate) fn new(
+        submit: SubmitOne<'a, I::Item, R>,
+        input: I,
+        options: MapOptions,
+        max_workers: usize,
+    ) -> Self {
+        let mut m = Map {
+            submit,
+            input: Some(input),
+            in_flight: VecDeque::new(),
+            buffer_size: options
+                .buffer_size
+                .unwrap_or_else(|| default_buffer(max_workers)),
+            deadline: options.timeout.map(deadline_after),
+            ended: false,
+        };
+        m.fill();
+        m
+    }
+
+    /// Submits from the input until `buffer_size` tasks are in flight or the input ends.
+    fn fill(&mut self) {
+        while self.in_flight.len() < self.buffer_size {
+            let Some(input) = self.input.as_mut() else {
+                return;
+            };
+            let Some(item) = input.next() else {
+                self.input = None;
+                return;
+            };
+            match (self.submit)(item) {
+                Ok(f) => self.in_flight.push_back(Ok(f)),
+                Err(e) => {
+                    // The executor refuses work: report it once, in order, and stop reading.
+                    self.in_flight.push_back(Err(refused(e)));
+                    self.input = None;
+                }
+            }
+        }
+    }
+
+    fn cancel_rest(&mut self) {
+        self.input = None;
+        for f in self.in_flight.drain(..).flatten() {
+            f.cancel();
+        }
+    }
+}
+
+impl<R, I: Iterator> Iterator for Map<'_, R, I> {
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let Some(front) = self.in_flight.pop_front() else {
+            self.ended = true;
+            return None;
+        };
+        let out = match front {
+            Err(e) => Err(e),
+            Ok(mut f) => match self.deadline {
+                None => f.result(),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    let r = f.result_timeout(left);
+                    if matches!(r, Err(TaskError::Timeout { .. })) {
+                        f.cancel();
+                        self.cancel_rest();
+                        self.ended = true;
+                    }
+                    r
+                }
+            },
+        };
+        if !self.ended {
+            self.fill();
+        }
+        Some(out)
+    }
+}
+
+impl<R, I: Iterator> Drop for Map<'_, R, I> {
+    fn drop(&mut self) {
+        self.cancel_rest();
+    }
+}
+
+/// The iterator returned by `map_unordered`: results in completion order.
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::new();
+/// let mut got: Vec<i32> = pool.map_unordered(|x: i32| x + 1, vec![1, 2, 3]).map(Result::unwrap).collect();
+/// got.sort();
+/// assert_eq!(got, [2, 3, 4]);
+/// ```
+pub struct MapUnordered<'a, R, I: Iterator> {
+    submit: SubmitOne<'a, I::Item, R>,
+    input: Option<I>,
+    slots: Vec<Option<Future<R>>>,
+    free: Vec<usize>,
+    in_flight: usize,
+    refused: Option<TaskError>,
+    completion: Arc<Completion>,
+    buffer_size: usize,
+    deadline: Option<Instant>,
+    started: Instant,
+    ended: bool,
+}
+
+impl<'a, R, I: Iterator> MapUnordered<'a, R, I> {
+    pub(crate) fn new(
+        submit: SubmitOne<'a, I::Item, R>,
+        input: I,
+        options: MapOptions,
+        max_workers: usize,
+    ) -> Self {
+        let mut m = MapUnordered {
+            submit,
+            input: Some(input),
+            slots: Vec::new(),
+            free: Vec::new(),
+            in_flight: 0,
+            refused: None,
+            completion: Completion::new(),
+            buffer_size: options
+                .buffer_size
+                .unwrap_or_else(|| default_buffer(max_workers)),
+            deadline: options.timeout.map(deadline_after),
+            started: Instant::now(),
+            ended: false,
+        };
+        m.fill();
+        m
+    }
+
+    fn fill(&mut self) {
+        while self.in_flight < self.buffer_size {
+            let Some(input) = self.input.as_mut() else {
+                return;
+            };
+            let Some(item) = input.next() else {
+                self.input = None;
+                return;
+            };
+            match (self.submit)(item) {
+                Ok(f) => {
+                    let i = self.free.pop().unwrap_or_else(|| {
+                        self.slots.push(None);
+                        self.slots.len() - 1
+                    });
+                    self.completion.watch(f.shared.core(), i);
+                    self.slots[i] = Some(f);
+                    self.in_flight += 1;
+                }
+                Err(e) => {
+                    self.refused = Some(refused(e));
+                    self.input = None;
+                }
+            }
+        }
+    }
+
+    fn cancel_rest(&mut self) {
+        self.input = None;
+        for f in self.slots.iter_mut().filter_map(Option::take) {
+            f.cancel();
+            self.completion.unwatch(f.shared.core());
+        }
+        self.in_flight = 0;
+    }
+}
+
+impl<R, I: Iterator> Iterator for MapUnordered<'_, R, I> {
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        if self.in_flight == 0 {
+            self.ended = true;
+            return self.refused.take().map(Err);
+        }
+        match self.completion.pop(self.deadline) {
+            Some(i) => {
+                let f = self.slots[i].take().expect("a slot completes once");
+                self.free.push(i);
+                self.in_flight -= 1;
+                self.fill();
+                Some(f.result())
+            }
+            None => {
+                let waited = self.started.elapsed();
+                self.cancel_rest();
+                self.ended = true;
+                Some(Err(TaskError::Timeout { waited }))
+            }
+        }
+    }
+}
+
+impl<R, I: Iterator> Drop for MapUnordered<'_, R, I> {
+    fn drop(&mut self) {
+        self.cancel_rest();
+    }
+}

@@ -1,0 +1,434 @@
+//! The state a thread pool's workers and submitters share, and the protocols over it:
+//! admission (the gate), waking and spawning, the bounded queue, breaking, shutdown.
+//! The worker loop itself is in `worker.rs`; the design notes are in `mod.rs`.
+
+use std::time::Duration;
+
+use super::queue::Queue;
+use super::task::Job;
+use crate::error::{SubmitError, TaskError};
+use crate::sync::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering::*};
+
+/// The gate word: `(submitters in flight) * ONE | SHUTDOWN`.
+const SHUTDOWN: usize = 1;
+const ONE: usize = 2;
+
+/// A worker's initializer.
+pub(crate) type Initializer = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) name_prefix: String,
+    pub(crate) initializer: Option<Initializer>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_queued: Option<usize>,
+    pub(crate) stack_size: Option<usize>,
+}
+
+#[cfg(not(loom))]
+pub(crate) type JoinHandle = std::thread::JoinHandle<()>;
+#[cfg(loom)]
+pub(crate) type JoinHandle = loom::thread::JoinHandle<()>;
+
+pub(crate) struct Pool {
+    pub(crate) id: usize,
+    pub(crate) cfg: Config,
+    queue: Queue,
+    gate: AtomicUsize,
+    /// Workers in their idle half that no submitter has claimed yet.
+    idle: AtomicUsize,
+    /// Live worker threads (reserved before spawning).
+    threads: AtomicUsize,
+    /// Workers blocked (or about to block) on `wake`.
+    sleeping: AtomicUsize,
+    sleep_lock: Mutex<()>,
+    wake: Condvar,
+    cancelling: AtomicBool,
+    broken: AtomicBool,
+    cause: Mutex<Option<String>>,
+    handles: Mutex<Vec<JoinHandle>>,
+    next_index: AtomicUsize,
+    /// Jobs in the queue (maintained only when `max_queued` is set).
+    queued: AtomicUsize,
+    blocked: AtomicUsize,
+    space_lock: Mutex<()>,
+    space: Condvar,
+}
+
+/// Proof of admission: while it lives, workers do not exit for shutdown.
+pub(crate) struct Admission<'a> {
+    pool: &'a Pool,
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.pool.leave();
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(id: usize, cfg: Config) -> Self {
+        Pool {
+            id,
+            cfg,
+            queue: Queue::new(),
+            gate: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            threads: AtomicUsize::new(0),
+            sleeping: AtomicUsize::new(0),
+            sleep_lock: Mutex::new(()),
+            wake: Condvar::new(),
+            cancelling: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
+            cause: Mutex::new(None),
+            handles: Mutex::new(Vec::new()),
+            next_index: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            blocked: AtomicUsize::new(0),
+            space_lock: Mutex::new(()),
+            space: Condvar::new(),
+        }
+    }
+
+    // ----- admission -------------------------------------------------------------------------
+
+    /// Admits one submission of `payload`, reserving queue space if the queue is bounded
+    /// (blocking for it, or refusing with `Full`, as `blocking` says).
+    pub(crate) fn admit<P>(
+        &self,
+        payload: P,
+        blocking: bool,
+    ) -> Result<(P, Admission<'_>), SubmitError<P>> {
+        let s = self.gate.fetch_add(ONE, SeqCst);
+        let admission = Admission { pool: self };
+        if s & SHUTDOWN != 0 {
+            drop(admission);
+            return Err(self.refusal(payload));
+        }
+        if let Some(max) = self.cfg.max_queued {
+            if let Err(()) = self.reserve_space(max, blocking) {
+                drop(admission);
+                return Err(if self.gate.load(SeqCst) & SHUTDOWN != 0 {
+                    self.refusal(payload)
+                } else {
+                    SubmitError::Full(payload)
+                });
+            }
+        }
+        Ok((payload, admission))
+    }
+
+    fn refusal<P>(&self, payload: P) -> SubmitError<P> {
+        match self.broken_cause() {
+            Some(cause) => SubmitError::Broken(payload, cause),
+            None => SubmitError::Shutdown(payload),
+        }
+    }
+
+    fn leave(&self) {
+        let s = self.gate.fetch_sub(ONE, SeqCst);
+        if s == ONE | SHUTDOWN {
+            // The last submitter left a closed gate: workers may now exit, and a broken pool
+            // must fail whatever that submitter queued.
+            if self.is_broken() {
+                self.drain_failing();
+            }
+            self.wake_all();
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.gate.load(SeqCst) & SHUTDOWN != 0
+    }
+
+    /// True when no submission can add work any more (closed gate, none in flight).
+    fn closed_and_quiet(&self) -> bool {
+        self.gate.load(SeqCst) == SHUTDOWN
+    }
+
+    // ----- bounded queue ---------------------------------------------------------------------
+
+    fn reserve_space(&self, max: usize, blocking: bool) -> Result<(), ()> {
+        loop {
+            let q = self.queued.load(SeqCst);
+            if q < max {
+                if self
+                    .queued
+                    .compare_exchange(q, q + 1, SeqCst, SeqCst)
+                    .is_ok()
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            if !blocking {
+                return Err(());
+            }
+            // A worker of this pool must not block on its own full queue: it runs a queued job
+            // instead, which frees a slot.
+            if super::worker::current_pool() == self.id {
+                if let Some(job) = self.pop() {
+                    job.run(&mut || {});
+                }
+                continue;
+            }
+            let g = lock(&self.space_lock);
+            self.blocked.fetch_add(1, SeqCst);
+            fence(SeqCst);
+            if self.queued.load(SeqCst) < max {
+                self.blocked.fetch_sub(1, SeqCst);
+                continue;
+            }
+            drop(self.space.wait(g));
+            self.blocked.fetch_sub(1, SeqCst);
+        }
+    }
+
+    // ----- queue, waking and spawning --------------------------------------------------------
+
+    /// Queues an admitted job and makes sure a worker will take it: an idle worker if one can be
+    /// claimed (woken if asleep), else a new thread if below `max_workers`, else a busy worker
+    /// when it finishes.
+    pub(crate) fn push(self: &crate::sync::Arc<Self>, job: crate::sync::Arc<dyn Job>) {
+        self.queue.push(job);
+        fence(SeqCst);
+        if !self.try_claim_idle() && self.try_reserve_thread() {
+            self.spawn_worker();
+        }
+        if self.sleeping.load(SeqCst) > 0 {
+            let _g = lock(&self.sleep_lock);
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn pop(&self) -> Option<crate::sync::Arc<dyn Job>> {
+        let job = self.queue.pop()?;
+        if self.cfg.max_queued.is_some() {
+            self.queued.fetch_sub(1, SeqCst);
+            fence(SeqCst);
+            if self.blocked.load(SeqCst) > 0 {
+                let _g = lock(&self.space_lock);
+                self.space.notify_one();
+            }
+        }
+        Some(job)
+    }
+
+    pub(crate) fn queue_is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub(crate) fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn try_claim_idle(&self) -> bool {
+        let mut n = self.idle.load(SeqCst);
+        while n > 0 {
+            match self.idle.compare_exchange_weak(n, n - 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(cur) => n = cur,
+            }
+        }
+        false
+    }
+
+    /// A worker enters its idle half.
+    pub(crate) fn mark_idle(&self) {
+        self.idle.fetch_add(1, SeqCst);
+    }
+
+    /// A worker leaves its idle half; if a submitter already claimed it, the claim is spent.
+    pub(crate) fn unmark_idle(&self) -> bool {
+        self.try_claim_idle()
+    }
+
+    pub(crate) fn try_reserve_thread(&self) -> bool {
+        let max = self.cfg.max_workers;
+        let mut n = self.threads.load(SeqCst);
+        while n < max {
+            match self.threads.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(cur) => n = cur,
+            }
+        }
+        false
+    }
+
+    pub(crate) fn release_thread(&self) {
+        self.threads.fetch_sub(1, SeqCst);
+    }
+
+    pub(crate) fn thread_count(&self) -> usize {
+        self.threads.load(SeqCst)
+    }
+
+    /// Starts a worker for a reserved thread slot.
+    pub(crate) fn spawn_worker(self: &crate::sync::Arc<Self>) {
+        let index = self.next_index.fetch_add(1, SeqCst);
+        let pool = self.clone();
+        match super::worker::spawn(self, index, move || super::worker::run(pool, index)) {
+            Ok(h) => {
+                let mut hs = lock(&self.handles);
+                #[cfg(not(loom))]
+                hs.retain(|h| !h.is_finished());
+                hs.push(h);
+            }
+            Err(e) => {
+                self.release_thread();
+                log::error!("could not start a worker thread: {e}");
+                if self.thread_count() == 0 {
+                    self.break_pool(format!("could not start a worker thread: {e}"));
+                }
+            }
+        }
+    }
+
+    // ----- sleeping ---------------------------------------------------------------------------
+
+    /// Blocks until woken, or `timeout`; returns `false` on timeout.
+    ///
+    /// The sleeper increments `sleeping` and re-checks for work under `sleep_lock`; a submitter
+    /// pushes, then reads `sleeping` (both sides `SeqCst`, with a fence): either the submitter
+    /// sees the sleeper and notifies under the lock (after the sleeper is waiting, since the check
+    /// and the wait are one critical section), or the sleeper sees the job.
+    pub(crate) fn sleep(&self, timeout: Option<Duration>) -> bool {
+        let g = lock(&self.sleep_lock);
+        self.sleeping.fetch_add(1, SeqCst);
+        fence(SeqCst);
+        if !self.queue.is_empty() || self.closed_and_quiet() {
+            self.sleeping.fetch_sub(1, SeqCst);
+            return true;
+        }
+        let woken = match timeout {
+            None => {
+                drop(self.wake.wait(g));
+                true
+            }
+            Some(t) => match self.wake.wait_timeout(g, t) {
+                Ok((_, r)) => !r.timed_out(),
+                Err(p) => !p.into_inner().1.timed_out(),
+            },
+        };
+        self.sleeping.fetch_sub(1, SeqCst);
+        woken
+    }
+
+    fn wake_all(&self) {
+        let _g = lock(&self.sleep_lock);
+        self.wake.notify_all();
+    }
+
+    /// Whether a worker in its idle half should exit because the pool is shut down.
+    pub(crate) fn should_exit(&self) -> bool {
+        self.closed_and_quiet() && self.queue.is_empty()
+    }
+
+    /// An idle worker whose idle timeout passed asks to retire. It gives up its idle mark (unless
+    /// a submitter claimed it) and its thread slot, then re-checks the queue: a job pushed by a
+    /// submitter that still counted this thread is not stranded, because that submitter pushed
+    /// before reading `threads`, and this thread decremented `threads` before re-reading the
+    /// queue.
+    pub(crate) fn try_retire(&self, marked: &mut bool) -> bool {
+        if !self.queue.is_empty() {
+            return false;
+        }
+        if *marked {
+            if !self.try_claim_idle() {
+                return false;
+            }
+            *marked = false;
+        }
+        self.release_thread();
+        fence(SeqCst);
+        if !self.queue.is_empty() && !self.should_exit() && self.try_reserve_thread() {
+            return false;
+        }
+        true
+    }
+
+    // ----- cancelling, breaking, shutting down -----------------------------------------------
+
+    pub(crate) fn cancelling(&self) -> bool {
+        self.cancelling.load(Acquire)
+    }
+
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Acquire)
+    }
+
+    pub(crate) fn broken_cause(&self) -> Option<String> {
+        if !self.is_broken() {
+            return None;
+        }
+        lock(&self.cause).clone()
+    }
+
+    /// Marks the pool broken (first cause wins), closes the gate and fails every queued task.
+    pub(crate) fn break_pool(&self, cause: String) {
+        {
+            let mut c = lock(&self.cause);
+            if c.is_none() {
+                *c = Some(cause);
+            }
+        }
+        self.broken.store(true, Release);
+        self.gate.fetch_or(SHUTDOWN, SeqCst);
+        self.drain_failing();
+        self.wake_all();
+    }
+
+    pub(crate) fn broken_error(&self) -> TaskError {
+        TaskError::BrokenExecutor {
+            cause: self
+                .broken_cause()
+                .unwrap_or_else(|| "the executor is broken".into()),
+        }
+    }
+
+    fn drain_failing(&self) {
+        let err = self.broken_error();
+        while let Some(job) = self.pop() {
+            job.fail(err.clone());
+        }
+    }
+
+    /// Closes the gate; optionally cancels what has not started; optionally waits for workers.
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.gate.fetch_or(SHUTDOWN, SeqCst);
+        if cancel_futures {
+            self.cancelling.store(true, Release);
+            while let Some(job) = self.pop() {
+                job.cancel_job();
+            }
+        }
+        self.wake_all();
+        if wait {
+            self.join_all();
+        }
+    }
+
+    /// Joins every worker thread except the calling one (a task may shut down its own pool).
+    fn join_all(&self) {
+        #[cfg(not(loom))]
+        let me = std::thread::current().id();
+        loop {
+            let hs = std::mem::take(&mut *lock(&self.handles));
+            if hs.is_empty() {
+                if self.closed_and_quiet() {
+                    return;
+                }
+                crate::sync::thread::yield_now();
+                continue;
+            }
+            for h in hs {
+                #[cfg(not(loom))]
+                if h.thread().id() == me {
+                    continue; // detach ourselves: this worker exits after its task
+                }
+                let _ = h.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Scoped tasks: closures that borrow from the caller's stack, joined when the scope ends
+//! (like `std::thread::scope`, on the pool's threads).
+//!
+//! # Why this is sound
+//!
+//! A scoped task's closure and result may borrow data that lives for `'env`. The task is erased
+//! to a `'static` job like any other (`task.rs`), so the scope must not return while anything
+//! in the task's allocation could still be used. The allocation carries a [`LiveTask`] as its
+//! last field; its `Drop` (which runs after the closure and the result were dropped) decrements
+//! the scope's `live` count. `ThreadPoolExecutor::scope` returns (or resumes a panic) only after
+//! `live` reached zero, i.e. after every scoped task's allocation is gone — whoever held the
+//! last reference (the queue, a worker, a helper, a `ScopedFuture`). Leaking a `ScopedFuture`
+//! (`mem::forget`) makes the scope wait forever, which is safe.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::time::Duration;
+
+use super::pool::Pool;
+use super::task::{erase_job, erase_shared, Job, Task};
+use crate::error::{SubmitError, TaskError};
+use crate::future::Future;
+use crate::sync::{lock, thread, Arc, AtomicUsize, Mutex, Ordering, Thread};
+
+pub(crate) struct ScopeState {
+    live: AtomicUsize,
+    waiter: Mutex<Option<Thread>>,
+}
+
+/// One live task allocation of a scope.
+pub(crate) struct LiveTask(Arc<ScopeState>);
+
+impl LiveTask {
+    fn new(state: &Arc<ScopeState>) -> Self {
+        state.live.fetch_add(1, Ordering::AcqRel);
+        LiveTask(state.clone())
+    }
+}
+
+impl Drop for LiveTask {
+    fn drop(&mut self) {
+        if self.0.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(t) = lock(&self.0.waiter).take() {
+                t.unpark();
+            }
+        }
+    }
+}
+
+/// A scope for tasks that borrow from the caller; see [`ThreadPoolExecutor::scope`](crate::ThreadPoolExecutor::scope).
+pub struct Scope<'scope, 'env: 'scope> {
+    pool: &'scope Arc<Pool>,
+    state: Arc<ScopeState>,
+    jobs: Mutex<Vec<Arc<dyn Job>>>,
+    _scope: PhantomData<&'scope mut &'scope ()>,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+impl<'scope, 'env> Scope<'scope, 'env> {
+    pub(crate) fn new(pool: &'scope Arc<Pool>) -> Self {
+        Scope {
+            pool,
+            state: Arc::new(ScopeState {
+                live: AtomicUsize::new(0),
+                waiter: Mutex::new(None),
+            }),
+            jobs: Mutex::new(Vec::new()),
+            _scope: PhantomData,
+            _env: PhantomData,
+        }
+    }
+
+    /// Submits a task that may borrow anything that outlives the scope. It is joined when the
+    /// scope ends, whether or not its future was consulted.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let words = vec!["a".to_string(), "bb".to_string()];
+    /// let total = pool.scope(|s| {
+    ///     let futs: Vec<_> = words.iter().map(|w| s.submit(|| w.len()).unwrap()).collect();
+    ///     futs.into_iter().map(|f| f.result().unwrap()).sum::<usize>()
+    /// });
+    /// assert_eq!(total, 3);
+    /// ```
+    pub fn submit<F, T>(&'scope self, f: F) -> Result<ScopedFuture<'scope, T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let (f, admission) = self.pool.admit(f, true)?;
+        let task = Arc::new(Task::new(f, self.pool.id, Some(LiveTask::new(&self.state))));
+        // SAFETY: the scope does not end before this allocation is freed (module docs).
+        let fut = Future::from_shared(unsafe { erase_shared(task.clone()) });
+        // SAFETY: as above.
+        let job = unsafe { erase_job(task) };
+        lock(&self.jobs).push(job.clone());
+        self.pool.push(job);
+        drop(admission);
+        Ok(ScopedFuture {
+            fut,
+            _scope: PhantomData,
+        })
+    }
+
+    /// Waits until every task of the scope is final and every task allocation is freed.
+    pub(crate) fn join(&self) {
+        let jobs = std::mem::take(&mut *lock(&self.jobs));
+        for j in jobs {
+            j.wait_final();
+        }
+        loop {
+            if self.state.live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            *lock(&self.state.waiter) = Some(thread::current());
+            if self.state.live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            thread::park();
+        }
+    }
+}
+
+/// The future of a scoped task. Dereferences to [`Future`] for inspection, waiting and
+/// callbacks; the value is taken with [`result`](ScopedFuture::result).
+pub struct ScopedFuture<'scope, T> {
+    fut: Future<T>,
+    _scope: PhantomData<&'scope ()>,
+}
+
+impl<T> ScopedFuture<'_, T> {
+    /// Blocks until done and returns the value or the error.
+    pub fn result(self) -> Result<T, TaskError> {
+        self.fut.result()
+    }
+    /// Waits at most `timeout`; see [`Future::result_timeout`].
+    pub fn result_timeout(&mut self, timeout: Duration) -> Result<T, TaskError> {
+        self.fut.result_timeout(timeout)
+    }
+    /// A non-blocking poll; see [`Future::try_result`].
+    pub fn try_result(&mut self) -> Result<T, TaskError> {
+        self.fut.try_result()
+    }
+}
+
+impl<T> Deref for ScopedFuture<'_, T> {
+    type Target = Future<T>;
+    fn deref(&self) -> &Future<T> {
+        &self.fut
+    }
+}
+
+impl<T> std::fmt::Debug for ScopedFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fut.fmt(f)
+    }
+}

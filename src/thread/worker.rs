@@ -1,0 +1,177 @@
+//! The worker loop, split into its busy half (pop and run until the queue is empty) and its
+//! idle half (spin briefly, then sleep; exit on shutdown or after the idle timeout).
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use super::pool::{JoinHandle, Pool};
+use crate::error::{drop_quietly, panic_message};
+use crate::sync::{backoff, Arc};
+
+/// How long an idle worker keeps looking for work before it sleeps. Long enough that a
+/// submit → result → submit loop finds the worker awake (no futex wake-up on the critical path),
+/// short enough that an idle pool costs nothing measurable.
+const IDLE_SPIN: Duration = Duration::from_micros(50);
+
+#[cfg(not(loom))]
+std::thread_local! {
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    static CURRENT_POOL: Cell<usize> = Cell::new(0);
+}
+
+/// The id of the pool whose worker this thread is, or 0.
+pub(crate) fn current_pool() -> usize {
+    CURRENT_POOL.with(|c| c.get())
+}
+
+/// Whether this thread is a worker of some thread pool.
+pub(crate) fn on_worker_thread() -> bool {
+    current_pool() != 0
+}
+
+pub(crate) fn spawn(
+    pool: &Pool,
+    index: usize,
+    body: impl FnOnce() + Send + 'static,
+) -> std::io::Result<JoinHandle> {
+    #[cfg(not(loom))]
+    {
+        let mut b = std::thread::Builder::new().name(format!("{}_{index}", pool.cfg.name_prefix));
+        if let Some(s) = pool.cfg.stack_size {
+            b = b.stack_size(s);
+        }
+        b.spawn(body)
+    }
+    #[cfg(loom)]
+    {
+        let _ = (pool, index);
+        Ok(loom::thread::spawn(body))
+    }
+}
+
+/// Accounts for this worker when its thread ends, and replaces it if it ends by unwinding (a
+/// bug in the crate or a deliberately injected fault: task panics never get this far).
+struct Exit {
+    pool: Arc<Pool>,
+    marked: Cell<bool>,
+    counted: Cell<bool>,
+}
+
+impl Drop for Exit {
+    fn drop(&mut self) {
+        if self.marked.get() {
+            self.pool.unmark_idle();
+        }
+        if self.counted.get() {
+            self.pool.release_thread();
+            #[cfg(not(loom))]
+            let dying = std::thread::panicking();
+            #[cfg(loom)]
+            let dying = false;
+            if dying {
+                log::error!(
+                    "a worker thread of pool {} died; replacing it",
+                    self.pool.id
+                );
+                if !self.pool.should_exit() && self.pool.try_reserve_thread() {
+                    self.pool.spawn_worker();
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn run(pool: Arc<Pool>, _index: usize) {
+    CURRENT_POOL.with(|c| c.set(pool.id));
+    let exit = Exit {
+        pool: pool.clone(),
+        marked: Cell::new(false),
+        counted: Cell::new(true),
+    };
+    if let Some(init) = pool.cfg.initializer.clone() {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| init())) {
+            let msg = panic_message(&*p);
+            drop_quietly(p);
+            pool.break_pool(format!("the initializer panicked: {msg}"));
+            return;
+        }
+    }
+    let mut marked = false;
+    loop {
+        // Busy half: run jobs until the queue is empty.
+        if let Some(job) = pool.pop() {
+            if marked {
+                pool.unmark_idle();
+                marked = false;
+                exit.marked.set(false);
+            }
+            if pool.is_broken() {
+                job.clone().fail(pool.broken_error());
+            } else if pool.cancelling() {
+                job.clone().cancel_job();
+            } else {
+                // Say "available" before the future completes, so that a caller woken by this
+                // result and submitting again reuses this worker instead of spawning one.
+                job.clone().run(&mut || {
+                    pool.mark_idle();
+                    marked = true;
+                });
+                exit.marked.set(marked);
+            }
+            // The last reference may drop the task's result; a panicking `Drop` is contained.
+            drop_quietly(job);
+            continue;
+        }
+
+        // Idle half.
+        if !marked {
+            pool.mark_idle();
+            marked = true;
+            exit.marked.set(true);
+        }
+        if spin_for_work(&pool) {
+            continue;
+        }
+        if pool.should_exit() {
+            return; // `exit` gives back the idle mark and the thread slot
+        }
+        let woken = pool.sleep(pool.cfg.idle_timeout);
+        if !woken && pool.cfg.idle_timeout.is_some() && pool.try_retire(&mut marked) {
+            exit.marked.set(false);
+            exit.counted.set(false);
+            return;
+        }
+        exit.marked.set(marked);
+    }
+}
+
+fn spin_for_work(pool: &Pool) -> bool {
+    let start = Instant::now();
+    let mut step = 0;
+    loop {
+        if !pool.queue_is_empty() {
+            return true;
+        }
+        if step >= 6 && start.elapsed() > IDLE_SPIN {
+            return false;
+        }
+        backoff(step.min(10));
+        step += 1;
+    }
+}
+
+/// Test hook: a job that kills the worker thread running it by unwinding outside every
+/// `catch_unwind` (to exercise worker replacement).
+pub(crate) struct KillWorker;
+
+impl super::task::Job for KillWorker {
+    fn run(self: Arc<Self>, _: &mut dyn FnMut()) {
+        std::panic::resume_unwind(Box::new("worker killed on purpose (test hook)"));
+    }
+    fn cancel_job(self: Arc<Self>) {}
+    fn fail(self: Arc<Self>, _: crate::error::TaskError) {}
+    fn wait_final(self: Arc<Self>) {}
+}
