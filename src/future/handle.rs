@@ -27,7 +27,7 @@ pub(crate) trait Shared<T>: Send + Sync {
 
 /// How many rounds of [`backoff`] a waiter spends before parking: a few microseconds, so that
 /// a result that arrives "right away" costs no sleep/wake-up, while a long wait costs no CPU.
-const SPIN_ROUNDS: u32 = 12;
+const SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 12 };
 
 /// The observable state of a [`Future`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
