@@ -12,10 +12,15 @@ pub(crate) use std::thread::{self, Thread};
 #[cfg(loom)]
 pub(crate) use loom::sync::{
     atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
-    Arc, Condvar, Mutex, MutexGuard,
+    Condvar, Mutex, MutexGuard,
 };
+// `loom::sync::Arc` supports neither `self: Arc<Self>` receivers nor unsizing to `Arc<dyn Trait>`,
+// which the task machinery is built on; std's `Arc` is kept under loom. Its reference count is
+// not modelled, but everything it protects (state words, locks, condvars) is.
 #[cfg(loom)]
 pub(crate) use loom::thread::{self, Thread};
+#[cfg(loom)]
+pub(crate) use std::sync::Arc;
 
 /// Locks a mutex, ignoring poisoning: every critical section in this crate leaves its data
 /// consistent before it can unwind (user code never runs under a lock).
