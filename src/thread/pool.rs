@@ -414,9 +414,14 @@ impl Pool {
         #[cfg(not(loom))]
         let me = std::thread::current().id();
         loop {
+            // Read the gate *before* taking the handles: a submitter records the handle of a
+            // worker it spawned before it leaves the gate, so once the gate was seen quiet every
+            // such handle is in the list taken next. (Reading it after, a submitter could record
+            // a handle and leave between the two, and that worker would go unjoined.)
+            let quiet = self.closed_and_quiet();
             let hs = std::mem::take(&mut *lock(&self.handles));
             if hs.is_empty() {
-                if self.closed_and_quiet() {
+                if quiet {
                     return;
                 }
                 crate::sync::thread::yield_now();
