@@ -43,9 +43,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     executor.shutdown(false, true);
     let cancelled = sets.not_done.iter().filter(|f| f.cancelled()).count();
-    println!(
-        "shut down without waiting: {cancelled} queued tasks cancelled, {} left to finish in the background",
-        sets.not_done.len() - cancelled
-    );
+    let running = sets.not_done.len() - cancelled;
+    println!("shut down without waiting: {cancelled} queued tasks cancelled");
+    println!("{running} had already started: they finish in the background");
     Ok(())
 }
