@@ -61,10 +61,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+pub use crate::process::__private;
+
 mod error;
 mod executor;
 mod future;
 mod map;
+pub mod process;
 mod sync;
 mod thread;
 mod wait;
@@ -73,6 +77,7 @@ pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
 pub use crate::executor::{Executor, MapOptions, Payload};
 pub use crate::future::{Future, FutureState, Promise};
 pub use crate::map::{Map, MapUnordered};
+pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use crate::thread::{
     default_max_workers, Scope, ScopedFuture, ThreadPoolBuilder, ThreadPoolExecutor,
 };

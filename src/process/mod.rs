@@ -1,0 +1,68 @@
+//! The process engine: [`ProcessPoolExecutor`].
+//!
+//! # How a task flows
+//!
+//! ```text
+//!  parent                                                        worker process (same binary)
+//!  ──────                                                        ────────────────────────────
+//!  submit_fn(f, arg)
+//!    │ registry: fn pointer → registered name ("crate::f")
+//!    │ bincode(arg) → CALL frame [len|kind|id|name|flags|payload]
+//!    ▼
+//!  dispatcher (pool.rs, one mutex)
+//!    │ idle worker? ──no──► pending queue (memory only: no fd per task)
+//!    │ yes / when one frees up
+//!    ▼                           Unix socket (the worker's stdin)
+//!  send(frame) ───────────────────────────────────────────────► read_frame
+//!                                                               registry: name → invoke
+//!                                                               decode arg, call f (panic
+//!                                                               caught), encode result
+//!  reader thread (one per worker) ◄──────────────────────────── OK / ERR frame
+//!    │ dispatch the next pending task to this worker
+//!    │ decode result → Promise::set_result → Future (waiters, callbacks)
+//!    ▼
+//!  future.result()
+//! ```
+//!
+//! # Detecting a dead worker, and which task it ran
+//!
+//! Each worker runs one task at a time and the parent records it (`Slot::in_flight`). When a
+//! worker dies — `SIGKILL`, abort, segfault, `exit(3)`, OOM kill — its socket end closes and the
+//! reader thread reads end-of-stream; it reaps the process (`waitpid`, so no zombie remains),
+//! fails exactly the recorded task with [`TaskError::WorkerDied`](crate::TaskError) naming the
+//! pid and the signal or exit status, and starts a replacement if work is waiting. Kills the
+//! parent causes itself (task timeout, [`ProcessPoolExecutor::kill`], `terminate_workers`) are
+//! recorded before the signal is sent, so the error says what happened. Every future ends: a
+//! task is either pending in memory (run later, or cancelled/failed at shutdown/breakage), or in
+//! flight on a worker whose exit is always observed.
+//!
+//! # Threat model
+//!
+//! The channel is an anonymous socket pair created by the parent; its ends are close-on-exec,
+//! so only the parent and that one worker hold them — no other process can write frames to a
+//! worker. A frame names a function by a string looked up in a link-time table
+//! (`registry.rs`); there is no path from frame contents to a code address. A corrupt frame can
+//! therefore cause only: a decode error on that task (bad name, bad argument bytes), or, if the
+//! frame itself is unreadable (bad length, truncated), the worker exiting, which fails that
+//! worker's task as a dead worker. The decoder checks every length against the bytes present and
+//! the frame limit before allocating (`wire.rs`; fuzzed by `fuzz/`). Arguments are decoded by
+//! `bincode` into the registered function's own argument type. The engine does not defend
+//! against a malicious parent: it is the same program.
+
+mod child;
+mod executor;
+mod pool;
+mod proc;
+mod registry;
+pub mod wire;
+
+pub use self::executor::{ChunkedMap, ProcessPoolBuilder, ProcessPoolExecutor};
+pub use self::registry::RemoteError;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use super::registry::{
+        invoke, invoke_batch, types_of, Registration, RemoteError, REGISTRY,
+    };
+    pub use linkme;
+}

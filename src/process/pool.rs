@@ -1,0 +1,683 @@
+//! The parent's dispatcher: pending tasks, live workers, and what happens on every event
+//! (submit, reply, worker exit, timeout, shutdown).
+//!
+//! All state is behind one mutex (`State`); I/O (writing frames, spawning, completing futures,
+//! which runs callbacks) happens after it is released. Each event handler computes a [`Work`]
+//! list under the lock and carries it out afterwards.
+//!
+//! Each worker has at most one task in flight, so when a worker dies the parent knows exactly
+//! which task it was running: that task's future fails (with the pid and the signal or exit
+//! status), every other task stays queued, and a replacement is started if work remains.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::BufReader;
+use std::os::unix::net::UnixStream;
+use std::process::Child;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use super::proc::{describe, KillReason, WorkerProc};
+use super::registry::RemoteError;
+use super::wire::{self, read_frame, ERR, OK};
+use crate::error::TaskError;
+use crate::sync::lock;
+
+/// The engine's view of one submitted task's future.
+pub(crate) trait Complete: Send {
+    /// PENDING → RUNNING; false if the future was cancelled.
+    fn start(&self) -> bool;
+    /// Completes with the reply body, or an error.
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>);
+    /// Cancels a task that never started.
+    fn cancel(self: Box<Self>);
+    /// Whether the future was cancelled by its holder.
+    fn is_cancelled(&self) -> bool;
+}
+
+pub(crate) struct Entry {
+    pub(crate) id: u64,
+    pub(crate) future_id: usize,
+    pub(crate) frame: Vec<u8>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) done: Box<dyn Complete>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Init {
+    pub(crate) frame: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) max_tasks_per_child: Option<usize>,
+    pub(crate) initializer: Option<Init>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) task_timeout: Option<Duration>,
+    pub(crate) frame_limit: usize,
+}
+
+struct Slot {
+    proc: Arc<WorkerProc>,
+    in_flight: Option<Entry>,
+    /// The initializer has not answered yet.
+    initializing: bool,
+    /// Closed (or closing): takes no more work.
+    retiring: bool,
+    tasks_done: usize,
+    idle_since: Instant,
+}
+
+impl Slot {
+    fn available(&self) -> bool {
+        !self.initializing && !self.retiring && self.in_flight.is_none()
+    }
+}
+
+struct State {
+    pending: VecDeque<Entry>,
+    workers: Vec<Slot>,
+    starting: usize,
+    shutdown: bool,
+    broken: Option<String>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// What an event handler must do once the lock is released.
+#[derive(Default)]
+struct Work {
+    sends: Vec<(Arc<WorkerProc>, Vec<u8>, u64, Option<Duration>)>,
+    spawns: usize,
+    closes: Vec<Arc<WorkerProc>>,
+    finish: Vec<(Box<dyn Complete>, Result<Vec<u8>, TaskError>)>,
+    cancels: Vec<Box<dyn Complete>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) cfg: Config,
+    state: Mutex<State>,
+    changed: Condvar,
+    next_id: AtomicU64,
+    timers: Timers,
+    me: Weak<Shared>,
+}
+
+std::thread_local! {
+    /// The pool whose reader thread this is (callbacks run here).
+    static READER_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl Shared {
+    pub(crate) fn new(cfg: Config) -> Arc<Shared> {
+        Arc::new_cyclic(|me| Shared {
+            cfg,
+            state: Mutex::new(State {
+                pending: VecDeque::new(),
+                workers: Vec::new(),
+                starting: 0,
+                shutdown: false,
+                broken: None,
+                readers: Vec::new(),
+            }),
+            changed: Condvar::new(),
+            next_id: AtomicU64::new(1),
+            timers: Timers::default(),
+            me: me.clone(),
+        })
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn key(&self) -> usize {
+        self as *const Shared as usize
+    }
+
+    // ----- events ------------------------------------------------------------------------------
+
+    /// Queues a task. `Err` gives it back with the reason when the pool refuses work.
+    pub(crate) fn submit(&self, entry: Entry) -> Result<(), (Entry, Option<String>)> {
+        let mut st = lock(&self.state);
+        if st.shutdown {
+            let cause = st.broken.clone();
+            return Err((entry, cause));
+        }
+        st.pending.push_back(entry);
+        let work = self.pump(&mut st);
+        drop(st);
+        self.execute(work);
+        Ok(())
+    }
+
+    /// Assigns pending tasks to available workers, plans spawns and retirements.
+    fn pump(&self, st: &mut State) -> Work {
+        let mut work = Work::default();
+        for slot in st.workers.iter_mut() {
+            if !slot.available() {
+                continue;
+            }
+            while let Some(mut e) = st.pending.pop_front() {
+                if !e.done.start() {
+                    continue; // cancelled while queued
+                }
+                let frame = std::mem::take(&mut e.frame);
+                work.sends.push((slot.proc.clone(), frame, e.id, e.timeout));
+                slot.in_flight = Some(e);
+                break;
+            }
+        }
+        // Drop cancelled entries at the front so that they do not cause spawns.
+        while st.pending.front().is_some_and(|e| e.done.is_cancelled()) {
+            st.pending.pop_front();
+        }
+        // Start workers for what is still waiting (also during shutdown: accepted work runs),
+        // counting those already starting or initializing as spare.
+        let live = st.workers.iter().filter(|s| !s.retiring).count() + st.starting;
+        let waiting = st.pending.len();
+        let spare = st
+            .workers
+            .iter()
+            .filter(|s| s.initializing && !s.retiring)
+            .count()
+            + st.starting;
+        if waiting > spare && st.broken.is_none() {
+            let want = (waiting - spare).min(self.cfg.max_workers.saturating_sub(live));
+            st.starting += want;
+            work.spawns = want;
+        }
+        if st.shutdown && st.pending.is_empty() {
+            for slot in st.workers.iter_mut() {
+                if slot.in_flight.is_none() && !slot.retiring && !slot.initializing {
+                    slot.retiring = true;
+                    work.closes.push(slot.proc.clone());
+                }
+            }
+        }
+        work
+    }
+
+    fn execute(&self, work: Work) {
+        for (proc, frame, id, timeout) in work.sends {
+            if let Some(t) = timeout {
+                self.timers.add(self, Instant::now() + t, id, &proc);
+            }
+            // A failed write means the worker died; its reader reports that.
+            let _ = proc.send(&frame);
+        }
+        for p in work.closes {
+            p.close();
+        }
+        for _ in 0..work.spawns {
+            self.spawn_worker();
+        }
+        for c in work.cancels {
+            c.cancel();
+        }
+        for (c, r) in work.finish {
+            c.finish(r);
+        }
+    }
+
+    fn spawn_worker(&self) {
+        let me = self
+            .me
+            .upgrade()
+            .expect("the pool is alive while it spawns");
+        match WorkerProc::spawn(self.cfg.frame_limit) {
+            Ok((proc, child, reader)) => {
+                let proc = Arc::new(proc);
+                let init = self.cfg.initializer.clone();
+                let reader_thread = std::thread::Builder::new()
+                    .name(format!("ProcessPoolExecutor-reader-{}", proc.pid))
+                    .spawn({
+                        let proc = proc.clone();
+                        let me = me.clone();
+                        move || me.read_loop(proc, child, reader)
+                    });
+                let mut st = lock(&self.state);
+                st.starting -= 1;
+                match reader_thread {
+                    Ok(h) => {
+                        st.readers.retain(|h| !h.is_finished());
+                        st.readers.push(h);
+                    }
+                    Err(e) => {
+                        // Without a reader the worker cannot be used; it exits when we drop
+                        // its socket (and its child handle was moved into the failed closure).
+                        log::error!("could not start a reader thread: {e}");
+                        proc.signal(libc::SIGKILL, KillReason::Killed);
+                        let work = self.pump(&mut st);
+                        drop(st);
+                        self.execute(work);
+                        return;
+                    }
+                }
+                st.workers.push(Slot {
+                    proc: proc.clone(),
+                    in_flight: None,
+                    initializing: init.is_some(),
+                    retiring: false,
+                    tasks_done: 0,
+                    idle_since: Instant::now(),
+                });
+                let work = self.pump(&mut st);
+                drop(st);
+                if let Some(init) = init {
+                    let _ = proc.send(&init.frame);
+                }
+                if self.cfg.idle_timeout.is_some() {
+                    self.timers.ensure_running(self);
+                }
+                self.execute(work);
+            }
+            Err(e) => {
+                log::error!("could not start a worker process: {e}");
+                let mut st = lock(&self.state);
+                st.starting -= 1;
+                if st.workers.is_empty() && st.starting == 0 {
+                    drop(st);
+                    self.break_pool(format!("could not start a worker process: {e}"));
+                }
+            }
+        }
+    }
+
+    fn read_loop(self: Arc<Self>, proc: Arc<WorkerProc>, mut child: Child, reader: UnixStream) {
+        READER_OF.with(|c| c.set(self.key()));
+        let mut r = BufReader::with_capacity(1 << 16, reader);
+        loop {
+            match read_frame(&mut r, self.cfg.frame_limit) {
+                Ok(Some(frame)) if frame.kind == OK || frame.kind == ERR => {
+                    if let Err(why) = self.on_reply(&proc, frame) {
+                        proc.signal(libc::SIGKILL, KillReason::Protocol(why));
+                    }
+                }
+                Ok(Some(frame)) => proc.signal(
+                    libc::SIGKILL,
+                    KillReason::Protocol(format!("unexpected frame kind {}", frame.kind)),
+                ),
+                Ok(None) => break,
+                Err(e) => {
+                    proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
+                    break;
+                }
+            }
+        }
+        drop(r);
+        let (status, reason) = proc.reap(&mut child);
+        self.on_exit(&proc, status, reason);
+    }
+
+    fn on_reply(&self, proc: &Arc<WorkerProc>, frame: wire::Frame) -> Result<(), String> {
+        let reply = if frame.kind == OK {
+            Ok(frame.body)
+        } else {
+            Err(match bincode::deserialize::<RemoteError>(&frame.body) {
+                Ok(e) => TaskError::from(e),
+                Err(e) => TaskError::Serialization {
+                    message: format!("the worker sent an unreadable error: {e}"),
+                },
+            })
+        };
+        let mut st = lock(&self.state);
+        let Some(slot) = st.workers.iter_mut().find(|s| Arc::ptr_eq(&s.proc, proc)) else {
+            return Ok(());
+        };
+        if slot.initializing {
+            slot.initializing = false;
+            slot.idle_since = Instant::now();
+            if let Err(e) = reply {
+                drop(st);
+                self.break_pool(format!("the initializer failed: {e}"));
+                return Ok(());
+            }
+            let work = self.pump(&mut st);
+            drop(st);
+            self.execute(work);
+            return Ok(());
+        }
+        let entry = match slot.in_flight.take() {
+            Some(e) if e.id == frame.id => e,
+            other => {
+                slot.in_flight = other;
+                return Err(format!("reply for unknown task {}", frame.id));
+            }
+        };
+        slot.tasks_done += 1;
+        slot.idle_since = Instant::now();
+        let limit_reached = self
+            .cfg
+            .max_tasks_per_child
+            .is_some_and(|m| slot.tasks_done >= m);
+        let mut retire = None;
+        if limit_reached {
+            slot.retiring = true;
+            retire = Some(slot.proc.clone());
+        }
+        if entry.timeout.is_some() {
+            self.timers.remove(entry.id);
+        }
+        let mut work = self.pump(&mut st);
+        if st.shutdown {
+            self.changed.notify_all();
+        }
+        drop(st);
+        if let Some(p) = retire {
+            work.closes.push(p);
+        }
+        work.finish.push((entry.done, reply));
+        self.execute(work);
+        Ok(())
+    }
+
+    fn on_exit(
+        &self,
+        proc: &Arc<WorkerProc>,
+        status: std::io::Result<std::process::ExitStatus>,
+        reason: Option<KillReason>,
+    ) {
+        let how = describe(&status);
+        let mut st = lock(&self.state);
+        let Some(i) = st.workers.iter().position(|s| Arc::ptr_eq(&s.proc, proc)) else {
+            return;
+        };
+        let slot = st.workers.swap_remove(i);
+        let mut broken = None;
+        if slot.initializing && !slot.retiring && reason.is_none() {
+            broken = Some(format!(
+                "worker process {} died while running the initializer: {how}",
+                proc.pid
+            ));
+        }
+        let mut work = self.pump(&mut st);
+        self.changed.notify_all();
+        drop(st);
+        if let Some(entry) = slot.in_flight {
+            if entry.timeout.is_some() {
+                self.timers.remove(entry.id);
+            }
+            let err = match reason {
+                Some(KillReason::Timeout(limit)) => TaskError::TaskTimedOut { limit },
+                Some(KillReason::Killed) => TaskError::WorkerDied {
+                    pid: proc.pid,
+                    how: format!("stopped on request ({how})"),
+                },
+                Some(KillReason::Terminated) => TaskError::WorkerDied {
+                    pid: proc.pid,
+                    how: format!("terminated with the pool ({how})"),
+                },
+                Some(KillReason::Protocol(why)) => TaskError::WorkerDied {
+                    pid: proc.pid,
+                    how: format!("killed after a protocol error: {why} ({how})"),
+                },
+                None => TaskError::WorkerDied { pid: proc.pid, how },
+            };
+            work.finish.push((entry.done, Err(err)));
+        }
+        self.execute(work);
+        if let Some(cause) = broken {
+            self.break_pool(cause);
+        }
+    }
+
+    /// A task's deadline passed: kill its worker if it is still running that task.
+    fn on_deadline(&self, id: u64, proc: &Arc<WorkerProc>) {
+        let st = lock(&self.state);
+        let running = st.workers.iter().find(|s| Arc::ptr_eq(&s.proc, proc));
+        if let Some(Some(e)) = running.map(|s| s.in_flight.as_ref()) {
+            if e.id == id {
+                let limit = e.timeout.unwrap_or_default();
+                proc.signal(libc::SIGKILL, KillReason::Timeout(limit));
+            }
+        }
+    }
+
+    /// Retires workers idle for longer than the idle timeout; returns when to look again.
+    fn reap_idle(&self) -> Option<Instant> {
+        let t = self.cfg.idle_timeout?;
+        let now = Instant::now();
+        let mut st = lock(&self.state);
+        let mut next = None::<Instant>;
+        let mut closes = Vec::new();
+        for s in st.workers.iter_mut() {
+            if s.available() {
+                let at = s.idle_since + t;
+                if at <= now {
+                    s.retiring = true;
+                    closes.push(s.proc.clone());
+                } else {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
+            }
+        }
+        let any = !st.workers.is_empty();
+        drop(st);
+        for p in closes {
+            p.close();
+        }
+        if any {
+            Some(next.unwrap_or(now + t))
+        } else {
+            None
+        }
+    }
+
+    // ----- requests ----------------------------------------------------------------------------
+
+    /// Stops the task whose future has identity `future_id`, if it is running.
+    pub(crate) fn kill(&self, future_id: usize) -> bool {
+        let st = lock(&self.state);
+        for s in st.workers.iter() {
+            if s.in_flight
+                .as_ref()
+                .is_some_and(|e| e.future_id == future_id)
+            {
+                s.proc.signal(libc::SIGKILL, KillReason::Killed);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Signals every worker; their running tasks fail. Shuts the pool down first (cancelling
+    /// what has not started), and waits until every worker is gone.
+    pub(crate) fn terminate(&self, signal: i32) {
+        self.shutdown(false, true);
+        {
+            let st = lock(&self.state);
+            for s in st.workers.iter() {
+                s.proc.signal(signal, KillReason::Terminated);
+            }
+        }
+        self.wait_idle();
+    }
+
+    pub(crate) fn break_pool(&self, cause: String) {
+        let mut st = lock(&self.state);
+        if st.broken.is_none() {
+            st.broken = Some(cause.clone());
+        }
+        let cause = st.broken.clone().unwrap_or(cause);
+        st.shutdown = true;
+        let drained: Vec<Entry> = st.pending.drain(..).collect();
+        let work = self.pump(&mut st);
+        self.changed.notify_all();
+        drop(st);
+        self.execute(work);
+        for e in drained {
+            if e.done.start() {
+                e.done.finish(Err(TaskError::BrokenExecutor {
+                    cause: cause.clone(),
+                }));
+            }
+        }
+    }
+
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let mut st = lock(&self.state);
+        st.shutdown = true;
+        let mut work;
+        let cancelled: Vec<Entry> = if cancel_futures {
+            st.pending.drain(..).collect()
+        } else {
+            Vec::new()
+        };
+        work = self.pump(&mut st);
+        drop(st);
+        work.cancels.extend(cancelled.into_iter().map(|e| e.done));
+        self.execute(work);
+        if wait {
+            self.wait_idle();
+        }
+    }
+
+    /// Blocks until every worker has exited and been reaped (not from one of this pool's
+    /// reader threads, where it would wait for itself).
+    fn wait_idle(&self) {
+        if READER_OF.with(|c| c.get()) == self.key() {
+            return;
+        }
+        let mut st = lock(&self.state);
+        while !(st.workers.is_empty() && st.starting == 0 && st.pending.is_empty()) {
+            st = match self.changed.wait(st) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+        let readers = std::mem::take(&mut st.readers);
+        drop(st);
+        for h in readers {
+            let _ = h.join();
+        }
+        self.timers.stop();
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        lock(&self.state).shutdown
+    }
+
+    pub(crate) fn broken_cause(&self) -> Option<String> {
+        lock(&self.state).broken.clone()
+    }
+
+    pub(crate) fn worker_pids(&self) -> Vec<u32> {
+        lock(&self.state)
+            .workers
+            .iter()
+            .filter(|s| !s.retiring)
+            .map(|s| s.proc.pid)
+            .collect()
+    }
+
+    pub(crate) fn pending_len(&self) -> usize {
+        lock(&self.state).pending.len()
+    }
+}
+
+// ----- timers ---------------------------------------------------------------------------------
+
+/// Task deadlines and the idle-worker reaper, served by one thread started on first use.
+#[derive(Default)]
+struct Timers {
+    state: Mutex<TimerState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct TimerState {
+    deadlines: BTreeMap<(Instant, u64), Weak<WorkerProc>>,
+    by_id: std::collections::HashMap<u64, Instant>,
+    running: bool,
+    stop: bool,
+}
+
+impl Timers {
+    fn add(&self, pool: &Shared, at: Instant, id: u64, proc: &Arc<WorkerProc>) {
+        {
+            let mut st = lock(&self.state);
+            st.deadlines.insert((at, id), Arc::downgrade(proc));
+            st.by_id.insert(id, at);
+        }
+        self.ensure_running(pool);
+        self.cv.notify_one();
+    }
+
+    fn remove(&self, id: u64) {
+        let mut st = lock(&self.state);
+        if let Some(at) = st.by_id.remove(&id) {
+            st.deadlines.remove(&(at, id));
+        }
+    }
+
+    fn stop(&self) {
+        let mut st = lock(&self.state);
+        if st.running {
+            st.stop = true;
+        }
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    fn ensure_running(&self, pool: &Shared) {
+        let mut st = lock(&self.state);
+        if st.running {
+            return;
+        }
+        st.running = true;
+        st.stop = false;
+        let Some(pool) = pool.me.upgrade() else {
+            st.running = false;
+            return;
+        };
+        let started = std::thread::Builder::new()
+            .name("ProcessPoolExecutor-timers".into())
+            .spawn(move || timer_loop(pool));
+        if started.is_err() {
+            st.running = false;
+        }
+    }
+}
+
+fn timer_loop(pool: Arc<Shared>) {
+    loop {
+        let next_idle = pool.reap_idle();
+        let now = Instant::now();
+        let mut fired = Vec::new();
+        let mut st = lock(&pool.timers.state);
+        if st.stop {
+            st.running = false;
+            return;
+        }
+        while let Some(&(at, id)) = st.deadlines.keys().next() {
+            if at > now {
+                break;
+            }
+            let proc = st.deadlines.remove(&(at, id)).and_then(|w| w.upgrade());
+            st.by_id.remove(&id);
+            if let Some(proc) = proc {
+                fired.push((id, proc));
+            }
+        }
+        if !fired.is_empty() {
+            drop(st);
+            for (id, proc) in fired {
+                pool.on_deadline(id, &proc);
+            }
+            continue;
+        }
+        let next_deadline = st.deadlines.keys().next().map(|k| k.0);
+        let next = match (next_deadline, next_idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match next {
+            None => drop(pool.timers.cv.wait(st)),
+            Some(n) => {
+                let d = n.saturating_duration_since(Instant::now());
+                drop(pool.timers.cv.wait_timeout(st, d));
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! One worker process as the parent sees it: how it is started, written to, signalled and
+//! described when it ends.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::child::WORKER_ENV;
+use super::wire::send_all;
+use crate::sync::lock;
+
+/// Why the parent signalled a worker (so its death is reported as what it was).
+#[derive(Clone, Debug)]
+pub(crate) enum KillReason {
+    /// Its task ran past its time limit.
+    Timeout(Duration),
+    /// The running task was stopped on request (`ProcessPoolExecutor::kill`).
+    Killed,
+    /// `terminate_workers` / `kill_workers`.
+    Terminated,
+    /// It sent a frame the parent could not read.
+    Protocol(String),
+}
+
+struct ProcState {
+    reason: Option<KillReason>,
+    reaped: bool,
+}
+
+pub(crate) struct WorkerProc {
+    pub(crate) pid: u32,
+    sock: UnixStream,
+    write_lock: Mutex<()>,
+    state: Mutex<ProcState>,
+}
+
+impl WorkerProc {
+    /// Starts a worker: this program, re-executed with the worker variable set and one end of a
+    /// socket pair as its stdin. Returns the handle, the child (for the reader to reap) and the
+    /// socket end to read replies from.
+    pub(crate) fn spawn(frame_limit: usize) -> io::Result<(WorkerProc, Child, UnixStream)> {
+        super::child::ensure_linked();
+        let (ours, theirs) = UnixStream::pair()?; // both close-on-exec
+        let exe = std::env::current_exe()?;
+        let child = Command::new(exe)
+            .env(WORKER_ENV, frame_limit.to_string())
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .spawn()?;
+        let reader = ours.try_clone()?;
+        Ok((
+            WorkerProc {
+                pid: child.id(),
+                sock: ours,
+                write_lock: Mutex::new(()),
+                state: Mutex::new(ProcState {
+                    reason: None,
+                    reaped: false,
+                }),
+            },
+            child,
+            reader,
+        ))
+    }
+
+    /// Writes one whole frame.
+    pub(crate) fn send(&self, frame: &[u8]) -> io::Result<()> {
+        let _g = lock(&self.write_lock);
+        send_all(self.sock.as_raw_fd(), frame)
+    }
+
+    /// Closes the parent's writing end: the worker reads end-of-stream and exits.
+    pub(crate) fn close(&self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+    }
+
+    /// Sends `signal` (unless the process was already reaped) and records why.
+    pub(crate) fn signal(&self, signal: i32, reason: KillReason) {
+        let mut st = lock(&self.state);
+        if st.reaped {
+            return;
+        }
+        if st.reason.is_none() {
+            st.reason = Some(reason);
+        }
+        // SAFETY: plain syscall. The pid cannot have been reused: the child is not reaped
+        // (`reaped` is set, under this lock, before `wait`).
+        unsafe {
+            libc::kill(self.pid as libc::pid_t, signal);
+        }
+    }
+
+    /// Reaps the process (blocking until it ended) and returns its status and any kill reason.
+    pub(crate) fn reap(&self, child: &mut Child) -> (io::Result<ExitStatus>, Option<KillReason>) {
+        let reason = {
+            let mut st = lock(&self.state);
+            st.reaped = true;
+            st.reason.clone()
+        };
+        (child.wait(), reason)
+    }
+}
+
+/// "killed by signal 9 (SIGKILL)", "exited with status 3".
+pub(crate) fn describe(status: &io::Result<ExitStatus>) -> String {
+    match status {
+        Err(e) => format!("its status could not be read: {e}"),
+        Ok(s) => {
+            if let Some(sig) = s.signal() {
+                let core = if s.core_dumped() { ", core dumped" } else { "" };
+                format!("killed by signal {sig} ({}{core})", signal_name(sig))
+            } else if let Some(code) = s.code() {
+                format!("exited with status {code}")
+            } else {
+                "ended".to_owned()
+            }
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGSYS => "SIGSYS",
+        _ => "signal",
+    }
+}

@@ -1,0 +1,196 @@
+//! The table of functions a worker process may run, and [`register!`](crate::register).
+//!
+//! On the wire a task names its function by a stable string: the function's module path and
+//! name (`my_crate::count_primes`). The worker looks the name up in this table — a
+//! link-time array built by `linkme`, so it exists before `main` and needs no start-up code —
+//! and calls the entry's monomorphised `invoke`, which decodes the argument, calls the function
+//! and encodes its result. A name that is not in the table is an error on that task; nothing on
+//! the wire is ever turned into a code address. The same name identifies the same function in
+//! any process running the same binary, on any host.
+//!
+//! In the parent, `submit_fn(f, arg)` finds the entry from the function pointer `f` (its address,
+//! with the argument and result types checked), so an unregistered function is refused at submit
+//! with a message saying how to register it.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+/// An error raised while running a task in a worker, as it travels back to the parent.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RemoteError {
+    /// The function panicked (message).
+    Panicked(String),
+    /// No function of that name is registered in the worker.
+    UnknownFunction(String),
+    /// The argument did not decode.
+    BadArgument(String),
+    /// The result did not encode (or exceeded the frame limit).
+    BadResult(String),
+}
+
+impl From<RemoteError> for crate::TaskError {
+    fn from(e: RemoteError) -> Self {
+        use crate::TaskError;
+        match e {
+            RemoteError::Panicked(message) => TaskError::Panicked { message },
+            RemoteError::UnknownFunction(name) => TaskError::Serialization {
+                message: format!("no function named `{name}` is registered in the worker process"),
+            },
+            RemoteError::BadArgument(m) => TaskError::Serialization {
+                message: format!("the worker could not decode the argument: {m}"),
+            },
+            RemoteError::BadResult(m) => TaskError::Serialization {
+                message: format!("the worker could not encode the result: {m}"),
+            },
+        }
+    }
+}
+
+/// One registered function. Built by [`register!`](crate::register); not constructed by hand.
+#[doc(hidden)]
+pub struct Registration {
+    /// The stable name the wire uses.
+    pub name: &'static str,
+    /// The function's address (to find the entry from a `fn` pointer in the parent).
+    pub addr: fn() -> usize,
+    /// `(TypeId::of::<A>(), TypeId::of::<R>())`.
+    pub types: fn() -> (TypeId, TypeId),
+    /// Decodes one argument, calls, encodes the result.
+    pub invoke: fn(&[u8]) -> Result<Vec<u8>, RemoteError>,
+    /// Decodes a `Vec` of arguments, calls once per item, encodes a `Vec` of per-item results.
+    pub invoke_batch: fn(&[u8]) -> Result<Vec<u8>, RemoteError>,
+}
+
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static REGISTRY: [Registration];
+
+/// Makes plain functions runnable in worker processes: one line next to their definitions.
+///
+/// A registered function takes one argument and returns one value, both `serde` types
+/// (use a tuple for several arguments). It must not be generic.
+///
+/// ```
+/// use concurrent_futures::{register, ProcessPoolExecutor};
+///
+/// fn square(x: u64) -> u64 { x * x }
+/// register!(square);
+///
+/// let pool = ProcessPoolExecutor::new();
+/// assert_eq!(pool.submit_fn(square, 12).unwrap().result(), Ok(144));
+/// ```
+#[macro_export]
+macro_rules! register {
+    ($($f:path),+ $(,)?) => {
+        $(
+            const _: () = {
+                fn __cf_addr() -> usize {
+                    $f as usize
+                }
+                fn __cf_types() -> (::std::any::TypeId, ::std::any::TypeId) {
+                    $crate::__private::types_of($f)
+                }
+                fn __cf_invoke(
+                    bytes: &[u8],
+                ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__private::RemoteError> {
+                    $crate::__private::invoke($f, bytes)
+                }
+                fn __cf_invoke_batch(
+                    bytes: &[u8],
+                ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__private::RemoteError> {
+                    $crate::__private::invoke_batch($f, bytes)
+                }
+                #[$crate::__private::linkme::distributed_slice($crate::__private::REGISTRY)]
+                #[linkme(crate = $crate::__private::linkme)]
+                static __CF_REGISTRATION: $crate::__private::Registration =
+                    $crate::__private::Registration {
+                        name: concat!(module_path!(), "::", stringify!($f)),
+                        addr: __cf_addr,
+                        types: __cf_types,
+                        invoke: __cf_invoke,
+                        invoke_batch: __cf_invoke_batch,
+                    };
+            };
+        )+
+    };
+}
+
+#[doc(hidden)]
+pub fn types_of<A: 'static, R: 'static>(_f: fn(A) -> R) -> (TypeId, TypeId) {
+    (TypeId::of::<A>(), TypeId::of::<R>())
+}
+
+fn call<A, R>(f: fn(A) -> R, a: A) -> Result<R, RemoteError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || f(a))).map_err(|p| {
+        let m = crate::error::panic_message(&*p);
+        crate::error::drop_quietly(p);
+        RemoteError::Panicked(m)
+    })
+}
+
+#[doc(hidden)]
+pub fn invoke<A: DeserializeOwned, R: Serialize>(
+    f: fn(A) -> R,
+    bytes: &[u8],
+) -> Result<Vec<u8>, RemoteError> {
+    let a: A = bincode::deserialize(bytes).map_err(|e| RemoteError::BadArgument(e.to_string()))?;
+    let r = call(f, a)?;
+    bincode::serialize(&r).map_err(|e| RemoteError::BadResult(e.to_string()))
+}
+
+#[doc(hidden)]
+pub fn invoke_batch<A: DeserializeOwned, R: Serialize>(
+    f: fn(A) -> R,
+    bytes: &[u8],
+) -> Result<Vec<u8>, RemoteError> {
+    let items: Vec<A> =
+        bincode::deserialize(bytes).map_err(|e| RemoteError::BadArgument(e.to_string()))?;
+    let results: Vec<Result<R, RemoteError>> = items.into_iter().map(|a| call(f, a)).collect();
+    bincode::serialize(&results).map_err(|e| RemoteError::BadResult(e.to_string()))
+}
+
+struct Index {
+    by_addr: HashMap<usize, Vec<&'static Registration>>,
+    by_name: HashMap<&'static str, &'static Registration>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut by_addr: HashMap<usize, Vec<&'static Registration>> = HashMap::new();
+        let mut by_name = HashMap::new();
+        for r in REGISTRY.iter() {
+            by_addr.entry((r.addr)()).or_default().push(r);
+            by_name.entry(r.name).or_insert(r);
+        }
+        Index { by_addr, by_name }
+    })
+}
+
+/// The registration of `f`, if it was registered.
+pub(crate) fn lookup_fn<A: 'static, R: 'static>(f: fn(A) -> R) -> Option<&'static Registration> {
+    let want = (TypeId::of::<A>(), TypeId::of::<R>());
+    index()
+        .by_addr
+        .get(&(f as usize))?
+        .iter()
+        .copied()
+        .find(|r| (r.types)() == want)
+}
+
+/// The registration named `name` (worker side).
+pub(crate) fn lookup_name(name: &str) -> Option<&'static Registration> {
+    index().by_name.get(name).copied()
+}
+
+/// The message for a function that was never registered.
+pub(crate) fn not_registered<A, R>() -> String {
+    format!(
+        "the function (a `{}`) is not registered for worker processes: add \
+         `concurrent_futures::register!(function_name);` next to its definition",
+        std::any::type_name::<fn(A) -> R>()
+    )
+}

@@ -1,0 +1,277 @@
+//! The frame format between the parent and a worker process, and its (hand-written) decoder.
+//!
+//! ```text
+//!  0        4      5              13
+//!  +--------+------+--------------+------------------------------------------+
+//!  | len u32| kind | task id u64  | body (len - 9 bytes)                      |
+//!  +--------+------+--------------+------------------------------------------+
+//!  little-endian; len counts everything after itself and is at most the frame limit.
+//!
+//!  parent → worker   CALL (1), INIT (2):  body = name_len u16 | name (UTF-8) | flags u8 | payload
+//!                    flags bit 0: BATCH (payload is a bincode Vec of arguments)
+//!  worker → parent   OK (16):             body = payload (bincode result, or Vec of per-item
+//!                                                  results for a batch)
+//!                    ERR (17):            body = bincode RemoteError
+//! ```
+//!
+//! The decoder checks every length against the bytes actually present and the frame limit
+//! before allocating or slicing, so a corrupt, truncated or oversized frame is an `Err`, never a
+//! panic or an over-allocation (`fuzz/fuzz_targets/wire.rs` exercises it).
+
+use std::io::{self, Read};
+
+pub(crate) const HEADER: usize = 13;
+pub(crate) const CALL: u8 = 1;
+pub(crate) const INIT: u8 = 2;
+pub(crate) const OK: u8 = 16;
+pub(crate) const ERR: u8 = 17;
+pub(crate) const FLAG_BATCH: u8 = 1;
+
+/// The default frame limit: 1 GiB.
+pub const DEFAULT_FRAME_LIMIT: usize = 1 << 30;
+
+/// A frame as read from a stream: kind, task id and body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The frame kind (`CALL`, `INIT`, `OK`, `ERR`).
+    pub kind: u8,
+    /// The task id the frame belongs to.
+    pub id: u64,
+    /// The rest of the frame.
+    pub body: Vec<u8>,
+}
+
+/// A parsed `CALL`/`INIT` body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Call<'a> {
+    /// The registered function's name.
+    pub name: &'a str,
+    /// Flags (`FLAG_BATCH`).
+    pub flags: u8,
+    /// The encoded argument(s).
+    pub payload: &'a [u8],
+}
+
+/// Why a frame was rejected.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// The length field is below the header size.
+    TooShort(usize),
+    /// The length field is above the frame limit.
+    TooLarge(usize, usize),
+    /// The stream ended inside a frame.
+    Truncated,
+    /// The kind byte is not one this side accepts.
+    BadKind(u8),
+    /// The body's inner lengths do not fit, or the name is not UTF-8.
+    BadBody(&'static str),
+}
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireError::TooShort(n) => write!(f, "frame length {n} is shorter than a header"),
+            WireError::TooLarge(n, max) => {
+                write!(
+                    f,
+                    "frame of {n} bytes exceeds the frame limit of {max} bytes"
+                )
+            }
+            WireError::Truncated => f.write_str("stream ended inside a frame"),
+            WireError::BadKind(k) => write!(f, "unknown frame kind {k}"),
+            WireError::BadBody(why) => write!(f, "malformed frame body: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+impl From<WireError> for io::Error {
+    fn from(e: WireError) -> Self {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+}
+
+/// Starts a frame: header (length filled in by [`finish`]) and, for calls, the name and flags.
+/// The caller appends the payload.
+pub(crate) fn begin(kind: u8, id: u64, call: Option<(&str, u8)>) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64);
+    buf.extend_from_slice(&[0; 4]);
+    buf.push(kind);
+    buf.extend_from_slice(&id.to_le_bytes());
+    if let Some((name, flags)) = call {
+        let n = u16::try_from(name.len()).expect("function names are short");
+        buf.extend_from_slice(&n.to_le_bytes());
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(flags);
+    }
+    buf
+}
+
+/// Fills in the length field; fails if the frame exceeds `limit`.
+pub(crate) fn finish(buf: &mut [u8], limit: usize) -> Result<(), WireError> {
+    let len = buf.len() - 4;
+    if len > limit || len > u32::MAX as usize {
+        return Err(WireError::TooLarge(len, limit.min(u32::MAX as usize)));
+    }
+    buf[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    Ok(())
+}
+
+/// Checks a frame's length field.
+fn check_len(len: usize, limit: usize) -> Result<(), WireError> {
+    if len < HEADER - 4 {
+        return Err(WireError::TooShort(len));
+    }
+    if len > limit {
+        return Err(WireError::TooLarge(len, limit));
+    }
+    Ok(())
+}
+
+/// Reads one frame. `Ok(None)` on a clean end of stream between frames.
+pub(crate) fn read_frame(r: &mut impl Read, limit: usize) -> io::Result<Option<Frame>> {
+    let mut len = [0u8; 4];
+    match read_exact_or_eof(r, &mut len)? {
+        0 => return Ok(None),
+        4 => {}
+        _ => return Err(WireError::Truncated.into()),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    check_len(len, limit)?;
+    let mut head = [0u8; HEADER - 4];
+    if read_exact_or_eof(r, &mut head)? != head.len() {
+        return Err(WireError::Truncated.into());
+    }
+    let kind = head[0];
+    let id = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
+    let mut body = Vec::new();
+    let want = len - (HEADER - 4);
+    // Grow as bytes arrive instead of trusting the length field for one large allocation.
+    let got = r.take(want as u64).read_to_end(&mut body)?;
+    if got != want {
+        return Err(WireError::Truncated.into());
+    }
+    Ok(Some(Frame { kind, id, body }))
+}
+
+fn read_exact_or_eof(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Decodes one frame from the front of `bytes` (the same rules as [`read_frame`]); returns the
+/// frame and the number of bytes it used.
+pub fn decode(bytes: &[u8], limit: usize) -> Result<(Frame, usize), WireError> {
+    if bytes.len() < 4 {
+        return Err(WireError::Truncated);
+    }
+    let len = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
+    check_len(len, limit)?;
+    let total = 4 + len;
+    if bytes.len() < total {
+        return Err(WireError::Truncated);
+    }
+    let kind = bytes[4];
+    let id = u64::from_le_bytes(bytes[5..13].try_into().expect("8 bytes"));
+    Ok((
+        Frame {
+            kind,
+            id,
+            body: bytes[HEADER..total].to_vec(),
+        },
+        total,
+    ))
+}
+
+/// Parses the body of a `CALL`/`INIT` frame.
+pub fn parse_call(body: &[u8]) -> Result<Call<'_>, WireError> {
+    if body.len() < 2 {
+        return Err(WireError::BadBody("missing name length"));
+    }
+    let n = u16::from_le_bytes([body[0], body[1]]) as usize;
+    let rest = &body[2..];
+    if rest.len() < n + 1 {
+        return Err(WireError::BadBody("name runs past the end of the frame"));
+    }
+    let name =
+        std::str::from_utf8(&rest[..n]).map_err(|_| WireError::BadBody("name is not UTF-8"))?;
+    Ok(Call {
+        name,
+        flags: rest[n],
+        payload: &rest[n + 1..],
+    })
+}
+
+/// Writes all of `buf` to a socket without raising `SIGPIPE` if the peer is gone.
+pub(crate) fn send_all(fd: std::os::fd::RawFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a valid readable slice for its length; `fd` is a socket this process
+        // owns for the duration of the call (the caller holds it).
+        let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut f = begin(CALL, 7, Some(("m::f", FLAG_BATCH)));
+        f.extend_from_slice(b"payload");
+        finish(&mut f, 1 << 20).unwrap();
+        let (frame, used) = decode(&f, 1 << 20).unwrap();
+        assert_eq!(used, f.len());
+        assert_eq!((frame.kind, frame.id), (CALL, 7));
+        let call = parse_call(&frame.body).unwrap();
+        assert_eq!(call.name, "m::f");
+        assert_eq!(call.flags, FLAG_BATCH);
+        assert_eq!(call.payload, b"payload");
+        let read = read_frame(&mut &f[..], 1 << 20).unwrap().unwrap();
+        assert_eq!(read, frame);
+    }
+
+    #[test]
+    fn rejects_bad_frames() {
+        assert_eq!(decode(&[1, 0], 100).unwrap_err(), WireError::Truncated);
+        assert_eq!(
+            decode(&[3, 0, 0, 0, 1], 100).unwrap_err(),
+            WireError::TooShort(3)
+        );
+        assert_eq!(
+            decode(&[200, 0, 0, 0], 100).unwrap_err(),
+            WireError::TooLarge(200, 100)
+        );
+        let mut f = begin(CALL, 1, Some(("x", 0)));
+        finish(&mut f, 100).unwrap();
+        assert_eq!(
+            decode(&f[..f.len() - 1], 100).unwrap_err(),
+            WireError::Truncated
+        );
+        assert!(read_frame(&mut &f[..f.len() - 1], 100).is_err());
+        assert!(read_frame(&mut &[][..], 100).unwrap().is_none());
+        assert!(parse_call(&[5, 0, b'a']).is_err());
+        assert!(parse_call(&[1, 0, 0xff, 0]).is_err());
+        let mut big = begin(OK, 1, None);
+        big.extend_from_slice(&[0; 200]);
+        assert!(finish(&mut big, 100).is_err());
+    }
+}
