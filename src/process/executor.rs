@@ -326,6 +326,31 @@ impl ProcessPoolExecutor {
         }
     }
 
+    /// Test hook: sends `frame` verbatim to a worker as if it were a task's frame (use
+    /// [`wire`](crate::process::wire) to build well-formed ones, or any bytes to test how
+    /// malformed input is handled). Its id is the next task id. Not part of the stable API.
+    #[doc(hidden)]
+    pub fn __submit_raw_frame<R: Payload>(
+        &self,
+        build: impl FnOnce(u64) -> Vec<u8>,
+    ) -> Result<Future<R>, SubmitError<()>> {
+        let id = self.shared.next_id();
+        let (promise, fut) = Promise::new();
+        let view = Future::from_shared(fut.shared.clone());
+        let entry = Entry {
+            id,
+            future_id: fut.id(),
+            frame: build(id),
+            timeout: self.shared.cfg.task_timeout,
+            done: Box::new(Typed { promise, view }),
+        };
+        match self.shared.submit(entry) {
+            Ok(()) => Ok(fut),
+            Err((_, Some(c))) => Err(SubmitError::Broken((), c)),
+            Err((_, None)) => Err(SubmitError::Shutdown(())),
+        }
+    }
+
     /// Submits a batch `f(items[0]), f(items[1]), …` as one message; the future holds the
     /// per-item results.
     fn submit_batch<A: Payload, R: Payload>(

@@ -1,4 +1,5 @@
 //! The frame format between the parent and a worker process, and its (hand-written) decoder.
+//! Public for tests and fuzzing; not part of the stable API.
 //!
 //! ```text
 //!  0        4      5              13
@@ -20,12 +21,18 @@
 
 use std::io::{self, Read};
 
-pub(crate) const HEADER: usize = 13;
-pub(crate) const CALL: u8 = 1;
-pub(crate) const INIT: u8 = 2;
-pub(crate) const OK: u8 = 16;
-pub(crate) const ERR: u8 = 17;
-pub(crate) const FLAG_BATCH: u8 = 1;
+/// Bytes before a frame's body: length, kind, task id.
+pub const HEADER: usize = 13;
+/// Parent → worker: run a task.
+pub const CALL: u8 = 1;
+/// Parent → worker: run the initializer.
+pub const INIT: u8 = 2;
+/// Worker → parent: the encoded result.
+pub const OK: u8 = 16;
+/// Worker → parent: an encoded `RemoteError`.
+pub const ERR: u8 = 17;
+/// Call flag: the payload is a `Vec` of arguments.
+pub const FLAG_BATCH: u8 = 1;
 
 /// The default frame limit: 1 GiB.
 pub const DEFAULT_FRAME_LIMIT: usize = 1 << 30;
@@ -94,7 +101,7 @@ impl From<WireError> for io::Error {
 
 /// Starts a frame: header (length filled in by [`finish`]) and, for calls, the name and flags.
 /// The caller appends the payload.
-pub(crate) fn begin(kind: u8, id: u64, call: Option<(&str, u8)>) -> Vec<u8> {
+pub fn begin(kind: u8, id: u64, call: Option<(&str, u8)>) -> Vec<u8> {
     let mut buf = Vec::with_capacity(64);
     buf.extend_from_slice(&[0; 4]);
     buf.push(kind);
@@ -109,7 +116,7 @@ pub(crate) fn begin(kind: u8, id: u64, call: Option<(&str, u8)>) -> Vec<u8> {
 }
 
 /// Fills in the length field; fails if the frame exceeds `limit`.
-pub(crate) fn finish(buf: &mut [u8], limit: usize) -> Result<(), WireError> {
+pub fn finish(buf: &mut [u8], limit: usize) -> Result<(), WireError> {
     let len = buf.len() - 4;
     if len > limit || len > u32::MAX as usize {
         return Err(WireError::TooLarge(len, limit.min(u32::MAX as usize)));
