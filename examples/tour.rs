@@ -271,7 +271,7 @@ fn beyond_python() -> Result<(), Box<dyn Error>> {
         println!("letters in {words:?}: {total}");
     }
 
-    heading("one Executor trait: code written against it runs on any engine");
+    heading("one Executor trait over plain fn(A) -> R tasks, the shape every engine takes");
     {
         fn square(n: u64) -> u64 {
             n * n
