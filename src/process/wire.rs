@@ -218,6 +218,27 @@ pub fn parse_call(body: &[u8]) -> Result<Call<'_>, WireError> {
     })
 }
 
+/// Runs every decoding path over `bytes` and checks they agree (the fuzz target and the corpus
+/// replay test call this): the buffer decoder, the stream reader, and the call-body parser.
+/// Panics only if the paths disagree.
+pub fn check_decoder(bytes: &[u8], limit: usize) {
+    let from_buf = decode(bytes, limit);
+    let from_stream = read_frame(&mut &bytes[..], limit);
+    match (&from_buf, &from_stream) {
+        (Ok((f, _)), Ok(Some(g))) => assert_eq!(f, g, "decoders disagree"),
+        (Ok(_), _) => panic!("buffer decoder accepted what the stream reader rejected"),
+        (Err(_), Ok(Some(_))) => panic!("stream reader accepted what the buffer decoder rejected"),
+        _ => {}
+    }
+    if let Ok((f, used)) = from_buf {
+        assert!(used <= bytes.len() && f.body.len() + HEADER == used);
+        if let Ok(call) = parse_call(&f.body) {
+            assert!(call.name.len() + call.payload.len() + 3 == f.body.len());
+        }
+    }
+    let _ = parse_call(bytes);
+}
+
 /// Writes all of `buf` to a socket without raising `SIGPIPE` if the peer is gone.
 pub(crate) fn send_all(fd: std::os::fd::RawFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {

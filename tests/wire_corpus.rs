@@ -1,0 +1,27 @@
+//! Replays the fuzz corpus of the process engine's frame decoder (`fuzz/corpus/wire`): every
+//! input must decode or be rejected without a panic, the same way on every decoding path.
+//! The fuzzer itself runs with `cargo +nightly fuzz run wire` (see README, "Reliability").
+
+use concurrent_futures::process::wire;
+
+#[test]
+fn corpus_replays_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/wire");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("the corpus directory exists") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        wire::check_decoder(&bytes, 1 << 16);
+        n += 1;
+    }
+    assert!(n >= 10, "corpus has {n} inputs");
+}
+
+#[test]
+fn rejects_oversized_and_truncated() {
+    let mut f = wire::begin(wire::CALL, 9, Some(("m::f", 0)));
+    f.extend_from_slice(&[1, 2, 3]);
+    wire::finish(&mut f, 1 << 16).unwrap();
+    assert!(wire::decode(&f, 1 << 16).is_ok());
+    assert!(wire::decode(&f, 8).is_err());
+    assert!(wire::decode(&f[..f.len() - 1], 1 << 16).is_err());
+}
