@@ -70,19 +70,20 @@ impl MapOptions {
 /// concrete engine) and switching engines is a one-line change:
 ///
 /// ```
-/// use concurrent_futures::{Executor, ThreadPoolExecutor};
+/// use concurrent_futures::{register, Executor, ProcessPoolExecutor, ThreadPoolExecutor};
 ///
 /// fn count_primes((lo, hi): (u64, u64)) -> usize {
 ///     (lo..hi).filter(|&n| n > 1 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)).count()
 /// }
+/// register!(count_primes); // makes it runnable in worker processes
 ///
 /// fn total(pool: &impl Executor) -> usize {
 ///     let ranges = (0..10).map(|i| (i * 1000, (i + 1) * 1000));
 ///     pool.map(count_primes, ranges).map(Result::unwrap).sum()
 /// }
 ///
-/// let pool = ThreadPoolExecutor::new(); // or ProcessPoolExecutor::new()
-/// assert_eq!(total(&pool), 1229);
+/// assert_eq!(total(&ThreadPoolExecutor::new()), 1229);
+/// assert_eq!(total(&ProcessPoolExecutor::new()), 1229); // the one line that changes
 /// ```
 pub trait Executor {
     /// Submits `f(arg)`; the future holds its result. Python's `submit(fn, arg)`.

@@ -42,6 +42,7 @@ fn refused(e: SubmitError<()>) -> TaskError {
 /// let first: Vec<u64> = pool.map(|n: u64| n * n, 0..).take(5).map(Result::unwrap).collect();
 /// assert_eq!(first, [0, 1, 4, 9, 16]);
 /// ```
+#[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
 pub struct Map<'a, R, I: Iterator> {
     submit: SubmitOne<'a, I::Item, R>,
     input: Option<I>,
@@ -150,6 +151,7 @@ impl<R, I: Iterator> Drop for Map<'_, R, I> {
 /// got.sort();
 /// assert_eq!(got, [2, 3, 4]);
 /// ```
+#[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
 pub struct MapUnordered<'a, R, I: Iterator> {
     submit: SubmitOne<'a, I::Item, R>,
     input: Option<I>,

@@ -25,9 +25,10 @@ pub(crate) trait Shared<T>: Send + Sync {
     }
 }
 
-/// How many rounds of [`backoff`] a waiter spends before parking: a few microseconds, so that
-/// a result that arrives "right away" costs no sleep/wake-up, while a long wait costs no CPU.
-const SPIN_ROUNDS: u32 = if cfg!(loom) { 0 } else { 12 };
+/// How long a waiter spins (then yields) before parking: long enough that a result arriving
+/// "right away" — a tiny task on a thread, a round trip to a worker process — costs no
+/// sleep/wake-up pair, short enough that a long wait costs no measurable CPU.
+const SPIN: Duration = Duration::from_micros(if cfg!(loom) { 0 } else { 20 });
 
 /// The observable state of a [`Future`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -209,12 +210,19 @@ impl<T> Future<T> {
         if self.core().state() == PENDING && self.shared.clone().help() {
             return true;
         }
-        if deadline != Some(Instant::now()) {
-            for step in 0..SPIN_ROUNDS {
-                if self.done() {
-                    return true;
+        if !SPIN.is_zero() {
+            let start = Instant::now();
+            let spin_until = deadline.map_or(start + SPIN, |d| d.min(start + SPIN));
+            let mut step = 0;
+            while !self.done() {
+                if step >= 6 && Instant::now() >= spin_until {
+                    break;
                 }
-                backoff(step);
+                backoff(step.min(7));
+                step += 1;
+            }
+            if self.done() {
+                return true;
             }
         }
         let me = thread::current();

@@ -545,16 +545,20 @@ impl Executor for ProcessPoolExecutor {
 /// The iterator returned by [`ProcessPoolExecutor::map`]: results in input order, items sent
 /// `chunksize` per message (results stay per item), at most `buffer_size` messages in flight.
 /// Dropping it cancels what has not started.
+#[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
 pub struct ChunkedMap<'a, R: Payload, I: Iterator> {
     submit: SubmitChunk<'a, I::Item, R>,
     input: Option<I>,
     chunksize: usize,
-    in_flight: VecDeque<(Result<Future<Chunk<R>>, TaskError>, usize)>,
+    in_flight: VecDeque<(ChunkFuture<R>, usize)>,
     ready: std::vec::IntoIter<Result<R, TaskError>>,
     buffer_size: usize,
     deadline: Option<Instant>,
     ended: bool,
 }
+
+/// A submitted chunk, or why it could not be submitted.
+type ChunkFuture<R> = Result<Future<Chunk<R>>, TaskError>;
 
 type SubmitChunk<'a, A, R> =
     Box<dyn FnMut(Vec<A>) -> Result<Future<Chunk<R>>, SubmitError<()>> + 'a>;

@@ -58,9 +58,16 @@ pub(crate) struct Config {
     pub(crate) frame_limit: usize,
 }
 
+/// How many tasks may be queued inside one worker (sent, not yet answered). With 2, the worker
+/// finds its next task already in its socket buffer when it finishes one, instead of idling for a
+/// round trip through the parent. Tasks with a time limit are never queued behind another
+/// (their clock starts when they are sent).
+const PIPELINE: usize = 2;
+
 struct Slot {
     proc: Arc<WorkerProc>,
-    in_flight: Option<Entry>,
+    /// Sent and unanswered, oldest (the one running) first.
+    in_flight: VecDeque<Entry>,
     /// The initializer has not answered yet.
     initializing: bool,
     /// Closed (or closing): takes no more work.
@@ -70,8 +77,23 @@ struct Slot {
 }
 
 impl Slot {
-    fn available(&self) -> bool {
-        !self.initializing && !self.retiring && self.in_flight.is_none()
+    /// Idle: ready, nothing in flight.
+    fn idle(&self) -> bool {
+        !self.initializing && !self.retiring && self.in_flight.is_empty()
+    }
+
+    /// Can take `next` now (idle, or pipelining behind a task without a time limit).
+    fn accepts(&self, next: &Entry, max_tasks: Option<usize>) -> bool {
+        if self.initializing || self.retiring || self.in_flight.len() >= PIPELINE {
+            return false;
+        }
+        if max_tasks.is_some_and(|m| self.tasks_done + self.in_flight.len() >= m) {
+            return false;
+        }
+        match self.in_flight.back() {
+            None => true,
+            Some(prev) => prev.timeout.is_none() && next.timeout.is_none(),
+        }
     }
 }
 
@@ -84,13 +106,18 @@ struct State {
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
+/// A frame to write: to whom, the bytes, the task id, and the time limit to start now.
+type Outgoing = (Arc<WorkerProc>, Vec<u8>, u64, Option<Duration>);
+/// A future to complete.
+type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
+
 /// What an event handler must do once the lock is released.
 #[derive(Default)]
 struct Work {
-    sends: Vec<(Arc<WorkerProc>, Vec<u8>, u64, Option<Duration>)>,
+    sends: Vec<Outgoing>,
     spawns: usize,
     closes: Vec<Arc<WorkerProc>>,
-    finish: Vec<(Box<dyn Complete>, Result<Vec<u8>, TaskError>)>,
+    finish: Vec<Finish>,
     cancels: Vec<Box<dyn Complete>>,
 }
 
@@ -154,18 +181,35 @@ impl Shared {
     /// Assigns pending tasks to available workers, plans spawns and retirements.
     fn pump(&self, st: &mut State) -> Work {
         let mut work = Work::default();
-        for slot in st.workers.iter_mut() {
-            if !slot.available() {
-                continue;
-            }
-            while let Some(mut e) = st.pending.pop_front() {
-                if !e.done.start() {
-                    continue; // cancelled while queued
+        // Fill idle workers first, then pipeline.
+        for round in 0..PIPELINE {
+            for slot in st.workers.iter_mut() {
+                if slot.in_flight.len() != round {
+                    continue;
                 }
-                let frame = std::mem::take(&mut e.frame);
-                work.sends.push((slot.proc.clone(), frame, e.id, e.timeout));
-                slot.in_flight = Some(e);
-                break;
+                while let Some(e) = st.pending.front() {
+                    if e.done.is_cancelled() {
+                        st.pending.pop_front();
+                        continue;
+                    }
+                    if !slot.accepts(e, self.cfg.max_tasks_per_child) {
+                        break;
+                    }
+                    let mut e = st.pending.pop_front().expect("front exists");
+                    if !e.done.start() {
+                        continue; // cancelled meanwhile
+                    }
+                    let frame = std::mem::take(&mut e.frame);
+                    // Only the task at the front is running; its clock starts now.
+                    let timeout = if slot.in_flight.is_empty() {
+                        e.timeout
+                    } else {
+                        None
+                    };
+                    work.sends.push((slot.proc.clone(), frame, e.id, timeout));
+                    slot.in_flight.push_back(e);
+                    break;
+                }
             }
         }
         // Drop cancelled entries at the front so that they do not cause spawns.
@@ -189,7 +233,7 @@ impl Shared {
         }
         if st.shutdown && st.pending.is_empty() {
             for slot in st.workers.iter_mut() {
-                if slot.in_flight.is_none() && !slot.retiring && !slot.initializing {
+                if slot.idle() {
                     slot.retiring = true;
                     work.closes.push(slot.proc.clone());
                 }
@@ -256,7 +300,7 @@ impl Shared {
                 }
                 st.workers.push(Slot {
                     proc: proc.clone(),
-                    in_flight: None,
+                    in_flight: VecDeque::new(),
                     initializing: init.is_some(),
                     retiring: false,
                     tasks_done: 0,
@@ -338,13 +382,15 @@ impl Shared {
             self.execute(work);
             return Ok(());
         }
-        let entry = match slot.in_flight.take() {
-            Some(e) if e.id == frame.id => e,
-            other => {
-                slot.in_flight = other;
-                return Err(format!("reply for unknown task {}", frame.id));
-            }
-        };
+        if slot.in_flight.front().map(|e| e.id) != Some(frame.id) {
+            return Err(format!("reply for unexpected task {}", frame.id));
+        }
+        let entry = slot.in_flight.pop_front().expect("checked above");
+        // The next queued task (if any) starts running now: start its clock.
+        let next_deadline = slot
+            .in_flight
+            .front()
+            .and_then(|n| n.timeout.map(|t| (n.id, t, slot.proc.clone())));
         slot.tasks_done += 1;
         slot.idle_since = Instant::now();
         let limit_reached = self
@@ -364,6 +410,9 @@ impl Shared {
             self.changed.notify_all();
         }
         drop(st);
+        if let Some((id, t, p)) = next_deadline {
+            self.timers.add(self, Instant::now() + t, id, &p);
+        }
         if let Some(p) = retire {
             work.closes.push(p);
         }
@@ -383,7 +432,12 @@ impl Shared {
         let Some(i) = st.workers.iter().position(|s| Arc::ptr_eq(&s.proc, proc)) else {
             return;
         };
-        let slot = st.workers.swap_remove(i);
+        let mut slot = st.workers.swap_remove(i);
+        // The oldest unanswered task was running; the others never started: queue them again.
+        let running = slot.in_flight.pop_front();
+        for e in slot.in_flight.drain(..).rev() {
+            st.pending.push_front(e);
+        }
         let mut broken = None;
         if slot.initializing && !slot.retiring && reason.is_none() {
             broken = Some(format!(
@@ -394,7 +448,7 @@ impl Shared {
         let mut work = self.pump(&mut st);
         self.changed.notify_all();
         drop(st);
-        if let Some(entry) = slot.in_flight {
+        if let Some(entry) = running {
             if entry.timeout.is_some() {
                 self.timers.remove(entry.id);
             }
@@ -426,7 +480,7 @@ impl Shared {
     fn on_deadline(&self, id: u64, proc: &Arc<WorkerProc>) {
         let st = lock(&self.state);
         let running = st.workers.iter().find(|s| Arc::ptr_eq(&s.proc, proc));
-        if let Some(Some(e)) = running.map(|s| s.in_flight.as_ref()) {
+        if let Some(Some(e)) = running.map(|s| s.in_flight.front()) {
             if e.id == id {
                 let limit = e.timeout.unwrap_or_default();
                 proc.signal(libc::SIGKILL, KillReason::Timeout(limit));
@@ -442,7 +496,7 @@ impl Shared {
         let mut next = None::<Instant>;
         let mut closes = Vec::new();
         for s in st.workers.iter_mut() {
-            if s.available() {
+            if s.idle() {
                 let at = s.idle_since + t;
                 if at <= now {
                     s.retiring = true;
@@ -471,7 +525,7 @@ impl Shared {
         let st = lock(&self.state);
         for s in st.workers.iter() {
             if s.in_flight
-                .as_ref()
+                .front()
                 .is_some_and(|e| e.future_id == future_id)
             {
                 s.proc.signal(libc::SIGKILL, KillReason::Killed);
