@@ -64,6 +64,11 @@
 #[doc(hidden)]
 pub use crate::process::__private;
 
+/// The README's code blocks, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod error;
 mod executor;
 mod future;
