@@ -38,7 +38,8 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    pub fn new(test: &'static str, limit: Duration) -> Self {
+    pub fn new(test: &str, limit: Duration) -> Self {
+        let test = test.to_owned();
         let (tx, rx) = mpsc::channel::<()>();
         thread::Builder::new()
             .name(format!("watchdog {test}"))
@@ -55,6 +56,16 @@ impl Watchdog {
             })
             .expect("spawn watchdog");
         Watchdog { done: Some(tx) }
+    }
+
+    /// A watchdog for the calling test (the test harness names each test's thread after it),
+    /// with the default [`TEST_LIMIT`].
+    pub fn for_this_test() -> Self {
+        let name = thread::current()
+            .name()
+            .unwrap_or("unnamed test")
+            .to_owned();
+        Watchdog::new(&name, TEST_LIMIT)
     }
 }
 
