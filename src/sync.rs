@@ -24,10 +24,48 @@ pub(crate) use std::sync::Arc;
 
 /// Locks a mutex, ignoring poisoning: every critical section in this crate leaves its data
 /// consistent before it can unwind (user code never runs under a lock).
+#[cfg(not(loom))]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Under loom, [`lock`] takes loom's mutexes and also std's (the process engine keeps std's:
+/// it is not modelled, but it must still compile).
+#[cfg(loom)]
+pub(crate) fn lock<M: Lock + ?Sized>(m: &M) -> M::Guard<'_> {
+    m.lock_ignoring_poison()
+}
+
+#[cfg(loom)]
+pub(crate) trait Lock {
+    type Guard<'a>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> Self::Guard<'_>;
+}
+
+#[cfg(loom)]
+impl<T: ?Sized> Lock for Mutex<T> {
+    type Guard<'a>
+        = MutexGuard<'a, T>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(loom)]
+impl<T: ?Sized> Lock for std::sync::Mutex<T> {
+    type Guard<'a>
+        = std::sync::MutexGuard<'a, T>
+    where
+        Self: 'a;
+    fn lock_ignoring_poison(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

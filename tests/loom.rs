@@ -353,15 +353,25 @@ fn push_vs_worker_going_to_sleep() {
 }
 
 /// Sequential submit → result on a two-worker pool reuses the idle worker: the worker counts
-/// itself idle before completing the future, so the second submit claims it instead of spawning.
-/// Both jobs run. A failure is a deadlock, or a second thread started (`thread_count() == 2`).
+/// itself idle before completing the future, so the next submit claims it instead of spawning.
+/// The second task blocks until the thread count was checked, so a second thread, if any, is
+/// seen. A failure is a deadlock, or `thread_count() == 2`.
+///
+/// The interleaving this model caught (fixed in `Pool::push`): the submitter pushed the job
+/// first and claimed an idle worker after; in between, the worker — still awake — popped the
+/// job and took back its own idle mark, so the claim failed and a second thread was spawned
+/// for nothing. With real threads this happened in about a third of the runs of 200 sequential
+/// submit → result calls on a 4-worker pool.
 #[test]
 fn idle_worker_is_claimed_not_duplicated() {
     model(|| {
         let pool = pool(2);
         assert_eq!(pool.submit(|| 1u8).unwrap().result(), Ok(1));
-        assert_eq!(pool.submit(|| 2u8).unwrap().result(), Ok(2));
-        assert_eq!(pool.thread_count(), 1);
+        let (open, gate) = Promise::<()>::new();
+        let second = pool.submit(move || gate.result().is_ok()).unwrap();
+        assert_eq!(pool.thread_count(), 1, "an idle worker was not reused");
+        open.set_result(());
+        assert_eq!(second.result(), Ok(true));
     });
 }
 
@@ -375,6 +385,43 @@ fn concurrent_pushes_one_worker() {
         let other = thread::spawn(move || p.submit(|| 2u8).unwrap().result());
         assert_eq!(pool.submit(|| 1u8).unwrap().result(), Ok(1));
         assert_eq!(other.join().unwrap(), Ok(2));
+    });
+}
+
+/// A bounded queue (`max_queued(1)`) on a one-worker pool: three back-to-back submits, the later
+/// ones blocking for space until the worker pops. The submitter registers in `blocked` and
+/// re-checks the count under `space_lock`; the worker decrements the count, fences and reads
+/// `blocked`. A failure is a loom deadlock (the submitter blocked on a queue with space).
+#[test]
+fn bounded_queue_blocked_submit_is_woken() {
+    model(|| {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .max_queued(1)
+            .build()
+            .unwrap();
+        let fs: Vec<_> = (0..3u8).map(|i| pool.submit(move || i).unwrap()).collect();
+        let got: Vec<_> = fs.into_iter().map(|f| f.result().unwrap()).collect();
+        assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+// ----- scoped tasks -------------------------------------------------------------------------------
+
+/// A scope whose task borrows a local and whose future is dropped unconsulted: the scope returns
+/// only after the task ran and its allocation was freed (the last `LiveTask` drop unparks the
+/// joining thread, which registered itself and re-checked the count). A failure is a loom
+/// deadlock (the scope parked forever) or the borrowed counter not yet updated when the scope
+/// returns.
+#[test]
+fn scope_join_vs_last_task_drop() {
+    model(|| {
+        let pool = pool(1);
+        let hits = AtomicUsize::new(0);
+        pool.scope(|s| {
+            let _ = s.submit(|| hits.fetch_add(1, SeqCst)).unwrap();
+        });
+        assert_eq!(hits.load(SeqCst), 1);
     });
 }
 

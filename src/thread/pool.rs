@@ -191,9 +191,14 @@ impl Pool {
     /// claimed (woken if asleep), else a new thread if below `max_workers`, else a busy worker
     /// when it finishes.
     pub(crate) fn push(self: &crate::sync::Arc<Self>, job: crate::sync::Arc<dyn Job>) {
+        // Claim an idle worker *before* pushing: once the job is visible, that worker may pop it
+        // and take back its own idle mark, and a claim attempted after the push would then fail
+        // and spawn a thread the job did not need. Reserving a new thread stays *after* the push
+        // (see `try_retire`).
+        let claimed = self.try_claim_idle();
         self.queue.push(job);
         fence(SeqCst);
-        if !self.try_claim_idle() && self.try_reserve_thread() {
+        if !claimed && self.try_reserve_thread() {
             self.spawn_worker();
         }
         if self.sleeping.load(SeqCst) > 0 {

@@ -47,7 +47,7 @@ pub(crate) fn spawn(
     }
     #[cfg(loom)]
     {
-        let _ = (pool, index);
+        let _ = (pool.cfg.stack_size, index);
         Ok(loom::thread::spawn(body))
     }
 }
