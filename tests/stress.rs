@@ -105,7 +105,7 @@ fn cancel_races_workers_starting_tasks() {
         canceller.join().unwrap();
         futures
             .into_iter()
-            .map(|f| Arc::try_unwrap(f).ok().expect("the canceller let go"))
+            .map(|f| Arc::try_unwrap(f).expect("the canceller let go"))
             .collect()
     });
     pool.shutdown(true, false);
