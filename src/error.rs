@@ -67,34 +67,111 @@ pub enum TaskError {
 
 impl TaskError {
     /// The task panicked.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let err = pool.submit(|| -> u8 { panic!("bad input") }).unwrap().result().unwrap_err();
+    /// assert!(err.is_panic());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked { .. })
     }
     /// The future was cancelled.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let _busy = pool.submit(move || rx.recv().ok()).unwrap(); // holds the only worker
+    /// let queued = pool.submit(|| 1).unwrap();
+    /// queued.cancel();
+    /// assert!(queued.result().unwrap_err().is_cancelled());
+    /// tx.send(()).unwrap();
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, TaskError::Cancelled)
     }
     /// The executor broke before the task could run.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::builder()
+    ///     .initializer(|| panic!("cannot open the database"))
+    ///     .build()
+    ///     .unwrap();
+    /// let err = pool.submit(|| 1).unwrap().result().unwrap_err();
+    /// assert!(err.is_broken());
+    /// assert!(err.to_string().contains("cannot open the database"));
+    /// ```
     pub fn is_broken(&self) -> bool {
         matches!(self, TaskError::BrokenExecutor { .. })
     }
     /// A timed wait gave up; the future is still usable.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    /// let mut f = pool.submit(move || rx.recv().unwrap()).unwrap();
+    /// assert!(f.result_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
+    /// tx.send(1).unwrap(); // the future was not affected: wait again
+    /// assert_eq!(f.result_timeout(Duration::from_secs(30)), Ok(1));
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, TaskError::Timeout { .. })
     }
     /// The task ran past its deadline and was stopped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn stuck(_: ()) { loop { std::thread::park() } }
+    /// register!(stuck);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let f = pool.submit_fn_with_timeout(stuck, (), Duration::from_millis(50)).unwrap();
+    /// assert!(f.result().unwrap_err().is_task_timeout());
+    /// ```
     pub fn is_task_timeout(&self) -> bool {
         matches!(self, TaskError::TaskTimedOut { .. })
     }
     /// The worker process running the task died.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn crash(code: i32) -> u32 { std::process::exit(code) }
+    /// register!(crash);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let err = pool.submit_fn(crash, 3).unwrap().result().unwrap_err();
+    /// assert!(err.is_worker_died());
+    /// assert!(err.to_string().ends_with("exited with status 3"));
+    /// ```
     pub fn is_worker_died(&self) -> bool {
         matches!(self, TaskError::WorkerDied { .. })
     }
     /// Encoding, decoding or function lookup failed.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn zeros(n: usize) -> Vec<u8> { vec![0; n] }
+    /// register!(zeros);
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).max_frame_bytes(1024).build().unwrap();
+    /// // The result does not fit in a frame: the worker cannot send it back.
+    /// let err = pool.submit_fn(zeros, 4096).unwrap().result().unwrap_err();
+    /// assert!(err.is_serialization());
+    /// ```
     pub fn is_serialization(&self) -> bool {
         matches!(self, TaskError::Serialization { .. })
     }
     /// The panic message, when the task panicked.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let err = pool.submit(|| -> u8 { panic!("row {} is empty", 7) }).unwrap().result().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("row 7 is empty"));
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match self {
             TaskError::Panicked { message } => Some(message),
@@ -183,22 +260,66 @@ pub enum SubmitError<T> {
 
 impl<T> SubmitError<T> {
     /// The executor was shut down.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// pool.shutdown(true, false);
+    /// assert!(pool.submit(|| 1).unwrap_err().is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         matches!(self, SubmitError::Shutdown(_))
     }
     /// The executor is broken.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::builder().initializer(|| panic!("no config")).build().unwrap();
+    /// let first = pool.submit(|| 1).unwrap();
+    /// assert!(first.result().unwrap_err().is_broken()); // the first task breaks the pool
+    /// assert!(pool.submit(|| 2).unwrap_err().is_broken()); // later ones are refused
+    /// ```
     pub fn is_broken(&self) -> bool {
         matches!(self, SubmitError::Broken(..))
     }
     /// The queue was full.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::builder().max_workers(1).max_queued(1).build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let _busy = pool.submit(move || rx.recv().ok()).unwrap();
+    /// // The worker may not have taken the first task yet, so fill the queue until it refuses.
+    /// let refused = (0..3).find_map(|_| pool.try_submit(|| ()).err()).unwrap();
+    /// assert!(refused.is_full());
+    /// tx.send(()).unwrap();
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, SubmitError::Full(_))
     }
     /// The task itself cannot be sent.
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// fn not_registered(x: u32) -> u32 { x }
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let err = pool.submit_fn(not_registered, 1).unwrap_err();
+    /// assert!(err.is_invalid());
+    /// assert!(err.to_string().contains("register!"));
+    /// ```
     pub fn is_invalid(&self) -> bool {
         matches!(self, SubmitError::Invalid(..))
     }
     /// Gives the refused task back.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// pool.shutdown(true, false);
+    /// let report = String::from("quarterly report");
+    /// let task = pool.submit(move || report.len()).unwrap_err().into_inner();
+    /// assert_eq!(task(), 16); // run it here instead
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SubmitError::Shutdown(t)
@@ -243,6 +364,15 @@ impl<T> fmt::Display for SubmitError<T> {
 impl<T> std::error::Error for SubmitError<T> {}
 
 /// A builder was given a setting it cannot honour (for example `max_workers(0)`).
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let err = ThreadPoolExecutor::with_max_workers(0).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid executor configuration: max_workers must be greater than 0"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildError {
     message: String,
@@ -265,6 +395,20 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {}
 
 /// `as_completed_timeout` gave up: `unfinished` of `total` futures had not finished.
+///
+/// ```
+/// use std::time::Duration;
+/// use concurrent_futures::{as_completed_timeout, AsCompletedTimeout, ThreadPoolExecutor};
+/// let pool = ThreadPoolExecutor::with_max_workers(2).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let quick = pool.submit(|| ()).unwrap();
+/// let slow = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// quick.wait();
+/// let outcomes: Vec<_> = as_completed_timeout([&quick, &slow], Duration::from_millis(10)).collect();
+/// assert!(outcomes[0].is_ok());
+/// assert_eq!(outcomes[1].as_ref().unwrap_err(), &AsCompletedTimeout { unfinished: 1, total: 2 });
+/// tx.send(()).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AsCompletedTimeout {
     /// How many futures were still unfinished.
