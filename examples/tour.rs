@@ -17,7 +17,10 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
-use concurrent_futures::{as_completed, wait, Executor, Future, ReturnWhen, ThreadPoolExecutor};
+use concurrent_futures::{
+    as_completed, register, wait, Executor, Future, MapOptions, ProcessPoolExecutor, ReturnWhen,
+    ThreadPoolExecutor,
+};
 use rand::random;
 
 /// The stand-in task: sleeps a random time under 0.1 s, returns its input.
@@ -41,8 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("concurrent_futures: Python's concurrent.futures, in Rust");
     python_patterns()?;
     beyond_python()?;
-    // ---- Processes ------------------------------------------------------------------------
-    // The process-pool section goes here: the same patterns, run in worker processes.
+    processes()?;
     println!("\ntour finished in {:.2?}", start.elapsed());
     Ok(())
 }
@@ -304,4 +306,52 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
             Poll::Pending => thread::park(),
         }
     }
+}
+
+/// CPU-bound work for the process pool: counts the primes in `[lo, hi)`.
+fn count_primes((lo, hi): (u64, u64)) -> usize {
+    (lo..hi)
+        .filter(|&n| n > 1 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+        .count()
+}
+
+/// A task that crashes its worker process.
+fn crash(code: i32) -> u64 {
+    std::process::exit(code)
+}
+
+/// Reports which process ran it.
+fn whoami(_: ()) -> u32 {
+    std::process::id()
+}
+
+register!(count_primes, crash, whoami);
+
+fn processes() -> Result<(), Box<dyn Error>> {
+    heading("Processes: the same API over worker processes (register! makes a fn runnable there)");
+    let pool = ProcessPoolExecutor::with_max_workers(2)?;
+    let ranges = (0..20u64).map(|i| (i * 10_000, (i + 1) * 10_000));
+    let t = Instant::now();
+    let total: usize = pool
+        .map_with(count_primes, ranges, MapOptions::new().chunksize(5))
+        .map(|r| r.expect("count_primes does not fail"))
+        .sum();
+    println!("primes below 200,000: {total} (in {:.1?})", t.elapsed());
+
+    let me = std::process::id();
+    let worker = pool.submit_fn(whoami, ())?.result()?;
+    println!("this process: {me}, a worker: {worker}");
+
+    heading("A crash stays local: one task exits its worker, the others still arrive");
+    let crashed = pool.submit_fn(crash, 3)?;
+    let fine: Vec<_> = (0..4u64)
+        .map(|i| pool.submit_fn(count_primes, (0, 100 * (i + 1))))
+        .collect::<Result<_, _>>()?;
+    println!("crashed task: {}", crashed.result().unwrap_err());
+    let counts = fine
+        .into_iter()
+        .map(|f| f.result())
+        .collect::<Result<Vec<_>, _>>()?;
+    line("other results", counts);
+    Ok(())
 }

@@ -343,10 +343,14 @@ impl Shared {
                     KillReason::Protocol(format!("unexpected frame kind {}", frame.kind)),
                 ),
                 Ok(None) => break,
-                Err(e) => {
+                // A frame that does not parse: the worker is not speaking the protocol.
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
                     break;
                 }
+                // Anything else (ECONNRESET when the worker dies with frames unread): the
+                // worker is gone; reaping it tells how.
+                Err(_) => break,
             }
         }
         drop(r);
