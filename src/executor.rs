@@ -16,6 +16,26 @@ use crate::map::{Map, MapUnordered};
 
 /// A value that can travel to any engine's worker: `Serialize + DeserializeOwned + Send + 'static`.
 /// Implemented for every such type.
+///
+/// Derive `serde`'s traits to send your own types:
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use concurrent_futures::{register, Executor, Payload, ProcessPoolExecutor};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Order { id: u32, lines: Vec<u32> }
+///
+/// fn total(order: Order) -> (u32, u32) { (order.id, order.lines.iter().sum()) }
+/// register!(total);
+///
+/// fn run<A: Payload, R: Payload>(pool: &impl Executor, f: fn(A) -> R, arg: A) -> R {
+///     pool.submit_fn(f, arg).unwrap().result().unwrap()
+/// }
+///
+/// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+/// assert_eq!(run(&pool, total, Order { id: 7, lines: vec![3, 4] }), (7, 7));
+/// ```
 pub trait Payload: Serialize + DeserializeOwned + Send + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
 
@@ -36,31 +56,94 @@ pub struct MapOptions {
 
 impl MapOptions {
     /// The defaults: a buffer of `4 × max_workers` tasks in flight, no timeout, chunks of 1.
+    ///
+    /// ```
+    /// use concurrent_futures::MapOptions;
+    /// let opts = MapOptions::new();
+    /// assert_eq!((opts.get_buffer_size(), opts.get_chunksize()), (None, None));
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
     /// How many tasks may be submitted ahead of the consumer (Python 3.14's `buffersize`).
     /// At least 1.
+    ///
+    /// ```
+    /// use concurrent_futures::{MapOptions, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new();
+    /// // At most 8 lines are being parsed (or waiting to be consumed) at any time.
+    /// let lines = (0..1000).map(|i| format!("{i},{}", i * 2));
+    /// let parsed = pool.map_with(
+    ///     |line: String| line.split(',').map(|x| x.parse::<u64>().unwrap()).sum::<u64>(),
+    ///     lines,
+    ///     MapOptions::new().buffer_size(8),
+    /// );
+    /// assert_eq!(parsed.map(Result::unwrap).sum::<u64>(), 3 * 999 * 1000 / 2);
+    /// assert_eq!(MapOptions::new().buffer_size(0).get_buffer_size(), Some(1));
+    /// ```
     pub fn buffer_size(mut self, n: usize) -> Self {
         self.buffer_size = Some(n.max(1));
         self
     }
     /// A total timeout counted from the `map` call; when it passes, the next item is
     /// `Err(TaskError::Timeout)` and the iteration ends, cancelling what has not started.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::{MapOptions, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let opts = MapOptions::new().timeout(Duration::from_millis(10));
+    /// // The first item waits for a message that only comes after the timeout.
+    /// let wait_for_go = move |i: u32| {
+    ///     if i == 0 {
+    ///         rx.lock().unwrap().recv().ok();
+    ///     }
+    ///     i
+    /// };
+    /// let mut results = pool.map_with(wait_for_go, 0..3, opts);
+    /// assert!(results.next().unwrap().unwrap_err().is_timeout());
+    /// assert!(results.next().is_none()); // the iteration has ended
+    /// tx.send(()).unwrap();
+    /// ```
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = Some(t);
         self
     }
     /// How many items travel per message (process engine; the thread engine ignores it).
+    ///
+    /// ```
+    /// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
+    /// fn cube(x: u64) -> u64 { x * x * x }
+    /// register!(cube);
+    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+    /// // 10 000 small items in 100 messages instead of 10 000.
+    /// let opts = MapOptions::new().chunksize(100);
+    /// let sum: u64 = pool.map_with(cube, 0..10_000, opts).map(Result::unwrap).sum();
+    /// assert_eq!(sum, (0..10_000u64).map(cube).sum());
+    /// ```
     pub fn chunksize(mut self, n: usize) -> Self {
         self.chunksize = Some(n.max(1));
         self
     }
     /// The configured buffer size, if set.
+    ///
+    /// ```
+    /// use concurrent_futures::MapOptions;
+    /// assert_eq!(MapOptions::new().get_buffer_size(), None);
+    /// assert_eq!(MapOptions::new().buffer_size(16).get_buffer_size(), Some(16));
+    /// ```
     pub fn get_buffer_size(&self) -> Option<usize> {
         self.buffer_size
     }
     /// The configured chunk size, if set.
+    ///
+    /// ```
+    /// use concurrent_futures::MapOptions;
+    /// assert_eq!(MapOptions::new().get_chunksize(), None);
+    /// assert_eq!(MapOptions::new().chunksize(50).get_chunksize(), Some(50));
+    /// ```
     pub fn get_chunksize(&self) -> Option<usize> {
         self.chunksize
     }
@@ -87,6 +170,19 @@ impl MapOptions {
 /// ```
 pub trait Executor {
     /// Submits `f(arg)`; the future holds its result. Python's `submit(fn, arg)`.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, Executor, ProcessPoolExecutor, ThreadPoolExecutor};
+    /// fn word_count(text: String) -> usize { text.split_whitespace().count() }
+    /// register!(word_count);
+    ///
+    /// fn count(pool: &impl Executor) -> usize {
+    ///     let f = pool.submit_fn(word_count, "to be or not to be".to_string()).unwrap();
+    ///     f.result().unwrap()
+    /// }
+    /// assert_eq!(count(&ThreadPoolExecutor::with_max_workers(2).unwrap()), 6);
+    /// assert_eq!(count(&ProcessPoolExecutor::with_max_workers(1).unwrap()), 6);
+    /// ```
     fn submit_fn<A: Payload, R: Payload>(
         &self,
         f: fn(A) -> R,
@@ -95,13 +191,45 @@ pub trait Executor {
 
     /// Shuts the executor down (idempotent). With `wait`, blocks until every submitted task has
     /// finished; with `cancel_futures`, cancels every task that has not started.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
+    /// fn double(x: u32) -> u32 { x * 2 }
+    ///
+    /// fn drain(pool: &impl Executor) -> Vec<u32> {
+    ///     let futures: Vec<_> = (0..4).map(|i| pool.submit_fn(double, i).unwrap()).collect();
+    ///     pool.shutdown(true, false); // waits for the four tasks
+    ///     assert!(futures.iter().all(|f| f.done()));
+    ///     futures.into_iter().map(|f| f.result().unwrap()).collect()
+    /// }
+    /// assert_eq!(drain(&ThreadPoolExecutor::new()), [0, 2, 4, 6]);
+    /// ```
     fn shutdown(&self, wait: bool, cancel_futures: bool);
 
     /// The most workers this executor runs at once.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ProcessPoolExecutor, ThreadPoolExecutor};
+    /// fn workers(pool: &impl Executor) -> usize { pool.max_workers() }
+    /// assert_eq!(workers(&ThreadPoolExecutor::with_max_workers(3).unwrap()), 3);
+    /// assert_eq!(workers(&ProcessPoolExecutor::with_max_workers(2).unwrap()), 2);
+    /// ```
     fn max_workers(&self) -> usize;
 
     /// `f` over `items`, results in input order, lazily with a bounded buffer
     /// (see [`MapOptions`]). Each item is a `Result`, so one failure hides nothing.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
+    /// fn parse(s: String) -> i64 { s.trim().parse().expect("a number") }
+    ///
+    /// fn parse_all(pool: &impl Executor, input: &[&str]) -> Vec<Option<i64>> {
+    ///     let items = input.iter().map(|s| s.to_string());
+    ///     pool.map(parse, items).map(Result::ok).collect()
+    /// }
+    /// let pool = ThreadPoolExecutor::with_max_workers(2).unwrap();
+    /// assert_eq!(parse_all(&pool, &["1", " 2", "x"]), [Some(1), Some(2), None]);
+    /// ```
     fn map<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
         f: fn(A) -> R,
@@ -114,6 +242,17 @@ pub trait Executor {
     }
 
     /// [`map`](Executor::map) with options.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, MapOptions, ThreadPoolExecutor};
+    /// fn square(x: u64) -> u64 { x * x }
+    ///
+    /// fn sum_of_squares(pool: &impl Executor, n: u64) -> u64 {
+    ///     let opts = MapOptions::new().buffer_size(4);
+    ///     pool.map_with(square, 1..=n, opts).map(Result::unwrap).sum()
+    /// }
+    /// assert_eq!(sum_of_squares(&ThreadPoolExecutor::new(), 10), 385);
+    /// ```
     fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
         f: fn(A) -> R,
@@ -132,6 +271,17 @@ pub trait Executor {
     }
 
     /// `f` over `items`, results in completion order, with the same bounded buffer.
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
+    /// fn len(s: String) -> usize { s.len() }
+    ///
+    /// fn longest(pool: &impl Executor, words: Vec<String>) -> usize {
+    ///     pool.map_unordered(len, words).map(Result::unwrap).max().unwrap_or(0)
+    /// }
+    /// let words = ["pool", "future", "executor"].map(String::from).to_vec();
+    /// assert_eq!(longest(&ThreadPoolExecutor::new(), words), 8);
+    /// ```
     fn map_unordered<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
         f: fn(A) -> R,
