@@ -31,6 +31,29 @@ pub(crate) trait Shared<T>: Send + Sync {
 const SPIN: Duration = Duration::from_micros(if cfg!(loom) { 0 } else { 20 });
 
 /// The observable state of a [`Future`].
+///
+/// ```
+/// use std::time::Duration;
+/// use concurrent_futures::{FutureState, ThreadPoolExecutor};
+/// let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
+/// let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+/// let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+/// let running = pool
+///     .submit(move || {
+///         started_tx.send(()).unwrap();
+///         go_rx.recv().ok();
+///     })
+///     .unwrap();
+/// let queued = pool.submit(|| ()).unwrap();
+/// started_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+/// assert_eq!(running.state(), FutureState::Running);
+/// assert_eq!(queued.state(), FutureState::Pending); // the only worker is busy
+/// queued.cancel();
+/// assert_eq!(queued.state(), FutureState::Cancelled);
+/// go_tx.send(()).unwrap();
+/// assert!(running.wait_timeout(Duration::from_secs(30)));
+/// assert_eq!(running.state(), FutureState::Finished);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FutureState {
     /// Queued, not started; can still be cancelled.

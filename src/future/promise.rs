@@ -44,6 +44,14 @@ pub struct Promise<T: Send + 'static> {
 
 impl<T: Send + 'static> Promise<T> {
     /// A new pending future and the promise that completes it.
+    ///
+    /// ```
+    /// use concurrent_futures::{FutureState, Promise};
+    /// let (promise, future) = Promise::<String>::new();
+    /// assert_eq!(future.state(), FutureState::Pending);
+    /// promise.set_result("ready".to_string());
+    /// assert_eq!(future.result().unwrap(), "ready");
+    /// ```
     pub fn new() -> (Promise<T>, Future<T>) {
         let shared = Arc::new(PromiseShared { core: Core::new() });
         let fut = Future::from_shared(shared.clone());
@@ -70,6 +78,14 @@ impl<T: Send + 'static> Promise<T> {
     }
 
     /// True once the future was cancelled by its holder.
+    ///
+    /// ```
+    /// use concurrent_futures::Promise;
+    /// let (promise, future) = Promise::<u32>::new();
+    /// assert!(!promise.is_cancelled());
+    /// future.cancel();
+    /// assert!(promise.is_cancelled()); // no need to compute the value
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.shared
             .as_ref()
