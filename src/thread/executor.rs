@@ -45,6 +45,13 @@ impl Default for ThreadPoolExecutor {
 
 impl ThreadPoolExecutor {
     /// A pool with the defaults: `max_workers = min(32, cpus + 4)`, unbounded queue.
+    ///
+    /// ```
+    /// use concurrent_futures::{default_max_workers, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new();
+    /// assert_eq!(pool.max_workers(), default_max_workers());
+    /// assert_eq!(pool.submit(|| 1 + 1).unwrap().result(), Ok(2));
+    /// ```
     pub fn new() -> Self {
         ThreadPoolBuilder::new()
             .build()
@@ -63,6 +70,12 @@ impl ThreadPoolExecutor {
     }
 
     /// A builder for the other settings.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::builder().max_workers(2).thread_name_prefix("io").build().unwrap();
+    /// assert_eq!(pool.max_workers(), 2);
+    /// ```
     pub fn builder() -> ThreadPoolBuilder {
         ThreadPoolBuilder::new()
     }
@@ -307,6 +320,12 @@ impl ThreadPoolExecutor {
     }
 
     /// The most threads this pool runs.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::with_max_workers(3).unwrap();
+    /// assert_eq!(pool.max_workers(), 3);
+    /// ```
     pub fn max_workers(&self) -> usize {
         self.pool.cfg.max_workers
     }
@@ -323,16 +342,52 @@ impl ThreadPoolExecutor {
     }
 
     /// How many tasks are queued and not yet taken by a worker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
+    /// let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    /// let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    /// pool.submit(move || {
+    ///     started_tx.send(()).unwrap();
+    ///     go_rx.recv().ok();
+    /// })
+    /// .unwrap();
+    /// started_rx.recv_timeout(Duration::from_secs(30)).unwrap(); // the only worker is busy
+    /// let _a = pool.submit(|| ()).unwrap();
+    /// let _b = pool.submit(|| ()).unwrap();
+    /// assert_eq!(pool.queued(), 2);
+    /// go_tx.send(()).unwrap();
+    /// pool.shutdown(true, false);
+    /// assert_eq!(pool.queued(), 0);
+    /// ```
     pub fn queued(&self) -> usize {
         self.pool.queue_len()
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called (or the pool broke).
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// assert!(!pool.is_shutdown());
+    /// pool.shutdown(false, false);
+    /// assert!(pool.is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.pool.is_shutdown()
     }
 
     /// Why the pool is broken, if it is.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::builder().initializer(|| panic!("missing API key")).build().unwrap();
+    /// assert_eq!(pool.broken_cause(), None);
+    /// let _ = pool.submit(|| ()).unwrap().result(); // the initializer runs and panics
+    /// assert!(pool.broken_cause().unwrap().contains("missing API key"));
+    /// ```
     pub fn broken_cause(&self) -> Option<String> {
         self.pool.broken_cause()
     }

@@ -48,6 +48,19 @@ impl Drop for LiveTask {
 }
 
 /// A scope for tasks that borrow from the caller; see [`ThreadPoolExecutor::scope`](crate::ThreadPoolExecutor::scope).
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::with_max_workers(2).unwrap();
+/// let readings = vec![3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+/// let (sum, max) = pool.scope(|s| {
+///     // Both tasks borrow `readings`; no clone, no Arc.
+///     let sum = s.submit(|| readings.iter().sum::<f64>()).unwrap();
+///     let max = s.submit(|| readings.iter().cloned().fold(f64::MIN, f64::max)).unwrap();
+///     (sum.result().unwrap(), max.result().unwrap())
+/// });
+/// assert_eq!((sum, max), (33.0, 8.0));
+/// ```
 pub struct Scope<'scope, 'env: 'scope> {
     pool: &'scope Arc<Pool>,
     state: Arc<ScopeState>,
@@ -124,6 +137,18 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
 /// The future of a scoped task. Dereferences to [`Future`] for inspection, waiting and
 /// callbacks; the value is taken with [`result`](ScopedFuture::result).
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::new();
+/// let name = String::from("scoped");
+/// pool.scope(|s| {
+///     let f = s.submit(|| name.len()).unwrap();
+///     f.wait(); // a `Future` method, through `Deref`
+///     assert!(f.done());
+///     assert_eq!(f.result(), Ok(6));
+/// });
+/// ```
 pub struct ScopedFuture<'scope, T> {
     fut: Future<T>,
     _scope: PhantomData<&'scope ()>,
@@ -131,14 +156,48 @@ pub struct ScopedFuture<'scope, T> {
 
 impl<T> ScopedFuture<'_, T> {
     /// Blocks until done and returns the value or the error.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let text = "a b c";
+    /// let words = pool.scope(|s| s.submit(|| text.split(' ').count()).unwrap().result());
+    /// assert_eq!(words, Ok(3));
+    /// ```
     pub fn result(self) -> Result<T, TaskError> {
         self.fut.result()
     }
     /// Waits at most `timeout`; see [`Future::result_timeout`].
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let (tx, rx) = mpsc::channel::<u32>();
+    /// pool.scope(|s| {
+    ///     let mut f = s.submit(move || rx.recv().unwrap()).unwrap();
+    ///     assert!(f.result_timeout(Duration::from_millis(5)).unwrap_err().is_timeout());
+    ///     tx.send(9).unwrap();
+    ///     assert_eq!(f.result_timeout(Duration::from_secs(30)), Ok(9));
+    /// });
+    /// ```
     pub fn result_timeout(&mut self, timeout: Duration) -> Result<T, TaskError> {
         self.fut.result_timeout(timeout)
     }
     /// A non-blocking poll; see [`Future::try_result`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let data = [1, 2, 3];
+    /// pool.scope(|s| {
+    ///     let mut f = s.submit(|| data.iter().sum::<i32>()).unwrap();
+    ///     assert!(f.wait_timeout(Duration::from_secs(30)));
+    ///     assert_eq!(f.try_result(), Ok(6));
+    /// });
+    /// ```
     pub fn try_result(&mut self) -> Result<T, TaskError> {
         self.fut.try_result()
     }
