@@ -56,12 +56,34 @@ pub fn as_completed_timeout<F: AsFuture>(
 }
 
 /// The iterator returned by [`as_completed`].
+///
+/// ```
+/// use concurrent_futures::{as_completed, Promise};
+/// let (first, f1) = Promise::new();
+/// let (second, f2) = Promise::new();
+/// let mut it = as_completed([f1, f2]);
+/// second.set_result("second");
+/// assert_eq!(it.next().unwrap().result(), Ok("second")); // whichever finishes first
+/// first.set_result("first");
+/// assert_eq!(it.next().unwrap().result(), Ok("first"));
+/// assert!(it.next().is_none());
+/// ```
 pub struct AsCompleted<F: AsFuture> {
     watched: Watched<F>,
 }
 
 impl<F: AsFuture> AsCompleted<F> {
     /// How many futures have not been yielded yet.
+    ///
+    /// ```
+    /// use concurrent_futures::{as_completed, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new();
+    /// let futures: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+    /// let mut it = as_completed(futures);
+    /// assert_eq!(it.remaining(), 3);
+    /// it.next();
+    /// assert_eq!(it.remaining(), 2);
+    /// ```
     pub fn remaining(&self) -> usize {
         self.watched.remaining
     }
@@ -86,6 +108,21 @@ impl<F: AsFuture> Iterator for AsCompleted<F> {
 impl<F: AsFuture> ExactSizeIterator for AsCompleted<F> {}
 
 /// The iterator returned by [`as_completed_timeout`].
+///
+/// ```
+/// use std::time::Duration;
+/// use concurrent_futures::{as_completed_timeout, ThreadPoolExecutor};
+/// let pool = ThreadPoolExecutor::new();
+/// let futures: Vec<_> = (1..=3u32).map(|i| pool.submit(move || i * 10).unwrap()).collect();
+/// let mut total = 0;
+/// for outcome in as_completed_timeout(futures, Duration::from_secs(30)) {
+///     match outcome {
+///         Ok(f) => total += f.result().unwrap(),
+///         Err(timeout) => panic!("{timeout}"),
+///     }
+/// }
+/// assert_eq!(total, 60);
+/// ```
 pub struct AsCompletedWithin<F: AsFuture> {
     inner: AsCompleted<F>,
     deadline: Instant,

@@ -32,6 +32,14 @@ pub trait AsFuture {
     /// The future's value type.
     type Output;
     /// The future inside.
+    ///
+    /// ```
+    /// use concurrent_futures::{AsFuture, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new();
+    /// let job = (pool.submit(|| 4).unwrap(), "job-1");
+    /// job.as_future().wait();
+    /// assert!(job.as_future().done());
+    /// ```
     fn as_future(&self) -> &Future<Self::Output>;
 }
 

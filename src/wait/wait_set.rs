@@ -7,6 +7,25 @@ use super::AsFuture;
 use crate::future::deadline_after;
 
 /// When [`wait`] returns. Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`.
+///
+/// ```
+/// use std::time::Duration;
+/// use concurrent_futures::{wait, ReturnWhen, ThreadPoolExecutor};
+/// let pool = ThreadPoolExecutor::with_max_workers(2).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let slow = pool.submit(move || rx.recv().is_ok()).unwrap();
+/// let failing = pool.submit(|| -> bool { panic!("disk full") }).unwrap();
+/// let timeout = Some(Duration::from_secs(30));
+///
+/// // Returns as soon as `failing` fails, without waiting for `slow`.
+/// let sets = wait([&slow, &failing], timeout, ReturnWhen::FirstException);
+/// assert_eq!(sets.done, [&failing]);
+/// assert_eq!(sets.not_done, [&slow]);
+///
+/// tx.send(()).unwrap();
+/// let sets = wait([&slow, &failing], timeout, ReturnWhen::AllCompleted);
+/// assert_eq!(sets.done.len(), 2);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum ReturnWhen {
     /// As soon as any future is done (finished or cancelled).
@@ -20,6 +39,22 @@ pub enum ReturnWhen {
 }
 
 /// The two sets [`wait`] returns, each in input order.
+///
+/// ```
+/// use std::time::Duration;
+/// use concurrent_futures::{wait, DoneAndNotDone, ReturnWhen, ThreadPoolExecutor};
+/// let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let blocked = pool.submit(move || rx.recv().is_ok()).unwrap();
+/// // A timeout is not an error: the sets say what finished.
+/// let DoneAndNotDone { done, not_done } =
+///     wait(vec![blocked], Some(Duration::from_millis(5)), ReturnWhen::AllCompleted);
+/// assert!(done.is_empty());
+/// tx.send(()).unwrap();
+/// for f in not_done {
+///     assert!(f.result().unwrap());
+/// }
+/// ```
 #[derive(Debug)]
 pub struct DoneAndNotDone<F> {
     /// The futures that were done.
