@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::measure::{cpu_and_switches, median, run_child};
 use crate::peers::Kind;
-use crate::report::{num, Section, Table};
+use crate::report::{num, repetitions, Section, Table};
 use crate::{python, Config};
 
 /// (CPU ns, context switches) per repetition, or why there are none.
@@ -97,11 +97,12 @@ pub fn run(cfg: &Config) -> Section {
         workload: format!(
             "A pool of {} workers runs a burst of {} empty tasks, then sits idle for {:.1} s; \
              CPU time (user + system) and context switches of the whole process in that window \
-             (`getrusage(RUSAGE_SELF)`), median of {reps} repetitions, each in a fresh process. \
+             (`getrusage(RUSAGE_SELF)`), median of {}, each in a fresh process. \
              \"No pool\" is the measuring thread alone.",
             cfg.workers,
             num(burst as f64, 0),
-            window.as_secs_f64()
+            window.as_secs_f64(),
+            repetitions(reps)
         ),
         load: String::new(),
         tables: vec![t],

@@ -9,7 +9,7 @@
 
 use crate::measure::{median, run_child};
 use crate::peers::Kind;
-use crate::report::{num, ratios, Section, Table};
+use crate::report::{num, ratios, repetitions, Section, Table};
 use crate::{python, Config};
 
 pub fn run(cfg: &Config) -> Section {
@@ -68,13 +68,14 @@ pub fn run(cfg: &Config) -> Section {
         workload: format!(
             "One worker, blocked on a channel; {} empty tasks queued behind it; growth of \
              resident memory per queued task (the caller's handle vector allocated beforehand), \
-             median of {reps} repetitions, each in a fresh process. What a peer keeps per task \
+             median of {}, each in a fresh process. What a peer keeps per task \
              differs: ours a task allocation (closure + future state) and a queue slot; the \
              crossbeam-channel pool a boxed closure and a `oneshot` channel; rusty_pool a \
              boxed closure and a oneshot; tokio a task cell; threadpool a boxed closure (its \
              result channel is shared); rayon a heap job in the worker's deque (no result \
              handle); Python a `Future` and a work item.",
-            num(n as f64, 0)
+            num(n as f64, 0),
+            repetitions(reps)
         ),
         load: String::new(),
         tables: vec![t],

@@ -12,7 +12,7 @@ use concurrent_futures::ThreadPoolExecutor;
 use rayon::prelude::*;
 
 use crate::measure::median;
-use crate::report::{num, Section, Table};
+use crate::report::{num, repetitions, Section, Table};
 use crate::Config;
 
 const CHUNK: u64 = 10_000;
@@ -127,12 +127,13 @@ pub fn run(cfg: &Config) -> Section {
         workload: format!(
             "Count the primes below {} by trial division, one task per range of {} numbers \
              ({} tasks), as in the seed's `executor.map(count_primes, ranges)`; sequential vs. \
-             {} workers; median of {reps} repetitions on warm pools. Efficiency = speed-up / \
+             {} workers; median of {} on warm pools. Efficiency = speed-up / \
              workers.",
             num(limit as f64, 0),
             num(CHUNK as f64, 0),
             ranges.len(),
-            cfg.workers
+            cfg.workers,
+            repetitions(reps)
         ),
         load: String::new(),
         tables: vec![t],

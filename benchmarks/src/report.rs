@@ -333,6 +333,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// "1 repetition", "5 repetitions".
+pub fn repetitions(n: usize) -> String {
+    format!("{n} repetition{}", if n == 1 { "" } else { "s" })
+}
+
 /// Formats a number with thousands separators and `decimals` digits after the point.
 pub fn num(x: f64, decimals: usize) -> String {
     if !x.is_finite() {

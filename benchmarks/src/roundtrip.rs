@@ -9,7 +9,7 @@
 
 use crate::measure::{median, percentile};
 use crate::peers::Kind;
-use crate::report::{num, ratios, Section, Table};
+use crate::report::{num, ratios, repetitions, Section, Table};
 use crate::{python, Config};
 
 pub fn run(cfg: &Config) -> Section {
@@ -85,13 +85,14 @@ pub fn run(cfg: &Config) -> Section {
         workload: format!(
             "One task at a time: submit an empty task and wait for its result, {} times after {} \
              untimed warm-up round trips, each timed on its own; the median and the 90th \
-             percentile of each repetition, median over {reps} repetitions (a fresh pool of {} \
+             percentile of each repetition, median over {} (a fresh pool of {} \
              workers each). Ours: `submit(..).result()`; rayon: `install`; crossbeam-channel \
              pool: send + `recv` on the task's `oneshot`; threadpool: `execute` + `recv`; \
              rusty_pool: `evaluate` + `await_complete`; tokio: `spawn_blocking(..).await`; \
              Python: `submit(f).result()`.",
             num(iters as f64, 0),
             num(warmup as f64, 0),
+            repetitions(reps),
             cfg.workers
         ),
         load: String::new(),

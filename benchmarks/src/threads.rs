@@ -5,7 +5,7 @@
 //! loop (`submit` into a preallocated list, then `result()` on each).
 
 use crate::peers::Kind;
-use crate::report::{num, ratios, Section, Table};
+use crate::report::{num, ratios, repetitions, Section, Table};
 use crate::{measure::median, python, Config};
 
 pub fn run(cfg: &Config) -> Section {
@@ -80,14 +80,15 @@ pub fn run(cfg: &Config) -> Section {
         group: "threads",
         title: "1. Throughput: many empty tasks".into(),
         workload: format!(
-            "Submit {} empty tasks, then wait for all of them; wall time per task, median of {reps} \
-             repetitions (a fresh, warmed-up pool of {} workers each). Ours: `submit` + \
+            "Submit {} empty tasks, then wait for all of them; wall time per task, median of {} \
+             (a fresh, warmed-up pool of {} workers each). Ours: `submit` + \
              `Future::result`; rayon: `scope` + `spawn`; crossbeam-channel pool: boxed closures \
              on one channel, a `oneshot` channel per result; threadpool: `execute` + one \
              shared `mpsc` channel; rusty_pool: `evaluate` + `await_complete`; tokio: \
              `spawn_blocking` with `max_blocking_threads(2)`, awaiting each `JoinHandle`; \
              Python: `submit` + `result()`.",
             num(n as f64, 0),
+            repetitions(reps),
             cfg.workers
         ),
         load: String::new(),
