@@ -81,17 +81,52 @@ impl Default for ProcessPoolBuilder {
 
 impl ProcessPoolBuilder {
     /// The most worker processes (default: the number of CPUs); 0 is a build error.
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// let pool = ProcessPoolExecutor::builder().max_workers(2).build().unwrap();
+    /// assert_eq!(pool.max_workers(), 2);
+    /// assert!(ProcessPoolExecutor::builder().max_workers(0).build().is_err());
+    /// ```
     pub fn max_workers(mut self, n: usize) -> Self {
         self.max_workers = Some(n);
         self
     }
     /// Replaces a worker after it has run `n` tasks; 0 is a build error.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn worker_pid(_: ()) -> u32 { std::process::id() }
+    /// register!(worker_pid);
+    /// // A fresh process for every task (for example, for code that leaks).
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).max_tasks_per_child(1).build().unwrap();
+    /// let first = pool.submit_fn(worker_pid, ()).unwrap().result().unwrap();
+    /// let second = pool.submit_fn(worker_pid, ()).unwrap().result().unwrap();
+    /// assert_ne!(first, second);
+    /// ```
     pub fn max_tasks_per_child(mut self, n: usize) -> Self {
         self.max_tasks_per_child = Some(n);
         self
     }
     /// Runs the registered `f(arg)` once in each new worker before any task. If it fails (or
     /// is not registered), the pool is broken with that cause.
+    ///
+    /// ```
+    /// use std::sync::OnceLock;
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    ///
+    /// static REGION: OnceLock<String> = OnceLock::new(); // set in each worker
+    /// fn init(region: String) { REGION.set(region).unwrap() }
+    /// fn label(id: u32) -> String { format!("{}-{id}", REGION.get().unwrap()) }
+    /// register!(init, label);
+    ///
+    /// let pool = ProcessPoolExecutor::builder()
+    ///     .max_workers(2)
+    ///     .initializer(init, "eu-west".to_string())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.submit_fn(label, 7).unwrap().result().unwrap(), "eu-west-7");
+    /// ```
     pub fn initializer<A: Payload>(mut self, f: fn(A), arg: A) -> Self {
         self.initializer = Some(match lookup_fn(f) {
             None => Err(not_registered::<A, ()>()),
@@ -102,12 +137,43 @@ impl ProcessPoolBuilder {
         self
     }
     /// Lets a worker idle this long exit (a new one starts on demand).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn checksum(data: Vec<u8>) -> u32 { data.iter().map(|&b| b as u32).sum() }
+    /// register!(checksum);
+    /// // A pool for occasional batches: no processes stay around between them.
+    /// let pool = ProcessPoolExecutor::builder()
+    ///     .max_workers(2)
+    ///     .idle_timeout(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.submit_fn(checksum, vec![1, 2, 3]).unwrap().result(), Ok(6));
+    /// ```
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.idle_timeout = Some(d);
         self
     }
     /// The default time limit of every task: a task still running at its deadline has its
     /// worker killed and fails with [`TaskError::TaskTimedOut`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn solve(n: u64) -> u64 {
+    ///     if n == 0 { loop { std::thread::park() } } // a bad input never finishes
+    ///     n * 2
+    /// }
+    /// register!(solve);
+    /// let pool = ProcessPoolExecutor::builder()
+    ///     .max_workers(1)
+    ///     .task_timeout(Duration::from_millis(100))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(pool.submit_fn(solve, 0).unwrap().result().unwrap_err().is_task_timeout());
+    /// assert_eq!(pool.submit_fn(solve, 21).unwrap().result(), Ok(42)); // on a new worker
+    /// ```
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
         self
@@ -115,12 +181,31 @@ impl ProcessPoolBuilder {
     /// The largest frame (encoded arguments or result plus 13 bytes of header) that may cross
     /// between the processes (default 1 GiB). Larger arguments are refused at submit, larger
     /// results fail their future.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn size(data: Vec<u8>) -> usize { data.len() }
+    /// register!(size);
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).max_frame_bytes(1 << 10).build().unwrap();
+    /// assert_eq!(pool.submit_fn(size, vec![0; 100]).unwrap().result(), Ok(100));
+    /// let err = pool.submit_fn(size, vec![0; 4096]).unwrap_err();
+    /// assert!(err.is_invalid());
+    /// assert_eq!(err.into_inner().len(), 4096); // the argument comes back
+    /// ```
     pub fn max_frame_bytes(mut self, n: usize) -> Self {
         self.frame_limit = n;
         self
     }
 
     /// Builds the pool. No process starts until the first submit.
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// let pool = ProcessPoolExecutor::builder().max_workers(2).build().unwrap();
+    /// assert!(pool.worker_pids().is_empty());
+    /// let err = ProcessPoolExecutor::builder().max_tasks_per_child(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("max_tasks_per_child"));
+    /// ```
     pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
         let max_workers = self
             .max_workers
@@ -230,6 +315,13 @@ impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
 
 impl ProcessPoolExecutor {
     /// A pool with `max_workers` = the number of CPUs.
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// let pool = ProcessPoolExecutor::new();
+    /// let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// assert_eq!(pool.max_workers(), cpus);
+    /// ```
     pub fn new() -> Self {
         ProcessPoolBuilder::default()
             .build()
@@ -247,6 +339,12 @@ impl ProcessPoolExecutor {
     }
 
     /// A builder for the other settings.
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// let pool = ProcessPoolExecutor::builder().max_workers(2).max_tasks_per_child(100).build().unwrap();
+    /// assert_eq!(pool.max_workers(), 2);
+    /// ```
     pub fn builder() -> ProcessPoolBuilder {
         ProcessPoolBuilder::default()
     }
@@ -273,6 +371,22 @@ impl ProcessPoolExecutor {
     /// Like [`submit_fn`](Self::submit_fn) with a time limit for this task: if it is still
     /// running after `timeout`, its worker is killed (and replaced) and the future fails with
     /// [`TaskError::TaskTimedOut`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn search(depth: u32) -> u32 {
+    ///     if depth > 10 { loop { std::thread::park() } } // too deep: never returns
+    ///     depth
+    /// }
+    /// register!(search);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let limit = Duration::from_millis(100);
+    /// let deep = pool.submit_fn_with_timeout(search, 99, limit).unwrap();
+    /// assert!(deep.result().unwrap_err().is_task_timeout());
+    /// let shallow = pool.submit_fn_with_timeout(search, 3, limit).unwrap();
+    /// assert_eq!(shallow.result(), Ok(3));
+    /// ```
     pub fn submit_fn_with_timeout<A: Payload, R: Payload>(
         &self,
         f: fn(A) -> R,
@@ -392,6 +506,17 @@ impl ProcessPoolExecutor {
     }
 
     /// `f` over `items`, results in input order, lazily with a bounded buffer.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn parse(s: String) -> u16 { s.parse().expect("a port number") }
+    /// register!(parse);
+    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+    /// let input = ["80", "443", "http"].map(String::from);
+    /// let ports: Vec<_> = pool.map(parse, input).collect();
+    /// assert_eq!(ports[..2], [Ok(80), Ok(443)]);
+    /// assert!(ports[2].as_ref().unwrap_err().is_panic()); // one failure hides nothing else
+    /// ```
     pub fn map<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
         f: fn(A) -> R,
@@ -424,6 +549,19 @@ impl ProcessPoolExecutor {
     }
 
     /// `f` over `items`, results in completion order.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn collatz_steps(mut n: u64) -> u32 {
+    ///     let mut steps = 0;
+    ///     while n != 1 { n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 }; steps += 1; }
+    ///     steps
+    /// }
+    /// register!(collatz_steps);
+    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+    /// let longest = pool.map_unordered(collatz_steps, 1..1000).map(Result::unwrap).max();
+    /// assert_eq!(longest, Some(178));
+    /// ```
     pub fn map_unordered<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
         f: fn(A) -> R,
@@ -440,6 +578,20 @@ impl ProcessPoolExecutor {
     /// Stops a running task by killing its worker process (which is replaced). Returns `false`
     /// if the task is not running (use [`Future::cancel`] for one that has not started). The
     /// future fails with [`TaskError::WorkerDied`].
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn ping(_: ()) {}
+    /// fn stuck(_: ()) { loop { std::thread::park() } }
+    /// register!(ping, stuck);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// pool.submit_fn(ping, ()).unwrap().result().unwrap(); // a worker is up and idle
+    /// let f = pool.submit_fn(stuck, ()).unwrap();
+    /// assert!(f.running()); // the idle worker took it at once
+    /// assert!(pool.kill(&f));
+    /// assert!(f.result().unwrap_err().is_worker_died());
+    /// assert_eq!(pool.submit_fn(ping, ()).unwrap().result(), Ok(())); // a new worker
+    /// ```
     pub fn kill<T>(&self, future: &Future<T>) -> bool {
         self.shared.kill(future.id())
     }
@@ -447,41 +599,127 @@ impl ProcessPoolExecutor {
     /// Shuts down (cancelling what has not started), sends `SIGTERM` to every worker and waits
     /// for them: afterwards no future of this pool is pending. Python 3.14's
     /// `terminate_workers()`.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn stuck(_: ()) { loop { std::thread::park() } }
+    /// register!(stuck);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let f = pool.submit_fn(stuck, ()).unwrap();
+    /// pool.terminate_workers();
+    /// assert!(f.done()); // failed if it was running, cancelled if it was not
+    /// assert!(pool.is_shutdown());
+    /// ```
     pub fn terminate_workers(&self) {
         self.shared.terminate(libc::SIGTERM);
     }
 
     /// Like [`terminate_workers`](Self::terminate_workers) with `SIGKILL`.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn stuck(_: ()) { loop { std::thread::park() } }
+    /// register!(stuck);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let f = pool.submit_fn(stuck, ()).unwrap();
+    /// pool.kill_workers();
+    /// assert!(f.done());
+    /// assert!(pool.worker_pids().is_empty());
+    /// ```
     pub fn kill_workers(&self) {
         self.shared.terminate(libc::SIGKILL);
     }
 
     /// Shuts the pool down; idempotent. See [`ThreadPoolExecutor::shutdown`](crate::ThreadPoolExecutor::shutdown).
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn square(x: u64) -> u64 { x * x }
+    /// register!(square);
+    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+    /// let futures: Vec<_> = (0..4).map(|x| pool.submit_fn(square, x).unwrap()).collect();
+    /// pool.shutdown(true, false); // waits for the four tasks
+    /// assert!(futures.iter().all(|f| f.done()));
+    /// assert!(pool.worker_pids().is_empty());
+    /// assert!(pool.submit_fn(square, 5).unwrap_err().is_shutdown());
+    /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.shared.shutdown(wait, cancel_futures);
     }
 
     /// The most worker processes.
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// assert_eq!(ProcessPoolExecutor::with_max_workers(3).unwrap().max_workers(), 3);
+    /// ```
     pub fn max_workers(&self) -> usize {
         self.shared.cfg.max_workers
     }
 
     /// The pids of the live workers.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn worker_pid(_: ()) -> u32 { std::process::id() }
+    /// register!(worker_pid);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// assert!(pool.worker_pids().is_empty()); // workers start on demand
+    /// let pid = pool.submit_fn(worker_pid, ()).unwrap().result().unwrap();
+    /// assert_eq!(pool.worker_pids(), [pid]);
+    /// assert_ne!(pid, std::process::id());
+    /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
         self.shared.worker_pids()
     }
 
     /// How many tasks wait for a worker.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn double(x: u32) -> u32 { x * 2 }
+    /// register!(double);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let _futures: Vec<_> = (0..4).map(|x| pool.submit_fn(double, x).unwrap()).collect();
+    /// assert!(pool.queued() <= 4); // some may already be on their way to the worker
+    /// pool.shutdown(true, false);
+    /// assert_eq!(pool.queued(), 0);
+    /// ```
     pub fn queued(&self) -> usize {
         self.shared.pending_len()
     }
 
     /// Whether the pool was shut down (or broke).
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// assert!(!pool.is_shutdown());
+    /// pool.shutdown(true, false);
+    /// assert!(pool.is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.shared.is_shutdown()
     }
 
     /// Why the pool is broken, if it is.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn load_model(path: String) { panic!("cannot read {path}") }
+    /// fn predict(x: f64) -> f64 { x }
+    /// register!(load_model, predict);
+    /// let pool = ProcessPoolExecutor::builder()
+    ///     .max_workers(1)
+    ///     .initializer(load_model, "model.bin".to_string())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.broken_cause(), None);
+    /// let err = pool.submit_fn(predict, 1.0).unwrap().result().unwrap_err();
+    /// assert!(err.is_broken());
+    /// assert!(pool.broken_cause().unwrap().contains("cannot read model.bin"));
+    /// assert!(pool.is_shutdown());
+    /// ```
     pub fn broken_cause(&self) -> Option<String> {
         self.shared.broken_cause()
     }
@@ -545,6 +783,19 @@ impl Executor for ProcessPoolExecutor {
 /// The iterator returned by [`ProcessPoolExecutor::map`]: results in input order, items sent
 /// `chunksize` per message (results stay per item), at most `buffer_size` messages in flight.
 /// Dropping it cancels what has not started.
+///
+/// ```
+/// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
+/// fn reciprocal(x: i32) -> i32 { 1000 / x }
+/// register!(reciprocal);
+/// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+/// // Ten items per message; a failure stays with its own item, not its chunk.
+/// let results: Vec<_> = pool.map_with(reciprocal, -50..50, MapOptions::new().chunksize(10)).collect();
+/// assert_eq!(results.len(), 100);
+/// assert_eq!(results[49], Ok(-1000));
+/// assert!(results[50].as_ref().unwrap_err().is_panic()); // 1000 / 0
+/// assert_eq!(results[51], Ok(1000));
+/// ```
 #[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
 pub struct ChunkedMap<'a, R: Payload, I: Iterator> {
     submit: SubmitChunk<'a, I::Item, R>,

@@ -1,5 +1,23 @@
 //! The process engine: [`ProcessPoolExecutor`].
 //!
+//! A worker that crashes fails only the task it was running; the pool replaces it and goes on:
+//!
+//! ```
+//! use concurrent_futures::{register, ProcessPoolExecutor};
+//! fn risky(x: i32) -> i32 {
+//!     if x == 3 {
+//!         std::process::exit(1); // stands for a segfault, an abort, an OOM kill
+//!     }
+//!     x * 10
+//! }
+//! register!(risky);
+//! let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+//! let results: Vec<_> = pool.map(risky, 0..6).collect();
+//! assert!(results[3].as_ref().unwrap_err().is_worker_died());
+//! assert_eq!(results[..3], [Ok(0), Ok(10), Ok(20)]);
+//! assert_eq!(results[4..], [Ok(40), Ok(50)]);
+//! ```
+//!
 //! # How a task flows
 //!
 //! ```text

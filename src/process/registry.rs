@@ -19,6 +19,15 @@ use std::sync::OnceLock;
 use serde::{de::DeserializeOwned, Serialize};
 
 /// An error raised while running a task in a worker, as it travels back to the parent.
+/// The parent turns it into the future's [`TaskError`](crate::TaskError).
+///
+/// ```
+/// use concurrent_futures::{process::RemoteError, TaskError};
+/// let err = TaskError::from(RemoteError::Panicked("index out of bounds".into()));
+/// assert_eq!(err.panic_message(), Some("index out of bounds"));
+/// let err = TaskError::from(RemoteError::BadArgument("unexpected end of input".into()));
+/// assert!(err.is_serialization());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RemoteError {
     /// The function panicked (message).

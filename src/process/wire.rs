@@ -18,6 +18,24 @@
 //! The decoder checks every length against the bytes actually present and the frame limit
 //! before allocating or slicing, so a corrupt, truncated or oversized frame is an `Err`, never a
 //! panic or an over-allocation (`fuzz/fuzz_targets/wire.rs` exercises it).
+//!
+//! ```
+//! use concurrent_futures::process::wire::{self, WireError, CALL};
+//! let limit = wire::DEFAULT_FRAME_LIMIT;
+//! let mut frame = wire::begin(CALL, 7, Some(("app::square", 0)));
+//! frame.extend_from_slice(&[42]); // the encoded argument
+//! wire::finish(&mut frame, limit).unwrap();
+//!
+//! let (decoded, used) = wire::decode(&frame, limit).unwrap();
+//! assert_eq!((decoded.kind, decoded.id, used), (CALL, 7, frame.len()));
+//! let call = wire::parse_call(&decoded.body).unwrap();
+//! assert_eq!((call.name, call.flags, call.payload), ("app::square", 0, &[42][..]));
+//!
+//! // A truncated frame is an error, never a panic.
+//! let cut = &frame[..frame.len() - 1];
+//! assert_eq!(wire::decode(cut, limit).unwrap_err(), WireError::Truncated);
+//! wire::check_decoder(cut, limit); // what the fuzz target runs on every input
+//! ```
 
 use std::io::{self, Read};
 
