@@ -193,7 +193,7 @@ fn read_exact_or_eof(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Decodes one frame from the front of `bytes` (the same rules as [`read_frame`]); returns the
+/// Decodes one frame from the front of `bytes` (the same rules as the stream reader); returns the
 /// frame and the number of bytes it used.
 pub fn decode(bytes: &[u8], limit: usize) -> Result<(Frame, usize), WireError> {
     if bytes.len() < 4 {
