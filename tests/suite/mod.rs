@@ -39,16 +39,26 @@ use concurrent_futures::{Executor, Future};
 use serde::{Deserialize, Serialize};
 
 // ---------------------------------------------------------------------------------------------
-// The task functions. Every function a case submits is listed here, and only here.
-//
-// An engine that runs tasks in other processes finds a function there by name, so each one is
-// registered once, right below this list, with one line per function:
-//
-//     concurrent_futures::register!(square);
-//     concurrent_futures::register!(add);
-//     ... (square, add, shout, summarize, checked_div, parse_number, noop, sleep_ms, hold,
-//          touch, panic_with, panic_if_odd, step)
+// The task functions. Every function a case submits is defined here, and registered in the one
+// `register!` line below: an engine that runs tasks in other processes finds a function there by
+// its registered name. A new task function goes into both places.
 // ---------------------------------------------------------------------------------------------
+
+concurrent_futures::register!(
+    square,
+    add,
+    shout,
+    summarize,
+    checked_div,
+    parse_number,
+    noop,
+    sleep_ms,
+    hold,
+    touch,
+    panic_with,
+    panic_if_odd,
+    step,
+);
 
 /// `x²`.
 pub fn square(x: u64) -> u64 {
