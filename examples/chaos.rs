@@ -1,0 +1,813 @@
+//! A seeded chaos runner: several submitter threads drive a `ThreadPoolExecutor` and a
+//! `ProcessPoolExecutor` at once with a random mix of normal tasks and faults — panics, worker
+//! processes that kill themselves (`SIGKILL`, abort, `exit(n)`), per-task time limits, cancel
+//! races, done-callbacks that panic or submit more work, nested submit-and-wait, short-lived
+//! pools shut down (or dropped, or terminated) while tasks are in flight, and
+//! `ProcessPoolExecutor::kill` on running tasks.
+//!
+//! Every future's outcome is checked against what was injected into it, every done-callback
+//! must run exactly once, every wait has a time limit (a watchdog aborts the run if nothing
+//! progresses for 60 s), and at the end, with every executor dropped, no thread, child process
+//! or file descriptor may be left over. It prints one summary line and exits non-zero if
+//! anything was lost, hung or leaked; problems are described on stderr.
+//!
+//! Run: `cargo run --release --example chaos -- --seed 42 --duration 60`
+//! (or `--tasks N` to stop after N submitted tasks; `--submitters N`, default 4).
+//! A soak: `--duration 1800`. The choices each submitter makes follow from the seed; how they
+//! interleave is up to the scheduler.
+
+#[path = "chaos/jobs.rs"]
+mod jobs;
+#[path = "chaos/ledger.rs"]
+mod ledger;
+#[path = "chaos/procfs.rs"]
+mod procfs;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use concurrent_futures::{
+    as_completed_timeout, wait, Future, ProcessPoolExecutor, ReturnWhen, TaskError,
+    ThreadPoolExecutor,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use jobs::{nested, pjob, quiet_panics, work, PJob, MARKER};
+use ledger::{
+    bump, diag, get, hung, lost, new_rec, settle_checks, verify, CbCheck, CbFault, Ctx, Engine,
+    Fault, Meta, Tracked, ADOPTED, STATS,
+};
+
+/// The longest any wait for a batch of futures may last.
+const WAIT: Duration = Duration::from_secs(30);
+/// No progress for this long aborts the run.
+const WATCHDOG: Duration = Duration::from_secs(60);
+/// How long the leak checks wait for threads and processes to wind down.
+const GRACE: Duration = Duration::from_secs(15);
+
+struct Args {
+    seed: u64,
+    duration: Option<Duration>,
+    tasks: Option<u64>,
+    submitters: usize,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        seed: 42,
+        duration: None,
+        tasks: None,
+        submitters: 4,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        let number = || -> u64 {
+            value.parse().unwrap_or_else(|_| {
+                eprintln!("chaos: {flag} needs a number, got {value:?}");
+                std::process::exit(2)
+            })
+        };
+        match flag.as_str() {
+            "--seed" => args.seed = number(),
+            "--duration" => args.duration = Some(Duration::from_secs(number())),
+            "--tasks" => args.tasks = Some(number()),
+            "--submitters" => args.submitters = number().max(1) as usize,
+            _ => {
+                eprintln!(
+                    "usage: chaos [--seed N] [--duration SECONDS] [--tasks N] [--submitters N]"
+                );
+                std::process::exit(2)
+            }
+        }
+    }
+    if args.duration.is_none() && args.tasks.is_none() {
+        args.duration = Some(Duration::from_secs(60));
+    }
+    args
+}
+
+/// What each thread is doing, for the watchdog's report.
+static ACTIVITY: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+fn activity(who: &str, what: impl Into<String>) {
+    if let Ok(mut a) = ACTIVITY.lock() {
+        a.insert(who.to_owned(), what.into());
+    }
+}
+
+/// The shared pools and the stop condition.
+struct World {
+    tp: Arc<ThreadPoolExecutor>,
+    pp: ProcessPoolExecutor,
+    tp_weak: Weak<ThreadPoolExecutor>,
+    deadline: Option<Instant>,
+    max_tasks: Option<u64>,
+}
+
+impl World {
+    fn stop(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+            || self.max_tasks.is_some_and(|m| get(&STATS.tasks) >= m)
+    }
+}
+
+/// One task to submit.
+#[derive(Clone, Copy, Debug)]
+struct Spec {
+    engine: Engine,
+    fault: Fault,
+    n: u64,
+    sleep_us: u32,
+    /// Cancel right after submitting.
+    cancel: bool,
+    extra: CbFault,
+    /// A per-task time limit (process engine).
+    limit: Option<Duration>,
+    /// Drop the future without waiting (only its callbacks are checked).
+    forget: bool,
+}
+
+fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool) -> Spec {
+    let n = rng.gen_range(0..u64::MAX / 2);
+    let roll = rng.gen_range(0..100);
+    let fault = match engine {
+        Engine::Thread => match roll {
+            0..=9 => Fault::Panic,
+            10..=17 => Fault::Nested(rng.gen_range(1..=3)),
+            _ => Fault::None,
+        },
+        Engine::Process => match roll {
+            0..=5 => Fault::Panic,
+            6..=8 => Fault::SigKill,
+            9..=11 => Fault::Abort,
+            12..=14 => Fault::Exit(rng.gen_range(1..=9)),
+            15..=17 => Fault::Timeout(Duration::from_millis(rng.gen_range(20..=80))),
+            18..=19 if !fresh => Fault::Kill,
+            _ => Fault::None,
+        },
+    };
+    let sleep_us = match (fresh, rng.gen_range(0..10)) {
+        (true, 0..=4) => rng.gen_range(0..3000),
+        (false, 0..=1) => rng.gen_range(0..2000),
+        _ => 0,
+    };
+    let cancel = rng.gen_bool(0.08);
+    let extra = match rng.gen_range(0..100) {
+        0..=3 => CbFault::Panic,
+        4..=8 => CbFault::Submit,
+        _ => CbFault::None,
+    };
+    let generous = rng.gen_bool(0.1);
+    let limit = match fault {
+        Fault::Timeout(l) => Some(l),
+        Fault::None if engine == Engine::Process && generous => Some(Duration::from_secs(30)),
+        _ => None,
+    };
+    let forget = !fresh && fault == Fault::None && rng.gen_bool(0.03);
+    Spec {
+        engine,
+        fault,
+        n,
+        sleep_us,
+        cancel,
+        extra,
+        limit,
+        forget,
+    }
+}
+
+fn submit_thread(pool: &Arc<ThreadPoolExecutor>, spec: &Spec) -> Option<Future<u64>> {
+    let (n, us) = (spec.n, spec.sleep_us);
+    match spec.fault {
+        Fault::Panic => pool
+            .submit(move || -> u64 { panic!("{MARKER} panic {n}") })
+            .ok(),
+        Fault::Nested(depth) => {
+            let inner = pool.clone();
+            pool.submit(move || nested(inner, n, depth)).ok()
+        }
+        _ => pool.submit(move || work(n, us)).ok(),
+    }
+}
+
+fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>> {
+    let n = spec.n;
+    let job = match spec.fault {
+        Fault::Panic => PJob::Panic(n),
+        Fault::SigKill => PJob::SigKill,
+        Fault::Abort => PJob::Abort,
+        Fault::Exit(code) => PJob::Exit(code),
+        Fault::Timeout(_) => PJob::Sleep { n, ms: 3000 },
+        Fault::Kill => PJob::Sleep { n, ms: 5000 },
+        Fault::None | Fault::Nested(_) => PJob::Compute {
+            n,
+            sleep_us: spec.sleep_us,
+        },
+    };
+    match spec.limit {
+        Some(limit) => pool.submit_fn_with_timeout(pjob, job, limit).ok(),
+        None => pool.submit_fn(pjob, job).ok(),
+    }
+}
+
+/// Where a task goes.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Thread(&'a Arc<ThreadPoolExecutor>),
+    Process(&'a ProcessPoolExecutor),
+}
+
+/// Submits `spec`, attaches its callbacks, races its cancel. `None` if the pool refused it.
+fn launch(
+    spec: &Spec,
+    target: Target<'_>,
+    ctx: Ctx,
+    tp_weak: &Weak<ThreadPoolExecutor>,
+) -> Option<Tracked> {
+    let fut = match target {
+        Target::Thread(p) => submit_thread(p, spec),
+        Target::Process(p) => submit_process(p, spec),
+    };
+    let Some(fut) = fut else {
+        bump(&STATS.o_refused);
+        return None;
+    };
+    bump(&STATS.tasks);
+    match spec.fault {
+        Fault::Panic => bump(&STATS.f_panic),
+        Fault::SigKill => bump(&STATS.f_sigkill),
+        Fault::Abort => bump(&STATS.f_abort),
+        Fault::Exit(_) => bump(&STATS.f_exit),
+        Fault::Timeout(_) => bump(&STATS.f_timeout),
+        Fault::Kill => bump(&STATS.f_kill),
+        Fault::Nested(_) => bump(&STATS.f_nested),
+        Fault::None => {}
+    }
+    let rec = new_rec(spec.extra);
+    let r = rec.clone();
+    fut.add_done_callback(move |_| {
+        r.cb.fetch_add(1, SeqCst);
+    });
+    match spec.extra {
+        CbFault::None => {}
+        CbFault::Panic => {
+            bump(&STATS.f_cb_panic);
+            let r = rec.clone();
+            fut.add_done_callback(move |_| {
+                r.cb_extra.fetch_add(1, SeqCst);
+                panic!("{MARKER} callback panic");
+            });
+        }
+        CbFault::Submit => {
+            bump(&STATS.f_cb_submit);
+            let r = rec.clone();
+            let weak = tp_weak.clone();
+            fut.add_done_callback(move |f| {
+                let seed = f.with_result(|res| res.map_or(0, |v| *v));
+                adopt_child(&weak, seed ^ r.id);
+                r.cb_extra.fetch_add(1, SeqCst);
+            });
+        }
+    }
+    let cancel = spec.cancel.then(|| {
+        bump(&STATS.f_cancel);
+        fut.cancel()
+    });
+    Some((
+        fut,
+        Meta {
+            rec,
+            engine: spec.engine,
+            fault: spec.fault,
+            n: spec.n,
+            cancel,
+            killed: false,
+            ctx,
+        },
+    ))
+}
+
+/// A done-callback submits a task to the shared thread pool; it is checked later.
+fn adopt_child(pool: &Weak<ThreadPoolExecutor>, n: u64) {
+    let n = n % (u64::MAX / 2);
+    let Some(pool) = pool.upgrade() else {
+        bump(&STATS.o_refused);
+        return;
+    };
+    let Ok(child) = pool.submit(move || work(n, 0)) else {
+        bump(&STATS.o_refused);
+        return;
+    };
+    bump(&STATS.tasks);
+    let rec = new_rec(CbFault::None);
+    let r = rec.clone();
+    child.add_done_callback(move |_| {
+        r.cb.fetch_add(1, SeqCst);
+    });
+    let meta = Meta {
+        rec,
+        engine: Engine::Thread,
+        fault: Fault::None,
+        n,
+        cancel: None,
+        killed: false,
+        ctx: Ctx::default(),
+    };
+    if let Ok(mut a) = ADOPTED.lock() {
+        a.push((child, meta));
+    }
+}
+
+/// Kills each `Kill` task once it runs (`kill` is false until it is its worker's running task).
+fn kill_when_running(pool: &ProcessPoolExecutor, items: &mut [Tracked]) {
+    for (fut, meta) in items.iter_mut().filter(|(_, m)| m.fault == Fault::Kill) {
+        let deadline = Instant::now() + WAIT;
+        while !fut.done() && Instant::now() < deadline {
+            if pool.kill(fut) {
+                meta.killed = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+/// Waits for every future (within [`WAIT`]) in one of three ways and checks it.
+fn settle(items: Vec<Tracked>, how: u8, checks: &mut Vec<CbCheck>) {
+    match how {
+        0 => {
+            let deadline = Instant::now() + WAIT;
+            for (mut fut, meta) in items {
+                match fut.result_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Err(TaskError::Timeout { .. }) => hung(|| {
+                        format!(
+                            "{}: not done after {WAIT:?} ({:?})",
+                            meta.describe(),
+                            fut.state()
+                        )
+                    }),
+                    outcome => checks.extend(verify(meta, outcome)),
+                }
+            }
+        }
+        1 => {
+            for r in as_completed_timeout(items, WAIT) {
+                match r {
+                    Ok((mut fut, meta)) => {
+                        let outcome = fut.try_result();
+                        checks.extend(verify(meta, outcome));
+                    }
+                    Err(e) => {
+                        for _ in 1..e.unfinished {
+                            bump(&STATS.hung);
+                        }
+                        hung(|| format!("as_completed_timeout: {e}"));
+                    }
+                }
+            }
+        }
+        _ => {
+            let sets = wait(items, Some(WAIT), ReturnWhen::AllCompleted);
+            for (mut fut, meta) in sets.done {
+                let outcome = fut.try_result();
+                checks.extend(verify(meta, outcome));
+            }
+            for (fut, meta) in sets.not_done {
+                hung(|| format!("{}: wait() left it {:?}", meta.describe(), fut.state()));
+            }
+        }
+    }
+}
+
+/// A batch on the shared pools.
+fn shared_batch(world: &World, rng: &mut StdRng, checks: &mut Vec<CbCheck>, who: &str, batch: u64) {
+    let size = rng.gen_range(8..=48);
+    let specs: Vec<Spec> = (0..size)
+        .map(|_| {
+            let engine = if rng.gen_bool(0.55) {
+                Engine::Thread
+            } else {
+                Engine::Process
+            };
+            pick_spec(rng, engine, false)
+        })
+        .collect();
+    let how = rng.gen_range(0..3u8);
+    activity(who, format!("batch {batch}: submitting {size}"));
+    let mut items = Vec::with_capacity(size);
+    for spec in &specs {
+        let target = match spec.engine {
+            Engine::Thread => Target::Thread(&world.tp),
+            Engine::Process => Target::Process(&world.pp),
+        };
+        match launch(spec, target, Ctx::default(), &world.tp_weak) {
+            None => lost(|| format!("the shared pool refused {spec:?}")),
+            Some((fut, meta)) if spec.forget => {
+                drop(fut);
+                checks.push(CbCheck::new(meta.rec));
+            }
+            Some(t) => items.push(t),
+        }
+    }
+    activity(who, format!("batch {batch}: killing"));
+    kill_when_running(&world.pp, &mut items);
+    activity(who, format!("batch {batch}: waiting (mode {how})"));
+    settle(items, how, checks);
+    let adopted = std::mem::take(&mut *ADOPTED.lock().unwrap_or_else(|p| p.into_inner()));
+    if !adopted.is_empty() {
+        activity(
+            who,
+            format!("batch {batch}: waiting for {} adopted", adopted.len()),
+        );
+        settle(adopted, 0, checks);
+    }
+}
+
+/// How a short-lived pool ends.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// `shutdown(wait, cancel_futures)` from another thread while a submitter is still going.
+    Shutdown { wait: bool, cancel: bool },
+    /// Dropped with tasks in flight (nested tasks may still hold it, then the last one drops it).
+    Drop,
+    /// The last handle is dropped by a done-callback (on a worker or reader thread).
+    DropInCallback,
+    /// `terminate_workers` / `kill_workers` (process pools).
+    Terminate { kill: bool },
+}
+
+/// A short-lived pool of either engine.
+#[derive(Clone)]
+enum Fresh {
+    Thread(Arc<ThreadPoolExecutor>),
+    Process(Arc<ProcessPoolExecutor>),
+}
+
+impl Fresh {
+    fn target(&self) -> Target<'_> {
+        match self {
+            Fresh::Thread(p) => Target::Thread(p),
+            Fresh::Process(p) => Target::Process(p),
+        }
+    }
+    fn shutdown(&self, wait: bool, cancel: bool) {
+        match self {
+            Fresh::Thread(p) => p.shutdown(wait, cancel),
+            Fresh::Process(p) => p.shutdown(wait, cancel),
+        }
+    }
+}
+
+/// A round on a short-lived pool that is shut down, dropped or terminated mid-flight.
+fn fresh_round(
+    world: &World,
+    rng: &mut StdRng,
+    checks: &mut Vec<CbCheck>,
+    engine: Engine,
+    who: &str,
+    batch: u64,
+) {
+    let broken = rng.gen_bool(0.06);
+    let workers = rng.gen_range(1..=if engine == Engine::Thread { 4 } else { 2 });
+    let pool = match engine {
+        Engine::Thread => {
+            let mut b = ThreadPoolExecutor::builder()
+                .max_workers(workers)
+                .thread_name_prefix("chaos-round");
+            if rng.gen_bool(0.3) {
+                b = b.idle_timeout(Duration::from_millis(rng.gen_range(1..=20)));
+            }
+            if broken {
+                b = b.initializer(|| panic!("{MARKER} initializer failure"));
+            }
+            Fresh::Thread(Arc::new(b.build().expect("a valid configuration")))
+        }
+        Engine::Process => {
+            let mut b = ProcessPoolExecutor::builder().max_workers(workers);
+            if rng.gen_bool(0.5) {
+                b = b.idle_timeout(Duration::from_millis(rng.gen_range(10..=100)));
+            }
+            if rng.gen_bool(0.3) {
+                b = b.max_tasks_per_child(rng.gen_range(1..=4));
+            }
+            if rng.gen_bool(0.15) {
+                b = b.task_timeout(Duration::from_secs(20));
+            }
+            if broken {
+                b = b.initializer(jobs::failing_init, ());
+            } else if rng.gen_bool(0.2) {
+                b = b.initializer(jobs::quiet_init, ());
+            }
+            Fresh::Process(Arc::new(b.build().expect("a valid configuration")))
+        }
+    };
+    let mode = match rng.gen_range(0..if engine == Engine::Thread { 6 } else { 8 }) {
+        0..=3 => Mode::Shutdown {
+            wait: rng.gen_bool(0.5),
+            cancel: rng.gen_bool(0.5),
+        },
+        4 => Mode::Drop,
+        5 => Mode::DropInCallback,
+        k => Mode::Terminate { kill: k == 7 },
+    };
+    bump(&STATS.f_shutdown);
+    if broken {
+        bump(&STATS.f_broken);
+    }
+    let k = rng.gen_range(4..=24);
+    let specs: Vec<Spec> = (0..k).map(|_| pick_spec(rng, engine, true)).collect();
+    let at = rng.gen_range(0..=k);
+    let pick = rng.gen_range(0..k);
+    let wait_first = rng.gen_bool(0.5);
+    let how = rng.gen_range(0..3u8);
+    let ctx = Ctx {
+        cancel_futures: matches!(mode, Mode::Shutdown { cancel: true, .. }),
+        terminate: matches!(mode, Mode::Terminate { .. }),
+        broken,
+        may_refuse: true,
+    };
+    activity(
+        who,
+        format!("round {batch}: {engine:?} pool, {mode:?}, {k} tasks"),
+    );
+    let mut items: Vec<Tracked> = Vec::with_capacity(k);
+    match mode {
+        Mode::Shutdown { wait, cancel } => {
+            let submitted = AtomicUsize::new(0);
+            items = std::thread::scope(|s| {
+                let submitter = s.spawn(|| {
+                    let mut out = Vec::new();
+                    for spec in &specs {
+                        out.extend(launch(spec, pool.target(), ctx, &world.tp_weak));
+                        submitted.fetch_add(1, SeqCst);
+                    }
+                    out
+                });
+                let t0 = Instant::now();
+                while submitted.load(SeqCst) < at && !submitter.is_finished() {
+                    if t0.elapsed() > WAIT {
+                        hung(|| format!("round {batch}: the submitter made no progress"));
+                        break;
+                    }
+                    std::thread::yield_now();
+                }
+                pool.shutdown(wait, cancel);
+                submitter.join().unwrap_or_default()
+            });
+            // Refused from now on.
+            let probe = Spec {
+                fault: Fault::None,
+                cancel: false,
+                extra: CbFault::None,
+                forget: false,
+                ..specs[0]
+            };
+            let accepted = match pool.target() {
+                Target::Thread(p) => submit_thread(p, &probe),
+                Target::Process(p) => submit_process(p, &probe),
+            };
+            if let Some(f) = accepted {
+                lost(|| format!("round {batch}: a submit after shutdown was accepted"));
+                let _ = f.wait_timeout(WAIT);
+            }
+        }
+        Mode::Drop | Mode::DropInCallback | Mode::Terminate { .. } => {
+            for spec in &specs {
+                items.extend(launch(spec, pool.target(), ctx, &world.tp_weak));
+            }
+            match mode {
+                Mode::DropInCallback if !items.is_empty() => {
+                    let slot = Mutex::new(Some(pool.clone()));
+                    let i = pick % items.len();
+                    items[i].0.add_done_callback(move |_| {
+                        let taken = slot.lock().ok().and_then(|mut s| s.take());
+                        drop(taken);
+                    });
+                }
+                Mode::Terminate { kill } => {
+                    if let (true, Some((f, _))) = (wait_first, items.first()) {
+                        let _ = f.wait_timeout(WAIT);
+                    }
+                    if let Fresh::Process(p) = &pool {
+                        if kill {
+                            p.kill_workers();
+                        } else {
+                            p.terminate_workers();
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if !matches!(mode, Mode::Shutdown { .. }) || wait_first {
+        activity(who, format!("round {batch}: dropping the {engine:?} pool"));
+        drop(pool);
+        activity(who, format!("round {batch}: waiting"));
+        settle(items, how, checks);
+    } else {
+        activity(who, format!("round {batch}: waiting"));
+        settle(items, how, checks);
+        activity(who, format!("round {batch}: dropping the {engine:?} pool"));
+        drop(pool);
+    }
+}
+
+fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
+    let who = format!("submitter-{idx}");
+    let mut rng =
+        StdRng::seed_from_u64(seed ^ (idx as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F));
+    let mut checks = Vec::new();
+    let mut batch = 0;
+    while !world.stop() {
+        batch += 1;
+        settle_checks(&mut checks);
+        match rng.gen_range(0..100) {
+            0..=5 => fresh_round(world, &mut rng, &mut checks, Engine::Thread, &who, batch),
+            6..=11 => fresh_round(world, &mut rng, &mut checks, Engine::Process, &who, batch),
+            _ => shared_batch(world, &mut rng, &mut checks, &who, batch),
+        }
+    }
+    activity(&who, "done");
+    checks
+}
+
+fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> String {
+    let s = &STATS;
+    format!(
+        "chaos seed={} duration={}s tasks={} faults[panic={} sigkill={} abort={} exit={} timeout={} \
+         cancel={} cb_panic={} cb_submit={} nested={} shutdown={} kill={} broken={}] \
+         outcomes[ok={} panicked={} cancelled={} worker_died={} timed_out={} broken={} refused={}] \
+         lost={} hung={} leaked={}",
+        args_seed,
+        elapsed.as_secs(),
+        get(&s.tasks),
+        get(&s.f_panic),
+        get(&s.f_sigkill),
+        get(&s.f_abort),
+        get(&s.f_exit),
+        get(&s.f_timeout),
+        get(&s.f_cancel),
+        get(&s.f_cb_panic),
+        get(&s.f_cb_submit),
+        get(&s.f_nested),
+        get(&s.f_shutdown),
+        get(&s.f_kill),
+        get(&s.f_broken),
+        get(&s.o_ok),
+        get(&s.o_panicked),
+        get(&s.o_cancelled),
+        get(&s.o_worker_died),
+        get(&s.o_timed_out),
+        get(&s.o_broken),
+        get(&s.o_refused),
+        get(&s.lost),
+        get(&s.hung) + extra_hung,
+        leaked,
+    )
+}
+
+/// Aborts the run with a report if nothing progresses for [`WATCHDOG`].
+fn watchdog(stop: &AtomicBool, seed: u64, start: Instant) {
+    let mut last = get(&STATS.progress);
+    let mut since = Instant::now();
+    while !stop.load(SeqCst) {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = get(&STATS.progress);
+        if now != last {
+            last = now;
+            since = Instant::now();
+            continue;
+        }
+        if since.elapsed() >= WATCHDOG {
+            eprintln!("chaos: WATCHDOG: no progress for {WATCHDOG:?}; what each thread was doing:");
+            if let Ok(a) = ACTIVITY.lock() {
+                for (who, what) in a.iter() {
+                    eprintln!("chaos:   {who}: {what}");
+                }
+            }
+            eprintln!("chaos: threads: {:?}", procfs::thread_names());
+            println!("{}", summary(seed, start.elapsed(), 0, 1));
+            std::process::exit(3);
+        }
+    }
+}
+
+/// Settles everything still outstanding: adopted futures, then callback checks.
+fn drain(mut checks: Vec<CbCheck>) {
+    activity("main", "settling adopted futures and callbacks");
+    let deadline = Instant::now() + ledger::CALLBACK_GRACE;
+    loop {
+        let adopted = std::mem::take(&mut *ADOPTED.lock().unwrap_or_else(|p| p.into_inner()));
+        let had = !adopted.is_empty();
+        settle(adopted, 0, &mut checks);
+        settle_checks(&mut checks);
+        bump(&STATS.progress);
+        if (checks.is_empty() && !had) || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for c in &checks {
+        c.settle(true);
+    }
+}
+
+/// Waits (within [`GRACE`]) for threads, child processes and descriptors to return to the
+/// baseline; returns how many are left over.
+fn leak_check(base_threads: usize, base_fds: usize) -> u64 {
+    activity("main", "checking for leaks");
+    let deadline = Instant::now() + GRACE;
+    loop {
+        let threads = procfs::thread_count();
+        let children = procfs::children();
+        let fds = procfs::fd_count();
+        let leaked =
+            threads.saturating_sub(base_threads) + children.len() + fds.saturating_sub(base_fds);
+        if leaked == 0 {
+            return 0;
+        }
+        bump(&STATS.progress);
+        if Instant::now() >= deadline {
+            diag(|| {
+                format!(
+                    "LEAKED threads {threads} (started with {base_threads}: {:?}), children {children:?}, fds {fds} (started with {base_fds})",
+                    procfs::thread_names()
+                )
+            });
+            return leaked as u64;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn main() {
+    quiet_panics();
+    let args = parse_args();
+    let start = Instant::now();
+    let stop_watchdog = AtomicBool::new(false);
+    let (leaked, elapsed) = std::thread::scope(|s| {
+        s.spawn(|| watchdog(&stop_watchdog, args.seed, start));
+        let base_threads = procfs::thread_count();
+        let base_fds = procfs::fd_count();
+        let tp = Arc::new(
+            ThreadPoolExecutor::builder()
+                .max_workers(8)
+                .thread_name_prefix("chaos-shared")
+                .build()
+                .expect("a valid configuration"),
+        );
+        let pp = ProcessPoolExecutor::builder()
+            .max_workers(2)
+            .max_tasks_per_child(1000)
+            .idle_timeout(Duration::from_millis(500))
+            .build()
+            .expect("a valid configuration");
+        let world = World {
+            tp_weak: Arc::downgrade(&tp),
+            tp,
+            pp,
+            deadline: args.duration.map(|d| start + d),
+            max_tasks: args.tasks,
+        };
+        let checks: Vec<CbCheck> = std::thread::scope(|inner| {
+            let handles: Vec<_> = (0..args.submitters)
+                .map(|i| {
+                    let world = &world;
+                    inner.spawn(move || submitter(world, i, args.seed))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let elapsed = start.elapsed();
+        drain(checks);
+        let World { tp, pp, .. } = world;
+        activity("main", "dropping the shared thread pool");
+        let t0 = Instant::now();
+        while Arc::strong_count(&tp) > 1 && t0.elapsed() < GRACE {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut leaked = (Arc::strong_count(&tp) - 1) as u64;
+        if leaked > 0 {
+            diag(|| format!("LEAKED {leaked} handles to the shared thread pool"));
+        }
+        drop(tp);
+        activity("main", "dropping the shared process pool");
+        drop(pp);
+        bump(&STATS.progress);
+        leaked += leak_check(base_threads, base_fds);
+        stop_watchdog.store(true, SeqCst);
+        (leaked, elapsed)
+    });
+    println!("{}", summary(args.seed, elapsed, leaked, 0));
+    if get(&STATS.lost) + get(&STATS.hung) + leaked > 0 {
+        std::process::exit(1);
+    }
+}
