@@ -189,8 +189,22 @@ fn main() {
     for g in chosen {
         eprintln!("running {} ...", g.name);
         let before = report::load_average();
+        let others = measure::Interference::start();
         let mut s = (g.run)(&cfg);
-        s.load = format!("{before} → {}", report::load_average());
+        let share = others.share();
+        s.load = format!(
+            "other processes used {:.0} % of the machine meanwhile (load average {before} → {})",
+            share * 100.0,
+            report::load_average()
+        );
+        if share > 0.05 {
+            s.notes.push(format!(
+                "**The machine was busy with other work** ({:.0} % of its CPU capacity went to \
+                 other processes during this group): the figures are disturbed; re-run on a \
+                 quiet machine for reference numbers.",
+                share * 100.0
+            ));
+        }
         s.print();
         sections.push(s);
     }

@@ -55,6 +55,74 @@ pub fn cpu_and_switches() -> (Duration, u64) {
     )
 }
 
+/// How busy the machine is apart from this harness: start with [`Interference::start`], read
+/// with [`Interference::share`].
+pub struct Interference {
+    wall: Instant,
+    busy: Duration,
+    ours: Duration,
+}
+
+impl Interference {
+    pub fn start() -> Self {
+        Interference {
+            wall: Instant::now(),
+            busy: machine_busy(),
+            ours: own_cpu(),
+        }
+    }
+
+    /// The share of the machine's CPU capacity (all cores) used by *other* processes since
+    /// `start`: the machine's busy time (`/proc/stat`) minus this process's and its waited-for
+    /// children's CPU time (`getrusage`), over wall time × cores. 0.0 on a quiet machine.
+    pub fn share(&self) -> f64 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let wall = self.wall.elapsed().as_secs_f64();
+        let busy = machine_busy().saturating_sub(self.busy).as_secs_f64();
+        let ours = own_cpu().saturating_sub(self.ours).as_secs_f64();
+        ((busy - ours) / (wall * cores)).clamp(0.0, 1.0)
+    }
+}
+
+/// CPU time spent by all cores outside idle and iowait since boot (`/proc/stat`, first line).
+fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let busy: u64 = fields
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    // SAFETY: `sysconf` has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_nanos(busy * (1_000_000_000 / hz))
+}
+
+/// CPU time of this process and of its children that have been waited for.
+fn own_cpu() -> Duration {
+    let usage = |who| {
+        // SAFETY: as in `cpu_and_switches`.
+        let ru = unsafe {
+            let mut ru: libc::rusage = std::mem::zeroed();
+            libc::getrusage(who, &mut ru);
+            ru
+        };
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    };
+    usage(libc::RUSAGE_SELF) + usage(libc::RUSAGE_CHILDREN)
+}
+
 /// Resident set size of this process in bytes (`/proc/self/statm`, second field).
 pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");

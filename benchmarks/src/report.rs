@@ -91,8 +91,8 @@ pub struct Section {
     pub tables: Vec<Table>,
     /// Remarks under the tables (Markdown list items without the dash).
     pub notes: Vec<String>,
-    /// The load average before and after the group ran (filled in by the runner): other
-    /// processes on the machine make figures noisier, so the file says how busy it was.
+    /// How busy the machine was with other processes while the group ran (filled in by the
+    /// runner): they make the figures noisier, so the file says so.
     pub load: String,
 }
 
@@ -100,7 +100,7 @@ impl Section {
     fn markdown(&self, run: &Run) -> String {
         let mut s = format!("## {}\n\n{}\n\n", self.title, self.workload);
         s += &format!(
-            "_Measured {} with `{}`{}; load average {}._\n\n",
+            "_Measured {} with `{}`{}; {}._\n\n",
             run.date,
             run.command,
             if run.quick {
@@ -124,7 +124,7 @@ impl Section {
     }
 
     pub fn print(&self) {
-        println!("\n== {} == (load average {})", self.title, self.load);
+        println!("\n== {} ==\n{}", self.title, self.load);
         for t in &self.tables {
             println!("{}", t.text());
         }
