@@ -199,7 +199,13 @@ impl Shared {
                     if !e.done.start() {
                         continue; // cancelled meanwhile
                     }
-                    let frame = std::mem::take(&mut e.frame);
+                    // A task queued behind another goes back to `pending` if the worker dies
+                    // first (`on_exit`), so it keeps its frame to be sent again.
+                    let frame = if slot.in_flight.is_empty() {
+                        std::mem::take(&mut e.frame)
+                    } else {
+                        e.frame.clone()
+                    };
                     // Only the task at the front is running; its clock starts now.
                     let timeout = if slot.in_flight.is_empty() {
                         e.timeout

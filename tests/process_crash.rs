@@ -1,0 +1,1147 @@
+//! How [`ProcessPoolExecutor`] survives what can go wrong in or around a worker process: every
+//! way a worker can die, panics, time limits, `kill`, `terminate_workers`/`kill_workers`,
+//! values that do not encode or decode, corrupt frames in both directions, initializers and
+//! `max_tasks_per_child`.
+//!
+//! The common shape of a check: a task's failure is reported on that task's future only, with
+//! the pid of the worker that ran it (compared with the pid the worker itself reported), the
+//! tasks queued behind it still run, and the executor stays usable — on a new worker when the
+//! old one died, on the same one when it did not.
+
+use std::path::Path;
+use std::time::Duration;
+
+use concurrent_futures::process::wire;
+use concurrent_futures::{register, Future, ProcessPoolExecutor, SubmitError, TaskError};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[path = "suite/util.rs"]
+mod util;
+
+use util::{eventually, Gate, Watchdog, LONG, TEST_LIMIT};
+
+// ----- task functions ------------------------------------------------------------------------
+
+/// The pid of the worker that runs it.
+fn pid_of(_: ()) -> u32 {
+    std::process::id()
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+/// Keeps a worker busy until the gate at `gate` opens; returns the worker's pid.
+fn hold(gate: String) -> u32 {
+    util::hold_until_open(&gate);
+    std::process::id()
+}
+
+/// Sleeps `ms` (only to stay busy until something stops it); returns the worker's pid.
+fn sleep_ms(ms: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(ms));
+    std::process::id()
+}
+
+fn panic_with(msg: String) -> u32 {
+    std::panic::panic_any(msg)
+}
+
+/// The ways a worker can die.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+enum Death {
+    /// `kill(getpid(), SIGKILL)`: what the OOM killer sends, too.
+    SigKill,
+    /// `std::process::abort()`.
+    Abort,
+    /// A store to an unmapped address.
+    Segfault,
+    /// `raise(SIGSEGV)`.
+    RaiseSegv,
+    /// `std::process::exit(code)`.
+    Exit(i32),
+    /// An allocation refused under a low `RLIMIT_AS` (Rust aborts on allocation failure).
+    OutOfMemory,
+}
+
+/// Dies as told. Never returns normally.
+fn die(death: Death) -> u32 {
+    set_rlimit(libc::RLIMIT_CORE, 0); // no core files from the crashes below
+    match death {
+        Death::SigKill => {
+            // SAFETY: plain syscalls on this process.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        }
+        Death::Abort => std::process::abort(),
+        Death::Segfault => {
+            // An aligned, non-null address in the never-mapped first page.
+            let p = 0x10 as *mut u64;
+            // SAFETY: none — the point is to fault. Nothing after it runs.
+            unsafe { std::ptr::write_volatile(p, 1) };
+        }
+        Death::RaiseSegv => {
+            // SAFETY: plain syscall.
+            unsafe { libc::raise(libc::SIGSEGV) };
+        }
+        Death::Exit(code) => std::process::exit(code),
+        Death::OutOfMemory => {
+            let vm = vm_size_bytes();
+            set_rlimit(libc::RLIMIT_AS, vm + (64 << 20));
+            let v: Vec<u8> = vec![1; 1 << 30];
+            std::hint::black_box(&v);
+        }
+    }
+    // Only reached if the death did not happen at once.
+    std::thread::sleep(Duration::from_secs(30));
+    0
+}
+
+fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: value as libc::rlim_t,
+        rlim_max: value as libc::rlim_t,
+    };
+    // SAFETY: a valid rlimit struct for the call's duration.
+    unsafe { libc::setrlimit(resource, &lim) };
+}
+
+/// This process's virtual memory size, from `/proc/self/status`.
+fn vm_size_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(256 << 20, |kb| kb * 1024)
+}
+
+/// Refuses to be encoded; decodes like a `u32`.
+#[derive(Debug, PartialEq)]
+struct Unencodable(u32);
+
+impl Serialize for Unencodable {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "Unencodable refuses to be encoded",
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for Unencodable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u32::deserialize(d).map(Unencodable)
+    }
+}
+
+/// Encodes like a `u32`; refuses to be decoded.
+#[derive(Debug, PartialEq)]
+struct Undecodable(u32);
+
+impl Serialize for Undecodable {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Undecodable {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom(
+            "Undecodable refuses to be decoded",
+        ))
+    }
+}
+
+fn takes_unencodable(a: Unencodable) -> u32 {
+    a.0
+}
+
+fn takes_undecodable(a: Undecodable) -> u32 {
+    a.0
+}
+
+fn returns_unencodable(x: u32) -> Unencodable {
+    Unencodable(x)
+}
+
+fn returns_undecodable(x: u32) -> Undecodable {
+    Undecodable(x)
+}
+
+/// Writes `bytes` straight into the worker's channel to the parent (as a broken or hostile
+/// worker would), then stays busy until the parent reacts.
+fn write_to_channel(bytes: Vec<u8>) -> u32 {
+    let fd = channel_fd().expect("the worker's channel socket");
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        // SAFETY: a valid slice; `fd` is this process's channel socket.
+        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+        assert!(n > 0, "write to the channel failed");
+        rest = &rest[n as usize..];
+    }
+    std::thread::sleep(Duration::from_secs(30));
+    std::process::id()
+}
+
+/// The lowest descriptor above stderr that is a socket: the worker's channel.
+fn channel_fd() -> Option<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    fds.sort_unstable();
+    fds.into_iter().find(|fd| {
+        std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+    })
+}
+
+static INIT_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static INIT_VALUE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// An initializer that records that it ran, and with which value.
+fn init_record(v: u64) {
+    use std::sync::atomic::Ordering::SeqCst;
+    INIT_RUNS.fetch_add(1, SeqCst);
+    INIT_VALUE.store(v, SeqCst);
+}
+
+/// (pid, how many times the initializer ran in this worker, the value it was given).
+fn init_state(_: ()) -> (u32, u64, u64) {
+    use std::sync::atomic::Ordering::SeqCst;
+    (
+        std::process::id(),
+        INIT_RUNS.load(SeqCst),
+        INIT_VALUE.load(SeqCst),
+    )
+}
+
+fn init_panics(msg: String) {
+    std::panic::panic_any(msg)
+}
+
+fn init_exits(code: i32) {
+    std::process::exit(code)
+}
+
+register!(
+    pid_of,
+    square,
+    hold,
+    sleep_ms,
+    panic_with,
+    die,
+    takes_unencodable,
+    takes_undecodable,
+    returns_unencodable,
+    returns_undecodable,
+    write_to_channel,
+    init_record,
+    init_state,
+    init_panics,
+    init_exits,
+);
+
+/// The name `square` travels under (what `register!` records).
+const SQUARE: &str = concat!(module_path!(), "::square");
+
+// ----- helpers -------------------------------------------------------------------------------
+
+fn watchdog(test: &'static str) -> Watchdog {
+    Watchdog::new(test, TEST_LIMIT)
+}
+
+fn pool(workers: usize) -> ProcessPoolExecutor {
+    ProcessPoolExecutor::with_max_workers(workers).unwrap()
+}
+
+/// Runs `pid_of` and checks that the pid it reports is one the pool lists.
+fn worker_pid(pool: &ProcessPoolExecutor) -> u32 {
+    let pid = pool
+        .submit_fn(pid_of, ())
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    assert!(
+        pool.worker_pids().contains(&pid),
+        "task pid {pid} not among the workers {:?}",
+        pool.worker_pids()
+    );
+    pid
+}
+
+fn result<T>(mut f: Future<T>) -> Result<T, TaskError> {
+    let r = f.result_timeout(LONG);
+    assert!(
+        !matches!(r, Err(TaskError::Timeout { .. })),
+        "no result in {LONG:?}"
+    );
+    r
+}
+
+fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Checks a `WorkerDied` error: the pid, and that `how` mentions each of `words`.
+fn assert_died(err: &TaskError, pid: u32, words: &[&str]) {
+    match err {
+        TaskError::WorkerDied { pid: p, how } => {
+            assert_eq!(*p, pid, "{err}");
+            for w in words {
+                assert!(how.contains(w), "{err:?} does not mention {w:?}");
+            }
+            let shown = err.to_string();
+            assert!(shown.contains(&pid.to_string()), "{shown}");
+        }
+        other => panic!("expected WorkerDied from pid {pid}, got {other:?}"),
+    }
+    assert!(err.is_worker_died());
+}
+
+/// Submits a task that dies as told, with tasks queued behind it on a one-worker pool, and
+/// checks everything the engine promises about a dead worker. Returns the error.
+fn check_death(death: Death, words: &[&str]) -> TaskError {
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let crash = pool.submit_fn(die, death).unwrap();
+    let queued: Vec<Future<u64>> = (0..5).map(|i| pool.submit_fn(square, i).unwrap()).collect();
+    let err = result(crash).unwrap_err();
+    assert_died(&err, before, words);
+    // The future fails only once the worker is reaped: its pid is gone.
+    assert!(!process_exists(before), "worker {before} still exists");
+    for (i, f) in queued.into_iter().enumerate() {
+        assert_eq!(result(f), Ok((i * i) as u64), "queued task {i}");
+    }
+    let after = worker_pid(&pool);
+    assert_ne!(after, before, "the dead worker was not replaced");
+    assert!(pool.broken_cause().is_none());
+    assert!(!pool.is_shutdown());
+    err
+}
+
+// ----- deaths --------------------------------------------------------------------------------
+
+#[test]
+fn sigkill_fails_only_that_task() {
+    let _w = watchdog("sigkill_fails_only_that_task");
+    check_death(Death::SigKill, &["signal 9", "SIGKILL"]);
+}
+
+#[test]
+fn abort_fails_only_that_task() {
+    let _w = watchdog("abort_fails_only_that_task");
+    check_death(Death::Abort, &["signal 6", "SIGABRT"]);
+}
+
+#[test]
+fn segfault_fails_only_that_task() {
+    let _w = watchdog("segfault_fails_only_that_task");
+    check_death(Death::Segfault, &["signal 11", "SIGSEGV"]);
+}
+
+#[test]
+fn raised_sigsegv_fails_only_that_task() {
+    let _w = watchdog("raised_sigsegv_fails_only_that_task");
+    check_death(Death::RaiseSegv, &["signal 11", "SIGSEGV"]);
+}
+
+#[test]
+fn exit_status_is_reported() {
+    let _w = watchdog("exit_status_is_reported");
+    let err = check_death(Death::Exit(3), &["exited with status 3"]);
+    assert!(err.to_string().ends_with("exited with status 3"), "{err}");
+}
+
+#[test]
+fn exit_zero_in_a_task_still_fails_it() {
+    let _w = watchdog("exit_zero_in_a_task_still_fails_it");
+    check_death(Death::Exit(0), &["exited with status 0"]);
+}
+
+/// The OOM killer's signal is SIGKILL: covered by `sigkill_fails_only_that_task`. An allocation
+/// refused by the kernel (here under a low `RLIMIT_AS`) makes Rust abort the process instead.
+#[test]
+fn allocation_failure_is_reported_as_abort() {
+    let _w = watchdog("allocation_failure_is_reported_as_abort");
+    check_death(Death::OutOfMemory, &["SIGABRT"]);
+}
+
+#[test]
+fn crash_among_concurrent_tasks_fails_only_its_own() {
+    let _w = watchdog("crash_among_concurrent_tasks_fails_only_its_own");
+    let pool = pool(2);
+    let mut futures = Vec::new();
+    for i in 0..40u64 {
+        futures.push((i, pool.submit_fn(square, i).unwrap()));
+    }
+    let crash = pool.submit_fn(die, Death::SigKill).unwrap();
+    for i in 40..80u64 {
+        futures.push((i, pool.submit_fn(square, i).unwrap()));
+    }
+    let err = result(crash).unwrap_err();
+    assert!(err.is_worker_died(), "{err:?}");
+    let TaskError::WorkerDied { pid, .. } = err else {
+        unreachable!()
+    };
+    assert!(!process_exists(pid));
+    for (i, f) in futures {
+        assert_eq!(result(f), Ok(i * i));
+    }
+    assert!(pool.worker_pids().len() <= 2);
+}
+
+#[test]
+fn every_future_ends_when_each_task_kills_its_worker() {
+    let _w = watchdog("every_future_ends_when_each_task_kills_its_worker");
+    let pool = pool(2);
+    let crashes: Vec<_> = (0..6)
+        .map(|i| {
+            let death = if i % 2 == 0 {
+                Death::SigKill
+            } else {
+                Death::Exit(9)
+            };
+            pool.submit_fn(die, death).unwrap()
+        })
+        .collect();
+    let fine = pool.submit_fn(square, 12).unwrap();
+    let mut pids = std::collections::HashSet::new();
+    for f in crashes {
+        match result(f).unwrap_err() {
+            TaskError::WorkerDied { pid, .. } => assert!(pids.insert(pid), "pid {pid} twice"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(result(fine), Ok(144));
+}
+
+#[test]
+fn shutdown_wait_runs_queued_tasks_after_a_crash() {
+    let _w = watchdog("shutdown_wait_runs_queued_tasks_after_a_crash");
+    let pool = pool(1);
+    let crash = pool.submit_fn(die, Death::Exit(4)).unwrap();
+    let queued: Vec<_> = (0..4u64)
+        .map(|i| pool.submit_fn(square, i).unwrap())
+        .collect();
+    pool.shutdown(true, false);
+    assert!(result(crash).unwrap_err().is_worker_died());
+    for (i, f) in queued.into_iter().enumerate() {
+        let i = i as u64;
+        assert!(f.done());
+        assert_eq!(result(f), Ok(i * i));
+    }
+    assert!(pool.worker_pids().is_empty());
+}
+
+// ----- panics --------------------------------------------------------------------------------
+
+#[test]
+fn panic_message_arrives_and_worker_keeps_serving() {
+    let _w = watchdog("panic_message_arrives_and_worker_keeps_serving");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let f = pool
+        .submit_fn(panic_with, "the sky is falling".to_string())
+        .unwrap();
+    let err = result(f).unwrap_err();
+    assert!(err.is_panic(), "{err:?}");
+    assert_eq!(err.panic_message(), Some("the sky is falling"));
+    assert_eq!(err.to_string(), "task panicked: the sky is falling");
+    for _ in 0..3 {
+        assert_eq!(
+            worker_pid(&pool),
+            before,
+            "a panic must not cost the worker"
+        );
+    }
+}
+
+// ----- time limits, kill ---------------------------------------------------------------------
+
+#[test]
+fn builder_task_timeout_stops_the_task_and_replaces_the_worker() {
+    let _w = watchdog("builder_task_timeout_stops_the_task_and_replaces_the_worker");
+    let limit = Duration::from_secs(2);
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .task_timeout(limit)
+        .build()
+        .unwrap();
+    let before = worker_pid(&pool);
+    let slow = pool.submit_fn(sleep_ms, 60_000).unwrap();
+    let queued = pool.submit_fn(square, 9).unwrap();
+    let err = result(slow).unwrap_err();
+    assert_eq!(err, TaskError::TaskTimedOut { limit });
+    assert!(err.is_task_timeout());
+    assert!(!process_exists(before));
+    assert_eq!(result(queued), Ok(81));
+    assert_ne!(worker_pid(&pool), before);
+}
+
+#[test]
+fn per_submit_timeout_stops_the_task_and_replaces_the_worker() {
+    let _w = watchdog("per_submit_timeout_stops_the_task_and_replaces_the_worker");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let limit = Duration::from_millis(300);
+    let slow = pool
+        .submit_fn_with_timeout(sleep_ms, 60_000, limit)
+        .unwrap();
+    let queued = pool.submit_fn(square, 5).unwrap();
+    let err = result(slow).unwrap_err();
+    assert_eq!(err, TaskError::TaskTimedOut { limit });
+    assert!(err.to_string().contains("time limit"), "{err}");
+    assert!(!process_exists(before));
+    assert_eq!(result(queued), Ok(25));
+    let after = worker_pid(&pool);
+    assert_ne!(after, before);
+    // A task that finishes within its limit is unaffected, and so is its worker.
+    let quick = pool
+        .submit_fn_with_timeout(square, 6, Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(result(quick), Ok(36));
+    assert_eq!(worker_pid(&pool), after);
+}
+
+#[test]
+fn per_submit_timeout_overrides_builder_default() {
+    let _w = watchdog("per_submit_timeout_overrides_builder_default");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .task_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let limit = Duration::from_millis(200);
+    let slow = pool
+        .submit_fn_with_timeout(sleep_ms, 60_000, limit)
+        .unwrap();
+    assert_eq!(result(slow), Err(TaskError::TaskTimedOut { limit }));
+}
+
+#[test]
+fn kill_stops_a_running_task() {
+    let _w = watchdog("kill_stops_a_running_task");
+    let gate = Gate::closed();
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let running = pool.submit_fn(hold, gate.path()).unwrap();
+    let queued = pool.submit_fn(square, 3).unwrap();
+    assert!(eventually(LONG, || running.running()), "{running:?}");
+    assert!(
+        !pool.kill(&queued),
+        "kill must refuse a task that has not started"
+    );
+    assert!(pool.kill(&running));
+    let err = result(running).unwrap_err();
+    assert_died(&err, before, &["stopped on request", "SIGKILL"]);
+    assert!(!process_exists(before));
+    let mut queued = queued;
+    assert_eq!(queued.result_timeout(LONG), Ok(9));
+    assert!(!pool.kill(&queued), "kill must refuse a finished task");
+    assert_ne!(worker_pid(&pool), before);
+}
+
+#[test]
+fn kill_of_a_cancelled_future_is_refused() {
+    let _w = watchdog("kill_of_a_cancelled_future_is_refused");
+    let gate = Gate::closed();
+    let pool = pool(1);
+    let blocker = pool.submit_fn(hold, gate.path()).unwrap();
+    assert!(eventually(LONG, || blocker.running()));
+    // The engine may send a worker its next task early (that task then counts as running):
+    // fillers absorb that, so `f` stays pending.
+    let fillers: Vec<_> = (0..2).map(|i| pool.submit_fn(square, i).unwrap()).collect();
+    let f = pool.submit_fn(square, 3).unwrap();
+    assert!(f.cancel());
+    assert!(!pool.kill(&f));
+    gate.open();
+    assert!(result(blocker).is_ok());
+    for f in fillers {
+        assert!(result(f).is_ok());
+    }
+}
+
+#[test]
+fn terminate_workers_ends_every_future() {
+    let _w = watchdog("terminate_workers_ends_every_future");
+    check_terminate(false);
+}
+
+#[test]
+fn kill_workers_ends_every_future() {
+    let _w = watchdog("kill_workers_ends_every_future");
+    check_terminate(true);
+}
+
+fn check_terminate(kill: bool) {
+    let gate = Gate::closed();
+    let pool = pool(2);
+    let held: Vec<_> = (0..2)
+        .map(|_| pool.submit_fn(hold, gate.path()).unwrap())
+        .collect();
+    assert!(eventually(LONG, || held.iter().all(|f| f.running())));
+    let queued: Vec<_> = (0..5u64)
+        .map(|i| pool.submit_fn(square, i).unwrap())
+        .collect();
+    let pids = pool.worker_pids();
+    assert!(!pids.is_empty());
+    // Stop the pool from another thread, so that a stop that waits for the held tasks fails
+    // this test (the gate is then opened) instead of hanging it.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let returned = std::thread::scope(|s| {
+        s.spawn(|| {
+            if kill {
+                pool.kill_workers();
+            } else {
+                pool.terminate_workers();
+            }
+            let _ = done_tx.send(());
+        });
+        let returned = done_rx.recv_timeout(LONG).is_ok();
+        gate.open(); // lets a task that is (wrongly) still running finish
+        returned
+    });
+    let name = if kill {
+        "kill_workers"
+    } else {
+        "terminate_workers"
+    };
+    assert!(
+        returned,
+        "{name} waited for a held task instead of stopping it"
+    );
+    // Afterwards nothing is pending: every future is done without waiting.
+    assert!(held.iter().all(|f| f.done()), "{held:?}");
+    assert!(queued.iter().all(|f| f.done()), "{queued:?}");
+    let signal = if kill { "SIGKILL" } else { "SIGTERM" };
+    let assert_terminated = |err: &TaskError| match err {
+        TaskError::WorkerDied { pid, how } => {
+            assert!(pids.contains(pid), "{err:?} not from one of {pids:?}");
+            assert!(
+                how.contains("terminated") && how.contains(signal),
+                "{err:?}"
+            );
+        }
+        other => panic!("expected WorkerDied from {name}, got {other:?}"),
+    };
+    for f in held {
+        assert_terminated(&result(f).unwrap_err());
+    }
+    // A queued task was cancelled, or (if it had already been handed to a worker) failed with
+    // its worker; none runs after the pool was stopped.
+    for f in queued {
+        if !f.cancelled() {
+            assert_terminated(&result(f).unwrap_err());
+        }
+    }
+    for pid in pids {
+        assert!(!process_exists(pid), "worker {pid} survived");
+    }
+    assert!(pool.worker_pids().is_empty());
+    assert!(pool.is_shutdown());
+    let refused = pool.submit_fn(square, 2).unwrap_err();
+    assert!(refused.is_shutdown());
+    assert_eq!(refused.into_inner(), 2);
+    // Idempotent, and harmless after the fact.
+    pool.terminate_workers();
+    pool.kill_workers();
+}
+
+#[test]
+fn terminate_workers_on_an_idle_or_unused_pool() {
+    let _w = watchdog("terminate_workers_on_an_idle_or_unused_pool");
+    let unused = pool(2);
+    unused.terminate_workers();
+    assert!(unused.is_shutdown());
+    let idle = pool(2);
+    let pid = worker_pid(&idle);
+    idle.kill_workers();
+    assert!(!process_exists(pid));
+    assert!(idle.worker_pids().is_empty());
+}
+
+// ----- serialization -------------------------------------------------------------------------
+
+#[test]
+fn argument_that_does_not_encode_is_refused_at_submit() {
+    let _w = watchdog("argument_that_does_not_encode_is_refused_at_submit");
+    let pool = pool(1);
+    let err = pool
+        .submit_fn(takes_unencodable, Unencodable(17))
+        .unwrap_err();
+    assert!(err.is_invalid(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("could not be encoded"), "{shown}");
+    assert!(
+        shown.contains("Unencodable refuses to be encoded"),
+        "{shown}"
+    );
+    assert_eq!(err.into_inner(), Unencodable(17));
+    assert_eq!(result(pool.submit_fn(square, 4).unwrap()), Ok(16));
+}
+
+#[test]
+fn result_that_does_not_encode_fails_its_future_only() {
+    let _w = watchdog("result_that_does_not_encode_fails_its_future_only");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let err = result(pool.submit_fn(returns_unencodable, 5).unwrap()).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("could not encode the result"), "{shown}");
+    assert!(
+        shown.contains("Unencodable refuses to be encoded"),
+        "{shown}"
+    );
+    assert_eq!(worker_pid(&pool), before);
+}
+
+#[test]
+fn result_that_does_not_decode_in_the_parent_fails_its_future_only() {
+    let _w = watchdog("result_that_does_not_decode_in_the_parent_fails_its_future_only");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let err = result(pool.submit_fn(returns_undecodable, 5).unwrap()).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("result could not be decoded"), "{shown}");
+    assert!(
+        shown.contains("Undecodable refuses to be decoded"),
+        "{shown}"
+    );
+    assert_eq!(worker_pid(&pool), before);
+}
+
+#[test]
+fn argument_that_does_not_decode_in_the_worker_fails_its_future_only() {
+    let _w = watchdog("argument_that_does_not_decode_in_the_worker_fails_its_future_only");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let err = result(pool.submit_fn(takes_undecodable, Undecodable(5)).unwrap()).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("could not decode the argument"), "{shown}");
+    assert!(
+        shown.contains("Undecodable refuses to be decoded"),
+        "{shown}"
+    );
+    assert_eq!(worker_pid(&pool), before);
+}
+
+#[test]
+fn unregistered_function_is_refused_with_how_to_register() {
+    let _w = watchdog("unregistered_function_is_refused_with_how_to_register");
+    fn not_registered(x: u64) -> u64 {
+        x + 1
+    }
+    let pool = pool(1);
+    let err = pool.submit_fn(not_registered, 41).unwrap_err();
+    assert!(err.is_invalid(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("not registered"), "{shown}");
+    assert!(shown.contains("register!("), "{shown}");
+    assert_eq!(err.into_inner(), 41);
+    // A registered function with the same signature is still found.
+    assert_eq!(result(pool.submit_fn(square, 41).unwrap()), Ok(1681));
+    // Nothing started for the refused submit.
+    assert_eq!(pool.queued(), 0);
+}
+
+#[test]
+fn a_closure_coerced_to_fn_is_refused_too() {
+    let _w = watchdog("a_closure_coerced_to_fn_is_refused_too");
+    let pool = pool(1);
+    let f: fn(u64) -> u64 = |x| x * 2;
+    let err = pool.submit_fn(f, 1).unwrap_err();
+    assert!(err.is_invalid(), "{err:?}");
+}
+
+// ----- frames: parent → worker ---------------------------------------------------------------
+
+fn call_frame(id: u64, name: &str, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = wire::begin(wire::CALL, id, Some((name, flags)));
+    f.extend_from_slice(payload);
+    wire::finish(&mut f, wire::DEFAULT_FRAME_LIMIT).unwrap();
+    f
+}
+
+fn raw<R: concurrent_futures::Payload>(
+    pool: &ProcessPoolExecutor,
+    build: impl FnOnce(u64) -> Vec<u8>,
+) -> Result<R, TaskError> {
+    result(pool.__submit_raw_frame::<R>(build).unwrap())
+}
+
+#[test]
+fn raw_well_formed_frame_runs() {
+    let _w = watchdog("raw_well_formed_frame_runs");
+    let pool = pool(1);
+    let arg = bincode::serialize(&7u64).unwrap();
+    let r: Result<u64, _> = raw(&pool, |id| call_frame(id, SQUARE, 0, &arg));
+    assert_eq!(r, Ok(49));
+    let batch = bincode::serialize(&vec![2u64, 3]).unwrap();
+    let r: Result<Vec<Result<u64, concurrent_futures::process::RemoteError>>, _> =
+        raw(&pool, |id| call_frame(id, SQUARE, wire::FLAG_BATCH, &batch));
+    assert_eq!(r, Ok(vec![Ok(4), Ok(9)]));
+}
+
+#[test]
+fn unknown_function_name_on_the_wire() {
+    let _w = watchdog("unknown_function_name_on_the_wire");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let err = raw::<u64>(&pool, |id| call_frame(id, "no::such::fn", 0, &[0; 8])).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    assert!(err.to_string().contains("`no::such::fn`"), "{err}");
+    assert_eq!(worker_pid(&pool), before);
+}
+
+#[test]
+fn undecodable_argument_bytes() {
+    let _w = watchdog("undecodable_argument_bytes");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    // A u64 needs 8 bytes.
+    let err = raw::<u64>(&pool, |id| call_frame(id, SQUARE, 0, &[1, 2, 3])).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    assert!(
+        err.to_string().contains("could not decode the argument"),
+        "{err}"
+    );
+    // A batch whose length prefix promises far more items than there are bytes.
+    let err = raw::<u64>(&pool, |id| {
+        call_frame(id, SQUARE, wire::FLAG_BATCH, &u64::MAX.to_le_bytes())
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("could not decode the argument"),
+        "{err}"
+    );
+    assert_eq!(worker_pid(&pool), before);
+}
+
+#[test]
+fn malformed_frame_bodies_fail_their_task_only() {
+    let _w = watchdog("malformed_frame_bodies_fail_their_task_only");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let cases: Vec<(&str, Box<dyn Fn(u64) -> Vec<u8>>)> = vec![
+        (
+            "unexpected frame kind 99",
+            Box::new(|id| {
+                let mut f = wire::begin(99, id, Some((SQUARE, 0)));
+                f.extend_from_slice(&7u64.to_le_bytes());
+                wire::finish(&mut f, 1 << 20).unwrap();
+                f
+            }),
+        ),
+        (
+            "unexpected frame kind 16",
+            Box::new(|id| {
+                let mut f = wire::begin(wire::OK, id, None);
+                wire::finish(&mut f, 1 << 20).unwrap();
+                f
+            }),
+        ),
+        (
+            "name runs past the end",
+            Box::new(|id| {
+                let mut f = wire::begin(wire::CALL, id, None);
+                f.extend_from_slice(&500u16.to_le_bytes());
+                f.extend_from_slice(b"short");
+                wire::finish(&mut f, 1 << 20).unwrap();
+                f
+            }),
+        ),
+        (
+            "missing name length",
+            Box::new(|id| {
+                let mut f = wire::begin(wire::CALL, id, None);
+                wire::finish(&mut f, 1 << 20).unwrap();
+                f
+            }),
+        ),
+        (
+            "not UTF-8",
+            Box::new(|id| {
+                let mut f = wire::begin(wire::CALL, id, None);
+                f.extend_from_slice(&2u16.to_le_bytes());
+                f.extend_from_slice(&[0xff, 0xfe, 0]);
+                wire::finish(&mut f, 1 << 20).unwrap();
+                f
+            }),
+        ),
+    ];
+    for (want, build) in cases {
+        let err = raw::<u64>(&pool, build).unwrap_err();
+        assert!(err.is_serialization(), "{want}: {err:?}");
+        assert!(err.to_string().contains(want), "{want}: {err}");
+        assert_eq!(worker_pid(&pool), before, "{want}");
+    }
+}
+
+#[test]
+fn unreadable_frames_cost_the_worker_and_the_pool_recovers() {
+    let _w = watchdog("unreadable_frames_cost_the_worker_and_the_pool_recovers");
+    let limit = 1 << 20;
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_frame_bytes(limit)
+        .build()
+        .unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        // Length over the worker's frame limit.
+        ("oversized", {
+            let mut f = ((limit + 1) as u32).to_le_bytes().to_vec();
+            f.extend_from_slice(&[wire::CALL, 0, 0, 0, 0, 0, 0, 0, 0]);
+            f
+        }),
+        ("length u32::MAX", vec![0xff; 16]),
+        // Length below the header size.
+        ("too short", vec![3, 0, 0, 0, 1, 2, 3]),
+        ("zero length", vec![0, 0, 0, 0]),
+    ];
+    for (what, bytes) in cases {
+        let before = worker_pid(&pool);
+        let queued = pool.submit_fn(square, 11).unwrap();
+        let err = raw::<u64>(&pool, |_| bytes).unwrap_err();
+        assert_died(&err, before, &["exited with status"]);
+        eprintln!("{what}: {err}");
+        assert!(!process_exists(before), "{what}");
+        assert_eq!(result(queued), Ok(121), "{what}");
+        assert_ne!(worker_pid(&pool), before, "{what}");
+    }
+}
+
+/// A frame that ends early leaves the worker waiting for the rest: nothing on a stream says the
+/// bytes will never come. Only a time limit (or `kill`) ends that task; the pool then recovers.
+#[test]
+fn truncated_frame_ends_by_task_timeout() {
+    let _w = watchdog("truncated_frame_ends_by_task_timeout");
+    let limit = Duration::from_millis(500);
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .task_timeout(limit)
+        .build()
+        .unwrap();
+    let before = worker_pid(&pool);
+    let queued = pool.submit_fn(square, 12).unwrap();
+    let err = raw::<u64>(&pool, |id| {
+        let mut f = call_frame(id, SQUARE, 0, &7u64.to_le_bytes());
+        f.truncate(f.len() - 3);
+        f
+    })
+    .unwrap_err();
+    assert_eq!(err, TaskError::TaskTimedOut { limit });
+    assert_eq!(result(queued), Ok(144));
+    assert_ne!(worker_pid(&pool), before);
+    // Nothing at all: the same.
+    let err = raw::<u64>(&pool, |_| Vec::new()).unwrap_err();
+    assert_eq!(err, TaskError::TaskTimedOut { limit });
+    assert_eq!(result(pool.submit_fn(square, 2).unwrap()), Ok(4));
+}
+
+#[test]
+fn truncated_frame_can_be_killed() {
+    let _w = watchdog("truncated_frame_can_be_killed");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let f = pool
+        .__submit_raw_frame::<u64>(|id| call_frame(id, SQUARE, 0, &[7])[..10].to_vec())
+        .unwrap();
+    assert!(eventually(LONG, || f.running()));
+    assert!(pool.kill(&f));
+    assert_died(&result(f).unwrap_err(), before, &["stopped on request"]);
+    assert_eq!(result(pool.submit_fn(square, 2).unwrap()), Ok(4));
+}
+
+// ----- frames: worker → parent ---------------------------------------------------------------
+
+/// What a worker sends back is checked as strictly as what it receives: a reply the parent
+/// cannot read costs the worker (killed, its task failed with the reason), never the parent.
+#[test]
+fn corrupt_replies_kill_the_worker_with_a_protocol_error() {
+    let _w = watchdog("corrupt_replies_kill_the_worker_with_a_protocol_error");
+    let pool = pool(1);
+    let ok_frame = |kind: u8, id: u64| {
+        let mut f = wire::begin(kind, id, None);
+        f.extend_from_slice(&bincode::serialize(&1u32).unwrap());
+        wire::finish(&mut f, 1 << 20).unwrap();
+        f
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("exceeds the frame limit", vec![0xff, 0xff, 0xff, 0xff, 16]),
+        ("shorter than a header", vec![2, 0, 0, 0, 16, 0]),
+        ("unexpected frame kind 1", ok_frame(wire::CALL, 1)),
+        ("reply for unexpected task", ok_frame(wire::OK, u64::MAX)),
+    ];
+    for (want, bytes) in cases {
+        let before = worker_pid(&pool);
+        let queued = pool.submit_fn(square, 8).unwrap();
+        let err = result(pool.submit_fn(write_to_channel, bytes).unwrap()).unwrap_err();
+        assert_died(&err, before, &["protocol error", want]);
+        assert!(!process_exists(before));
+        assert_eq!(result(queued), Ok(64));
+    }
+    assert!(pool.broken_cause().is_none());
+}
+
+// ----- initializer ---------------------------------------------------------------------------
+
+#[test]
+fn initializer_runs_once_in_every_worker() {
+    let _w = watchdog("initializer_runs_once_in_every_worker");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(init_record, 77)
+        .build()
+        .unwrap();
+    let futures: Vec<_> = (0..40)
+        .map(|_| pool.submit_fn(init_state, ()).unwrap())
+        .collect();
+    for f in futures {
+        let (pid, runs, value) = result(f).unwrap();
+        assert_ne!(pid, std::process::id());
+        assert_eq!((runs, value), (1, 77), "worker {pid}");
+    }
+    // The parent never runs it.
+    assert_eq!(init_state(()).1, 0);
+}
+
+#[test]
+fn initializer_runs_in_replacement_workers() {
+    let _w = watchdog("initializer_runs_in_replacement_workers");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(2)
+        .initializer(init_record, 5)
+        .build()
+        .unwrap();
+    let mut pids = std::collections::HashSet::new();
+    for _ in 0..6 {
+        let (pid, runs, value) = result(pool.submit_fn(init_state, ()).unwrap()).unwrap();
+        assert_eq!((runs, value), (1, 5));
+        pids.insert(pid);
+    }
+    assert_eq!(pids.len(), 3);
+    // After a crash, too.
+    assert!(result(pool.submit_fn(die, Death::SigKill).unwrap())
+        .unwrap_err()
+        .is_worker_died());
+    let (_, runs, value) = result(pool.submit_fn(init_state, ()).unwrap()).unwrap();
+    assert_eq!((runs, value), (1, 5));
+}
+
+#[test]
+fn failing_initializer_breaks_the_pool_with_its_cause() {
+    let _w = watchdog("failing_initializer_breaks_the_pool_with_its_cause");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(init_panics, "no database".to_string())
+        .build()
+        .unwrap();
+    let futures: Vec<_> = (0..5u64)
+        .map(|i| pool.submit_fn(square, i).unwrap())
+        .collect();
+    for f in futures {
+        let err = result(f).unwrap_err();
+        assert!(err.is_broken(), "{err:?}");
+        assert!(err.to_string().contains("no database"), "{err}");
+    }
+    let cause = pool.broken_cause().expect("broken");
+    assert!(cause.contains("initializer"), "{cause}");
+    assert!(cause.contains("no database"), "{cause}");
+    assert!(pool.is_shutdown());
+    match pool.submit_fn(square, 9) {
+        Err(SubmitError::Broken(arg, c)) => {
+            assert_eq!(arg, 9);
+            assert_eq!(c, cause);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn initializer_that_kills_its_worker_breaks_the_pool() {
+    let _w = watchdog("initializer_that_kills_its_worker_breaks_the_pool");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(init_exits, 5)
+        .build()
+        .unwrap();
+    let err = result(pool.submit_fn(square, 3).unwrap()).unwrap_err();
+    assert!(err.is_broken(), "{err:?}");
+    let cause = pool.broken_cause().expect("broken");
+    assert!(cause.contains("initializer"), "{cause}");
+    assert!(cause.contains("exited with status 5"), "{cause}");
+    assert!(pool.submit_fn(square, 3).unwrap_err().is_broken());
+}
+
+#[test]
+fn unregistered_initializer_is_a_build_error() {
+    fn setup(_: u8) {}
+    let err = ProcessPoolExecutor::builder()
+        .initializer(setup, 1)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("register!("), "{err}");
+}
+
+// ----- max_tasks_per_child -------------------------------------------------------------------
+
+#[test]
+fn max_tasks_per_child_replaces_workers() {
+    let _w = watchdog("max_tasks_per_child_replaces_workers");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(3)
+        .build()
+        .unwrap();
+    // One at a time: pids come in runs of exactly three.
+    let pids: Vec<u32> = (0..9)
+        .map(|_| result(pool.submit_fn(pid_of, ()).unwrap()).unwrap())
+        .collect();
+    for run in pids.chunks(3) {
+        assert!(run.iter().all(|&p| p == run[0]), "{pids:?}");
+    }
+    assert_ne!(pids[0], pids[3]);
+    assert_ne!(pids[3], pids[6]);
+    assert_ne!(pids[0], pids[6]);
+    // All queued at once: still three tasks per worker.
+    let futures: Vec<_> = (0..9)
+        .map(|_| pool.submit_fn(pid_of, ()).unwrap())
+        .collect();
+    let mut per_pid = std::collections::HashMap::<u32, usize>::new();
+    for f in futures {
+        *per_pid.entry(result(f).unwrap()).or_default() += 1;
+    }
+    assert_eq!(per_pid.len(), 3, "{per_pid:?}");
+    assert!(per_pid.values().all(|&n| n == 3), "{per_pid:?}");
+}
+
+#[test]
+fn max_tasks_per_child_counts_failed_tasks() {
+    let _w = watchdog("max_tasks_per_child_counts_failed_tasks");
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(2)
+        .build()
+        .unwrap();
+    let first = worker_pid(&pool);
+    let err = result(pool.submit_fn(panic_with, "x".into()).unwrap()).unwrap_err();
+    assert!(err.is_panic());
+    assert_ne!(worker_pid(&pool), first);
+}
+
+#[test]
+fn zero_max_tasks_per_child_is_a_build_error() {
+    assert!(ProcessPoolExecutor::builder()
+        .max_tasks_per_child(0)
+        .build()
+        .is_err());
+    assert!(ProcessPoolExecutor::builder()
+        .max_workers(0)
+        .build()
+        .is_err());
+}
