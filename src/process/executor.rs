@@ -172,7 +172,9 @@ impl ProcessPoolBuilder {
     ///     .build()
     ///     .unwrap();
     /// assert!(pool.submit_fn(solve, 0).unwrap().result().unwrap_err().is_task_timeout());
-    /// assert_eq!(pool.submit_fn(solve, 21).unwrap().result(), Ok(42)); // on a new worker
+    /// // The killed worker is replaced; a task may be given its own limit instead of the default.
+    /// let f = pool.submit_fn_with_timeout(solve, 21, Duration::from_secs(30)).unwrap();
+    /// assert_eq!(f.result(), Ok(42));
     /// ```
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
@@ -381,10 +383,9 @@ impl ProcessPoolExecutor {
     /// }
     /// register!(search);
     /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
-    /// let limit = Duration::from_millis(100);
-    /// let deep = pool.submit_fn_with_timeout(search, 99, limit).unwrap();
+    /// let deep = pool.submit_fn_with_timeout(search, 99, Duration::from_millis(100)).unwrap();
     /// assert!(deep.result().unwrap_err().is_task_timeout());
-    /// let shallow = pool.submit_fn_with_timeout(search, 3, limit).unwrap();
+    /// let shallow = pool.submit_fn_with_timeout(search, 3, Duration::from_secs(30)).unwrap();
     /// assert_eq!(shallow.result(), Ok(3));
     /// ```
     pub fn submit_fn_with_timeout<A: Payload, R: Payload>(
