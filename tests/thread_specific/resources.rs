@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use concurrent_futures::{as_completed_timeout, wait, ReturnWhen, ThreadPoolExecutor};
 
 use crate::util::{current_thread_cpu_time, thread_cpu_time, threads_named};
-use crate::{value, Latch, Watchdog, LONG};
+use crate::{start_held, value, Latch, Watchdog, LONG};
 
 const WINDOW: Duration = Duration::from_millis(250);
 
@@ -50,14 +50,9 @@ fn an_idle_pool_uses_no_cpu() {
         .thread_name_prefix(prefix)
         .build()
         .unwrap();
-    // Start all four workers, then let them go idle.
+    // Start all four workers (each running a held task), then let them go idle.
     let latch = Latch::new();
-    let futures: Vec<_> = (0..4)
-        .map(|_| {
-            let l = latch.handle();
-            pool.submit(move || l.wait()).unwrap()
-        })
-        .collect();
+    let futures = start_held(&pool, &latch, 4, || ());
     latch.open();
     futures.into_iter().for_each(value);
     assert_eq!(pool.thread_count(), 4);
