@@ -187,6 +187,18 @@ fn two_waiters_vs_completion() {
     });
 }
 
+/// A [`Promise`] dropped without a result while a thread waits on its future: the waiter is
+/// woken with `BrokenExecutor`. A failure is a loom deadlock.
+#[test]
+fn dropped_promise_wakes_waiter() {
+    model(|| {
+        let (p, f) = Promise::<u32>::new();
+        let dropper = thread::spawn(move || drop(p));
+        assert!(f.result().unwrap_err().is_broken());
+        dropper.join().unwrap();
+    });
+}
+
 /// A done-callback registered while another thread completes the future runs exactly once —
 /// on the completer (registered first) or at once on the registering thread (completion
 /// first) — and sees the finished outcome. A failure looks like a count of 0 (the callback was
@@ -403,6 +415,32 @@ fn bounded_queue_blocked_submit_is_woken() {
         let fs: Vec<_> = (0..3u8).map(|i| pool.submit(move || i).unwrap()).collect();
         let got: Vec<_> = fs.into_iter().map(|f| f.result().unwrap()).collect();
         assert_eq!(got, [0, 1, 2]);
+    });
+}
+
+/// A task on a one-worker pool with `max_queued(1)` submits two subtasks to its own pool and
+/// waits for both. The second submit finds the queue full; the worker must not block on its own
+/// queue, so it runs the queued subtask instead, freeing the slot. A failure is a loom deadlock.
+#[test]
+fn nested_submit_to_own_full_queue() {
+    model(|| {
+        let pool = Arc::new(
+            ThreadPoolExecutor::builder()
+                .max_workers(1)
+                .max_queued(1)
+                .build()
+                .unwrap(),
+        );
+        let p = pool.clone();
+        let outer = pool
+            .submit(move || {
+                let a = p.submit(|| 1u32).unwrap();
+                let b = p.submit(|| 2u32).unwrap();
+                drop(p);
+                a.result().unwrap() + b.result().unwrap()
+            })
+            .unwrap();
+        assert_eq!(outer.result(), Ok(3));
     });
 }
 
