@@ -284,16 +284,7 @@ fn submit_vs_shutdown() {
 /// the task has finished (shutdown is idempotent, and waiting means waiting whoever else is
 /// also shutting down). A failure looks like either caller seeing the task unfinished after its
 /// own `shutdown` returned.
-///
-/// Known failure (run with `--ignored`): the first caller takes every worker handle out of the
-/// pool's list and joins them; the second finds the list empty and the gate quiet, and returns
-/// while the first is still joining a worker whose task has not run. The same happens when a
-/// task shuts down its own pool (its handle is taken and skipped) and another thread then calls
-/// `shutdown(wait = true)`. Waiting must not depend on who took the handles: e.g. wait for the
-/// live-worker count to drop (signalled by each exiting worker), and join handles only to
-/// reclaim them.
 #[test]
-#[ignore = "known bug: a concurrent shutdown(wait = true) can return before the tasks finish"]
 fn concurrent_shutdowns_both_wait() {
     model(|| {
         let pool = Arc::new(pool(1));

@@ -130,7 +130,7 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         let (f, admission) = self.pool.admit(f, blocking)?;
-        let task = Arc::new(Task::new(f, self.pool.id, None));
+        let task = Arc::new(Task::new(f, self.pool.id, self.pool.bound.clone(), None));
         // SAFETY: `F` and `T` are `'static`.
         let fut = Future::from_shared(unsafe { erase_shared(task.clone()) });
         // SAFETY: as above.
@@ -158,7 +158,12 @@ impl ThreadPoolExecutor {
             .pool
             .admit((f, arg), true)
             .map_err(|e| e.map(|(_, a)| a))?;
-        let task = Arc::new(Task::new(move || f(arg), self.pool.id, None));
+        let task = Arc::new(Task::new(
+            move || f(arg),
+            self.pool.id,
+            self.pool.bound.clone(),
+            None,
+        ));
         // SAFETY: `F`, `A` and `R` are `'static`.
         let fut = Future::from_shared(unsafe { erase_shared(task.clone()) });
         // SAFETY: as above.
@@ -397,7 +402,8 @@ impl ThreadPoolExecutor {
     #[doc(hidden)]
     pub fn __kill_one_worker(&self) -> Result<(), SubmitError<()>> {
         let ((), admission) = self.pool.admit((), true)?;
-        self.pool.push(Arc::new(super::worker::KillWorker));
+        self.pool
+            .push(Arc::new(super::worker::KillWorker(self.pool.bound.clone())));
         drop(admission);
         Ok(())
     }

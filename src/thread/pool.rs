@@ -49,11 +49,75 @@ pub(crate) struct Pool {
     cause: Mutex<Option<String>>,
     handles: Mutex<Vec<JoinHandle>>,
     next_index: AtomicUsize,
-    /// Jobs in the queue (maintained only when `max_queued` is set).
+    /// The bounded queue, when `max_queued` is set.
+    pub(crate) bound: Option<crate::sync::Arc<Bound>>,
+    /// Workers of this pool blocked in `shutdown(wait = true)` (from their own tasks).
+    waiting_workers: AtomicUsize,
+    /// Signalled (under `sleep_lock`) whenever a worker thread exits.
+    exited: Condvar,
+}
+
+/// The bounded queue's accounting: how many admitted tasks have not left `PENDING` yet.
+///
+/// A slot is reserved at admission and released exactly once, when the task leaves `PENDING` —
+/// it starts, is cancelled, or fails — by whichever thread wins that transition (`task.rs`). So
+/// a cancelled task frees its slot at once, not when a worker later pops it.
+pub(crate) struct Bound {
+    max: usize,
     queued: AtomicUsize,
     blocked: AtomicUsize,
-    space_lock: Mutex<()>,
+    lock: Mutex<()>,
     space: Condvar,
+}
+
+impl Bound {
+    fn new(max: usize) -> Self {
+        Bound {
+            max,
+            queued: AtomicUsize::new(0),
+            blocked: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            space: Condvar::new(),
+        }
+    }
+
+    fn try_reserve(&self) -> bool {
+        let mut q = self.queued.load(SeqCst);
+        while q < self.max {
+            match self.queued.compare_exchange(q, q + 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(cur) => q = cur,
+            }
+        }
+        false
+    }
+
+    /// Gives a slot back and wakes one blocked submitter.
+    ///
+    /// The releaser decrements, fences, then reads `blocked`; a blocked submitter increments
+    /// `blocked`, fences, then re-reads `queued` before waiting (under `lock`, which the releaser
+    /// takes to notify): one of the two sees the other.
+    pub(crate) fn release(&self) {
+        self.queued.fetch_sub(1, SeqCst);
+        fence(SeqCst);
+        if self.blocked.load(SeqCst) > 0 {
+            let _g = lock(&self.lock);
+            self.space.notify_one();
+        }
+    }
+
+    /// Waits until a slot may be free (the caller retries `try_reserve`).
+    fn wait_for_space(&self) {
+        let g = lock(&self.lock);
+        self.blocked.fetch_add(1, SeqCst);
+        fence(SeqCst);
+        if self.queued.load(SeqCst) < self.max {
+            self.blocked.fetch_sub(1, SeqCst);
+            return;
+        }
+        drop(self.space.wait(g));
+        self.blocked.fetch_sub(1, SeqCst);
+    }
 }
 
 /// Proof of admission: while it lives, workers do not exit for shutdown.
@@ -69,6 +133,7 @@ impl Drop for Admission<'_> {
 
 impl Pool {
     pub(crate) fn new(id: usize, cfg: Config) -> Self {
+        let cfg_bound = cfg.max_queued.map(|m| crate::sync::Arc::new(Bound::new(m)));
         Pool {
             id,
             cfg,
@@ -84,10 +149,9 @@ impl Pool {
             cause: Mutex::new(None),
             handles: Mutex::new(Vec::new()),
             next_index: AtomicUsize::new(0),
-            queued: AtomicUsize::new(0),
-            blocked: AtomicUsize::new(0),
-            space_lock: Mutex::new(()),
-            space: Condvar::new(),
+            bound: cfg_bound,
+            waiting_workers: AtomicUsize::new(0),
+            exited: Condvar::new(),
         }
     }
 
@@ -106,8 +170,8 @@ impl Pool {
             drop(admission);
             return Err(self.refusal(payload));
         }
-        if let Some(max) = self.cfg.max_queued {
-            if let Err(()) = self.reserve_space(max, blocking) {
+        if let Some(bound) = &self.bound {
+            if let Err(()) = self.reserve_space(bound, blocking) {
                 drop(admission);
                 return Err(if self.gate.load(SeqCst) & SHUTDOWN != 0 {
                     self.refusal(payload)
@@ -149,18 +213,10 @@ impl Pool {
 
     // ----- bounded queue ---------------------------------------------------------------------
 
-    fn reserve_space(&self, max: usize, blocking: bool) -> Result<(), ()> {
+    fn reserve_space(&self, bound: &Bound, blocking: bool) -> Result<(), ()> {
         loop {
-            let q = self.queued.load(SeqCst);
-            if q < max {
-                if self
-                    .queued
-                    .compare_exchange(q, q + 1, SeqCst, SeqCst)
-                    .is_ok()
-                {
-                    return Ok(());
-                }
-                continue;
+            if bound.try_reserve() {
+                return Ok(());
             }
             if !blocking {
                 return Err(());
@@ -173,15 +229,7 @@ impl Pool {
                 }
                 continue;
             }
-            let g = lock(&self.space_lock);
-            self.blocked.fetch_add(1, SeqCst);
-            fence(SeqCst);
-            if self.queued.load(SeqCst) < max {
-                self.blocked.fetch_sub(1, SeqCst);
-                continue;
-            }
-            drop(self.space.wait(g));
-            self.blocked.fetch_sub(1, SeqCst);
+            bound.wait_for_space();
         }
     }
 
@@ -208,16 +256,7 @@ impl Pool {
     }
 
     pub(crate) fn pop(&self) -> Option<crate::sync::Arc<dyn Job>> {
-        let job = self.queue.pop()?;
-        if self.cfg.max_queued.is_some() {
-            self.queued.fetch_sub(1, SeqCst);
-            fence(SeqCst);
-            if self.blocked.load(SeqCst) > 0 {
-                let _g = lock(&self.space_lock);
-                self.space.notify_one();
-            }
-        }
-        Some(job)
+        self.queue.pop()
     }
 
     pub(crate) fn queue_is_empty(&self) -> bool {
@@ -263,6 +302,8 @@ impl Pool {
 
     pub(crate) fn release_thread(&self) {
         self.threads.fetch_sub(1, SeqCst);
+        let _g = lock(&self.sleep_lock);
+        self.exited.notify_all();
     }
 
     pub(crate) fn thread_count(&self) -> usize {
@@ -414,31 +455,46 @@ impl Pool {
         }
     }
 
-    /// Joins every worker thread except the calling one (a task may shut down its own pool).
+    /// Waits until every worker thread has exited — except the calling one and any other worker
+    /// of this pool that is itself waiting here (tasks may shut down their own pool). Waiting is
+    /// on the live-thread count, signalled by each exiting worker, so it does not matter which
+    /// caller took the join handles: two concurrent `shutdown(wait = true)` calls both wait.
+    /// A caller that is not a worker also joins the handles it finds, to reclaim the threads.
     fn join_all(&self) {
-        #[cfg(not(loom))]
-        let me = std::thread::current().id();
-        loop {
-            // Read the gate *before* taking the handles: a submitter records the handle of a
-            // worker it spawned before it leaves the gate, so once the gate was seen quiet every
-            // such handle is in the list taken next. (Reading it after, a submitter could record
-            // a handle and leave between the two, and that worker would go unjoined.)
-            let quiet = self.closed_and_quiet();
-            let hs = std::mem::take(&mut *lock(&self.handles));
-            if hs.is_empty() {
-                if quiet {
-                    return;
+        let on_worker = super::worker::current_pool() == self.id;
+        if on_worker {
+            self.waiting_workers.fetch_add(1, SeqCst);
+            let _g = lock(&self.sleep_lock);
+            self.exited.notify_all();
+        } else {
+            loop {
+                // Read the gate *before* taking the handles: a submitter records the handle of a
+                // worker it spawned before it leaves the gate, so once the gate was seen quiet
+                // every such handle is in the list taken next.
+                let quiet = self.closed_and_quiet();
+                let hs = std::mem::take(&mut *lock(&self.handles));
+                if hs.is_empty() {
+                    if quiet {
+                        break;
+                    }
+                    crate::sync::thread::yield_now();
+                    continue;
                 }
-                crate::sync::thread::yield_now();
-                continue;
-            }
-            for h in hs {
-                #[cfg(not(loom))]
-                if h.thread().id() == me {
-                    continue; // detach ourselves: this worker exits after its task
+                for h in hs {
+                    let _ = h.join();
                 }
-                let _ = h.join();
             }
+        }
+        let mut g = lock(&self.sleep_lock);
+        while self.threads.load(SeqCst) > self.waiting_workers.load(SeqCst) {
+            g = match self.exited.wait(g) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+        drop(g);
+        if on_worker {
+            self.waiting_workers.fetch_sub(1, SeqCst);
         }
     }
 }

@@ -102,7 +102,12 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         T: Send + 'scope,
     {
         let (f, admission) = self.pool.admit(f, true)?;
-        let task = Arc::new(Task::new(f, self.pool.id, Some(LiveTask::new(&self.state))));
+        let task = Arc::new(Task::new(
+            f,
+            self.pool.id,
+            self.pool.bound.clone(),
+            Some(LiveTask::new(&self.state)),
+        ));
         // SAFETY: the scope does not end before this allocation is freed (module docs).
         let fut = Future::from_shared(unsafe { erase_shared(task.clone()) });
         // SAFETY: as above.

@@ -34,6 +34,8 @@ pub(crate) trait Job: Send + Sync {
 pub(crate) struct Task<F, T> {
     func: UnsafeCell<Option<F>>,
     pool_id: usize,
+    /// The bounded queue's slot this task holds while `PENDING` (bounded pools only).
+    bound: Option<Arc<super::pool::Bound>>,
     core: Core<T>,
     // Declared last: dropped after `func` and `core` (closure and result), which is what lets a
     // scope return once every guard is gone.
@@ -50,12 +52,25 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    pub(crate) fn new(func: F, pool_id: usize, scope: Option<super::scope::LiveTask>) -> Self {
+    pub(crate) fn new(
+        func: F,
+        pool_id: usize,
+        bound: Option<Arc<super::pool::Bound>>,
+        scope: Option<super::scope::LiveTask>,
+    ) -> Self {
         Task {
             func: UnsafeCell::new(Some(func)),
             pool_id,
+            bound,
             core: Core::new(),
             _scope: scope,
+        }
+    }
+
+    /// Gives back the bounded-queue slot. Called once, by the winner of the CAS out of PENDING.
+    fn left_pending(&self) {
+        if let Some(b) = &self.bound {
+            b.release();
         }
     }
 
@@ -136,6 +151,7 @@ where
 {
     fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) {
         if self.core.try_start() {
+            self.left_pending();
             self.execute(before_complete);
         }
     }
@@ -146,6 +162,7 @@ where
 
     fn fail(self: Arc<Self>, err: TaskError) {
         if let Ok(w) = self.core.fail_pending(err) {
+            self.left_pending();
             drop_quietly(self.take_func());
             w.wake(|| view(self));
         }
@@ -168,6 +185,7 @@ where
     fn cancel(self: Arc<Self>) -> bool {
         match self.core.cancel() {
             Ok(w) => {
+                self.left_pending();
                 drop_quietly(self.take_func());
                 w.wake(|| view(self));
                 true
@@ -180,6 +198,7 @@ where
     /// queued runs it itself. See `thread/mod.rs`.
     fn help(self: Arc<Self>) -> bool {
         if super::worker::current_pool() == self.pool_id && self.core.try_start() {
+            self.left_pending();
             self.execute(&mut || {});
             return true;
         }

@@ -169,10 +169,13 @@ fn spin_for_work(pool: &Pool) -> bool {
 
 /// Test hook: a job that kills the worker thread running it by unwinding outside every
 /// `catch_unwind` (to exercise worker replacement).
-pub(crate) struct KillWorker;
+pub(crate) struct KillWorker(pub(crate) Option<Arc<super::pool::Bound>>);
 
 impl super::task::Job for KillWorker {
     fn run(self: Arc<Self>, _: &mut dyn FnMut()) {
+        if let Some(b) = &self.0 {
+            b.release();
+        }
         std::panic::resume_unwind(Box::new("worker killed on purpose (test hook)"));
     }
     fn cancel_job(self: Arc<Self>) {}

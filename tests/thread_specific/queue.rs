@@ -151,3 +151,23 @@ fn a_worker_submitting_to_its_own_full_queue_makes_progress() {
         .unwrap();
     assert_eq!(value(outer), 100);
 }
+
+#[test]
+fn cancelling_a_queued_task_frees_its_slot_at_once() {
+    let _w = Watchdog::for_this_test();
+    let (pool, latch, blocker) = held_bounded_pool(None);
+    let a = pool.try_submit(|| "a").unwrap();
+    let b = pool.try_submit(|| "b").unwrap();
+    assert!(pool.try_submit(|| "full").unwrap_err().is_full());
+    // Cancelling gives the slots back while the worker is still held: no pop needed.
+    assert!(a.cancel() && b.cancel());
+    let c = pool.try_submit(|| "c").unwrap();
+    let d = pool.try_submit(|| "d").unwrap();
+    assert!(pool.try_submit(|| "full again").unwrap_err().is_full());
+    latch.open();
+    assert_eq!(value(blocker), "blocker");
+    assert!(outcome(a).unwrap_err().is_cancelled());
+    assert!(outcome(b).unwrap_err().is_cancelled());
+    assert_eq!(value(c), "c");
+    assert_eq!(value(d), "d");
+}

@@ -214,3 +214,47 @@ fn dropping_the_pool_waits_for_running_and_queued_tasks() {
     assert_eq!(finished.load(Ordering::SeqCst), 10);
     assert!(futures.iter().all(|f| f.done()));
 }
+
+/// Two threads call `shutdown(wait = true)` while a task is still held: neither returns before
+/// the task has finished, whichever of them took the worker handles. (The check that neither
+/// returned early can only pass spuriously on a slow machine, never fail spuriously.)
+#[test]
+fn concurrent_waiting_shutdowns_both_wait_for_the_task() {
+    let _w = Watchdog::for_this_test();
+    let pool = Arc::new(ThreadPoolExecutor::with_max_workers(1).unwrap());
+    let latch = Latch::new();
+    let (started_tx, started_rx) = mpsc::channel();
+    let l = latch.handle();
+    let task = Arc::new(
+        pool.submit(move || {
+            started_tx.send(()).unwrap();
+            l.wait();
+            7
+        })
+        .unwrap(),
+    );
+    started_rx.recv_timeout(LONG).expect("the task started");
+    let (done_tx, done_rx) = mpsc::channel();
+    let callers: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, task, done_tx) = (pool.clone(), task.clone(), done_tx.clone());
+            std::thread::spawn(move || {
+                pool.shutdown(true, false);
+                done_tx.send(task.state()).unwrap();
+            })
+        })
+        .collect();
+    assert!(
+        done_rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "a shutdown(wait = true) returned while the task was still running"
+    );
+    latch.open();
+    for _ in 0..2 {
+        assert_eq!(done_rx.recv_timeout(LONG).unwrap(), FutureState::Finished);
+    }
+    for c in callers {
+        c.join().unwrap();
+    }
+}
