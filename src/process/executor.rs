@@ -275,6 +275,9 @@ impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
     fn is_cancelled(&self) -> bool {
         self.promise.is_cancelled()
     }
+    fn is_running(&self) -> bool {
+        self.view.running()
+    }
 }
 
 /// One chunk of a chunked map: per-item results.
@@ -312,6 +315,9 @@ impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
     }
     fn is_cancelled(&self) -> bool {
         self.0.promise.is_cancelled()
+    }
+    fn is_running(&self) -> bool {
+        self.0.view.running()
     }
 }
 

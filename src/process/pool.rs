@@ -33,6 +33,9 @@ pub(crate) trait Complete: Send {
     fn cancel(self: Box<Self>);
     /// Whether the future was cancelled by its holder.
     fn is_cancelled(&self) -> bool;
+    /// Whether the future is already running: a task that was sent to a worker behind another
+    /// one and queued again when that worker died. It can no longer be cancelled.
+    fn is_running(&self) -> bool;
 }
 
 pub(crate) struct Entry {
@@ -106,8 +109,9 @@ struct State {
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-/// A frame to write: to whom, the bytes, the task id, and the time limit to start now.
-type Outgoing = (Arc<WorkerProc>, Vec<u8>, u64, Option<Duration>);
+/// A frame queued in a worker's outbox (under the state lock, so in `in_flight` order) to be
+/// written: to whom, the task id, and the time limit to start now.
+type Outgoing = (Arc<WorkerProc>, u64, Option<Duration>);
 /// A future to complete.
 type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
 
@@ -212,7 +216,8 @@ impl Shared {
                     } else {
                         None
                     };
-                    work.sends.push((slot.proc.clone(), frame, e.id, timeout));
+                    slot.proc.queue(frame);
+                    work.sends.push((slot.proc.clone(), e.id, timeout));
                     slot.in_flight.push_back(e);
                     break;
                 }
@@ -249,12 +254,13 @@ impl Shared {
     }
 
     fn execute(&self, work: Work) {
-        for (proc, frame, id, timeout) in work.sends {
+        for (proc, id, timeout) in work.sends {
             if let Some(t) = timeout {
                 self.timers.add(self, Instant::now() + t, id, &proc);
             }
-            // A failed write means the worker died; its reader reports that.
-            let _ = proc.send(&frame);
+            // Writes the outbox in order, whichever thread queued each frame. A failed write
+            // means the worker died; its reader reports that.
+            let _ = proc.flush();
         }
         for p in work.closes {
             p.close();
@@ -457,7 +463,15 @@ impl Shared {
         }
         let mut work = self.pump(&mut st);
         self.changed.notify_all();
+        // The last worker of a shut-down pool is gone: nothing needs the timer thread any more
+        // (`wait_idle` stops it too, but it returns at once when the pool is dropped on one of
+        // its own reader threads).
+        let finished =
+            st.shutdown && st.workers.is_empty() && st.starting == 0 && st.pending.is_empty();
         drop(st);
+        if finished {
+            self.timers.stop();
+        }
         if let Some(entry) = running {
             if entry.timeout.is_some() {
                 self.timers.remove(entry.id);
@@ -584,7 +598,11 @@ impl Shared {
         st.shutdown = true;
         let mut work;
         let cancelled: Vec<Entry> = if cancel_futures {
-            st.pending.drain(..).collect()
+            // Tasks already marked running stay queued and run: only pending ones cancel.
+            let (running, pending): (Vec<Entry>, Vec<Entry>) =
+                st.pending.drain(..).partition(|e| e.done.is_running());
+            st.pending = running.into();
+            pending
         } else {
             Vec::new()
         };
@@ -655,6 +673,8 @@ struct TimerState {
     by_id: std::collections::HashMap<u64, Instant>,
     running: bool,
     stop: bool,
+    /// Stopped for good: the pool is shut down and idle.
+    closed: bool,
 }
 
 impl Timers {
@@ -677,6 +697,7 @@ impl Timers {
 
     fn stop(&self) {
         let mut st = lock(&self.state);
+        st.closed = true;
         if st.running {
             st.stop = true;
         }
@@ -686,7 +707,7 @@ impl Timers {
 
     fn ensure_running(&self, pool: &Shared) {
         let mut st = lock(&self.state);
-        if st.running {
+        if st.running || st.closed {
             return;
         }
         st.running = true;

@@ -1,6 +1,7 @@
 //! One worker process as the parent sees it: how it is started, written to, signalled and
 //! described when it ends.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -35,6 +36,8 @@ pub(crate) struct WorkerProc {
     pub(crate) pid: u32,
     sock: UnixStream,
     write_lock: Mutex<()>,
+    /// Task frames to write, in the order the dispatcher assigned them.
+    outbox: Mutex<VecDeque<Vec<u8>>>,
     state: Mutex<ProcState>,
 }
 
@@ -56,6 +59,7 @@ impl WorkerProc {
                 pid: child.id(),
                 sock: ours,
                 write_lock: Mutex::new(()),
+                outbox: Mutex::new(VecDeque::new()),
                 state: Mutex::new(ProcState {
                     reason: None,
                     reaped: false,
@@ -70,6 +74,27 @@ impl WorkerProc {
     pub(crate) fn send(&self, frame: &[u8]) -> io::Result<()> {
         let _g = lock(&self.write_lock);
         send_all(self.sock.as_raw_fd(), frame)
+    }
+
+    /// Queues a task frame (called under the dispatcher's lock, so frames queue in the order
+    /// the worker must run them); [`flush`](Self::flush) writes it.
+    pub(crate) fn queue(&self, frame: Vec<u8>) {
+        lock(&self.outbox).push_back(frame);
+    }
+
+    /// Writes every queued frame, oldest first. Two threads that queued frames for this worker
+    /// cannot write them out of order: each frame is written by whichever flush finds it first.
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        let _g = lock(&self.write_lock);
+        loop {
+            let Some(frame) = lock(&self.outbox).pop_front() else {
+                return Ok(());
+            };
+            if let Err(e) = send_all(self.sock.as_raw_fd(), &frame) {
+                lock(&self.outbox).clear();
+                return Err(e);
+            }
+        }
     }
 
     /// Closes the parent's writing end: the worker reads end-of-stream and exits.

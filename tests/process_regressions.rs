@@ -1,0 +1,153 @@
+//! Process-engine races found by the chaos runner (`examples/chaos.rs`), one test each:
+//!
+//! - frames pipelined to one worker by two threads at once must reach it in the order the
+//!   dispatcher assigned them (else the reply names an unexpected task and the worker is killed
+//!   as a protocol error, failing an innocent task);
+//! - `shutdown(cancel_futures = true)` must not drop a task that was already marked running and
+//!   queued again because the worker it was pipelined to died (its future ended as
+//!   `BrokenExecutor: the promise was dropped without a result`);
+//! - a pool dropped on one of its own reader threads (by a done-callback) must not leave its
+//!   timer thread behind.
+//!
+//! The tests of this file run one at a time (`serial`): the last one counts the pool's threads.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use concurrent_futures::{register, Future, ProcessPoolExecutor, TaskError};
+
+#[path = "suite/util.rs"]
+mod util;
+
+use util::{eventually, Watchdog, LONG};
+
+// Not inlined: the pool finds a registered function by its address, and a small function may
+// otherwise be copied into several codegen units, each copy with an address of its own.
+#[inline(never)]
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+#[inline(never)]
+fn kill_self(_: ()) -> u64 {
+    // SAFETY: a plain syscall; the worker kills itself.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    loop {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Keeps a new worker busy initializing, so a re-queued task waits in the parent meanwhile
+/// (only to stay busy; nothing is synchronised by it).
+#[inline(never)]
+fn slow_init(_: ()) {
+    std::thread::sleep(Duration::from_secs(1));
+}
+
+#[inline(never)]
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+register!(square, kill_self, slow_init, sleep_ms);
+
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn result<T>(mut f: Future<T>) -> Result<T, TaskError> {
+    let r = f.result_timeout(LONG);
+    assert!(
+        !matches!(r, Err(TaskError::Timeout { .. })),
+        "no result in {LONG:?}"
+    );
+    r
+}
+
+#[test]
+fn frames_pipelined_by_concurrent_submitters_arrive_in_order() {
+    let _serial = serial();
+    let _watchdog = Watchdog::for_this_test();
+    // One worker, four submitters: their dispatches interleave on the one worker's pipeline.
+    let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    let n = if cfg!(debug_assertions) {
+        2_000
+    } else {
+        10_000
+    };
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let pool = &pool;
+            s.spawn(move || {
+                for i in 0..n {
+                    let x = t * 1_000_000 + i;
+                    let f = pool.submit_fn(square, x).unwrap();
+                    assert_eq!(result(f), Ok(x * x), "task {x}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn cancel_futures_keeps_a_requeued_running_task() {
+    let _serial = serial();
+    let _watchdog = Watchdog::for_this_test();
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(slow_init, ())
+        .build()
+        .unwrap();
+    // Both are sent to the first worker once it is initialized: `queued` behind `crash`.
+    let crash = pool.submit_fn(kill_self, ()).unwrap();
+    let queued = pool.submit_fn(square, 7).unwrap();
+    assert!(result(crash).unwrap_err().is_worker_died());
+    // The worker died before starting `queued`: it is queued again, still marked running, while
+    // the replacement initializes.
+    pool.shutdown(false, true);
+    assert_eq!(result(queued), Ok(49));
+}
+
+#[test]
+fn a_pool_dropped_on_its_own_reader_thread_leaves_no_thread() {
+    let _serial = serial();
+    let _watchdog = Watchdog::for_this_test();
+    let pool_threads = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|t| {
+                std::fs::read_to_string(t.path().join("comm"))
+                    .is_ok_and(|c| c.starts_with("ProcessPoolExec"))
+            })
+            .count()
+    };
+    assert!(
+        eventually(LONG, || pool_threads() == 0),
+        "earlier pools ended"
+    );
+    for _ in 0..5 {
+        // The idle timeout starts the timer thread.
+        let pool = Arc::new(
+            ProcessPoolExecutor::builder()
+                .max_workers(1)
+                .idle_timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        );
+        let f = pool.submit_fn(sleep_ms, 50).unwrap();
+        let last = Mutex::new(Some(pool.clone()));
+        // Whichever of the callback and this thread drops its handle last runs the pool's Drop;
+        // when it is the callback, that is on the pool's reader thread.
+        f.add_done_callback(move |_| drop(last.lock().unwrap().take()));
+        drop(pool);
+        assert_eq!(result(f), Ok(50));
+    }
+    assert!(
+        eventually(LONG, || pool_threads() == 0),
+        "{} process-pool threads left",
+        pool_threads()
+    );
+}
