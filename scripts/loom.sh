@@ -3,8 +3,11 @@
 # registration vs completion, submit vs shutdown, the sleep protocol, nested waits, the
 # completion queue of as_completed/wait), explored by loom up to a bound on preemptions.
 #
-#   scripts/loom.sh                          # bound 2: ~1 s of model time, ~15 s with the build
-#   LOOM_MAX_PREEMPTIONS=3 scripts/loom.sh   # ~30 s; 4: ~3 min (2 cores)
+#   scripts/loom.sh                          # bound 2: 1-4 s of model time
+#   LOOM_MAX_PREEMPTIONS=3 scripts/loom.sh   # 25-50 s; bound 4: ~4.5 min
+#
+# Measured on 2 cores under load; the first (release) build adds ~3.5 min, a rebuild after a
+# change to the crate ~15-80 s.
 #   scripts/loom.sh submit_vs_shutdown       # one model (extra arguments go to the test binary)
 #   scripts/loom.sh --ignored                # the model of a known, not yet fixed bug
 #
