@@ -604,6 +604,8 @@ fn fresh_round(
             }
         }
     }
+    // The pool goes before its futures are waited on (its Drop then waits for the tasks), or,
+    // in half of the shutdown rounds, after.
     if !matches!(mode, Mode::Shutdown { .. }) || wait_first {
         activity(who, format!("round {batch}: dropping the {engine:?} pool"));
         drop(pool);
