@@ -43,6 +43,12 @@ fn sleep_ms(ms: u64) -> u32 {
     std::process::id()
 }
 
+/// Sleeps `us` microseconds; returns them.
+fn sleep_us(us: u64) -> u64 {
+    std::thread::sleep(Duration::from_micros(us));
+    us
+}
+
 fn panic_with(msg: String) -> u32 {
     std::panic::panic_any(msg)
 }
@@ -229,6 +235,7 @@ register!(
     square,
     hold,
     sleep_ms,
+    sleep_us,
     panic_with,
     die,
     takes_unencodable,
@@ -517,6 +524,65 @@ fn per_submit_timeout_overrides_builder_default() {
         .submit_fn_with_timeout(sleep_ms, 60_000, limit)
         .unwrap();
     assert_eq!(result(slow), Err(TaskError::TaskTimedOut { limit }));
+}
+
+/// A deadline that passes just as its task finishes (the reply already on its way) must stop
+/// that task or nothing: never the task the worker is given next, which has no time limit.
+#[test]
+fn deadline_racing_completion_never_stops_the_next_task() {
+    let _w = watchdog("deadline_racing_completion_never_stops_the_next_task");
+    let pool = pool(1);
+    let limit = Duration::from_micros(2500);
+    let mut failures = Vec::new();
+    for i in 0..400u64 {
+        // Durations around the limit, so that some finish just before it and some just after.
+        let timed = pool
+            .submit_fn_with_timeout(sleep_us, 2000 + (i % 20) * 100, limit)
+            .unwrap();
+        let next = pool.submit_fn(square, i).unwrap();
+        let t = result(timed);
+        assert!(
+            t.is_ok() || t == Err(TaskError::TaskTimedOut { limit }),
+            "{t:?}"
+        );
+        let n = result(next);
+        if n != Ok(i * i) {
+            failures.push((i, t, n));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "tasks without a time limit stopped by the previous task's deadline: {failures:?}"
+    );
+}
+
+/// `kill` that arrives just as its task finishes may stop that task or nothing: never the task
+/// the worker runs next.
+#[test]
+fn kill_racing_completion_never_stops_the_next_task() {
+    let _w = watchdog("kill_racing_completion_never_stops_the_next_task");
+    let pool = pool(1);
+    let mut failures = Vec::new();
+    for i in 0..1500u64 {
+        let target = pool.submit_fn(sleep_us, 500).unwrap();
+        let next = pool.submit_fn(square, i).unwrap();
+        assert!(eventually(LONG, || target.running() || target.done()));
+        // Kill at spread-out moments around the end of the task (a spin, to hit the window).
+        let start = std::time::Instant::now();
+        let offset = Duration::from_micros(300 + (i % 41) * 10);
+        while start.elapsed() < offset {
+            std::hint::spin_loop();
+        }
+        let killed = pool.kill(&target);
+        let n = result(next);
+        if n != Ok(i * i) {
+            failures.push((i, killed, result(target), n));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "tasks stopped by a kill aimed at the previous task: {failures:?}"
+    );
 }
 
 #[test]
@@ -826,7 +892,8 @@ fn malformed_frame_bodies_fail_their_task_only() {
     let _w = watchdog("malformed_frame_bodies_fail_their_task_only");
     let pool = pool(1);
     let before = worker_pid(&pool);
-    let cases: Vec<(&str, Box<dyn Fn(u64) -> Vec<u8>>)> = vec![
+    type Build = Box<dyn Fn(u64) -> Vec<u8>>;
+    let cases: Vec<(&str, Build)> = vec![
         (
             "unexpected frame kind 99",
             Box::new(|id| {
