@@ -553,6 +553,49 @@ fn no_worker_outlives_terminate_or_shutdown() {
     assert_eq!(zombie_children(), Vec::<u32>::new());
 }
 
+/// The last handle to a pool may be dropped on one of its own threads (a done-callback owns
+/// it): the pool must still wind down, its worker, reader and timer threads included.
+#[test]
+fn pool_dropped_inside_its_own_callback_winds_down() {
+    let _s = serial();
+    let _w = watchdog("pool_dropped_inside_its_own_callback_winds_down");
+    let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
+    let before = threads();
+    let pool = std::sync::Arc::new(
+        ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .idle_timeout(Duration::from_secs(600))
+            .task_timeout(Duration::from_secs(600))
+            .build()
+            .unwrap(),
+    );
+    let gate = Gate::closed();
+    let f = pool.submit_fn(hold, gate.path()).unwrap();
+    assert!(eventually(LONG, || f.running()));
+    let worker = pool.worker_pids()[0];
+    // A reader thread and a timer thread run.
+    assert!(
+        threads() >= before + 2,
+        "{} threads, {before} before",
+        threads()
+    );
+    let owner = pool.clone();
+    f.add_done_callback(move |_| drop(owner));
+    drop(pool); // the callback now holds the last handle
+    gate.open();
+    assert!(f.wait_timeout(LONG));
+    assert!(
+        eventually(LONG, || proc_stat(worker).is_none()),
+        "worker {worker} still exists: {:?}",
+        proc_stat(worker)
+    );
+    assert!(
+        eventually(LONG, || threads() <= before),
+        "{} threads left, {before} before",
+        threads()
+    );
+}
+
 #[test]
 fn no_orphans_when_the_parent_is_killed() {
     let _s = serial();
