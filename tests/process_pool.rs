@@ -171,6 +171,35 @@ fn next_task_runs_on_whichever_worker_frees_up_first() {
     assert!(result(long).is_ok());
 }
 
+/// Both workers busy with tasks without a time limit, a third task queued: whichever worker
+/// frees up first runs it. Checked both ways round, so that a task handed early to either busy
+/// worker is caught.
+#[test]
+fn queued_task_runs_on_whichever_worker_frees_up_first() {
+    let _w = watchdog("queued_task_runs_on_whichever_worker_frees_up_first");
+    for release_first in 0..2 {
+        let pool = pool(2);
+        let gates = [Gate::closed(), Gate::closed()];
+        let first = pool.submit_fn(hold, gates[0].path()).unwrap();
+        assert!(eventually(LONG, || first.running()));
+        let second = pool.submit_fn(hold, gates[1].path()).unwrap();
+        assert!(eventually(LONG, || second.running() && pool.worker_pids().len() == 2));
+        let mut queued = pool.submit_fn(cube, 4).unwrap();
+        let mut held = [first, second];
+        gates[release_first].open();
+        assert!(held[release_first].result_timeout(LONG).is_ok());
+        let r = queued.result_timeout(LONG);
+        gates[1 - release_first].open();
+        assert_eq!(
+            r,
+            Ok(64),
+            "the queued task waited behind held task {} while the other worker was free",
+            1 - release_first
+        );
+        assert!(held[1 - release_first].result_timeout(LONG).is_ok());
+    }
+}
+
 #[test]
 fn idle_workers_exit_after_idle_timeout() {
     let _w = watchdog("idle_workers_exit_after_idle_timeout");
