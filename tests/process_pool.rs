@@ -200,6 +200,44 @@ fn queued_task_runs_on_whichever_worker_frees_up_first() {
     }
 }
 
+/// `cancel()` returning `true` means the task never runs, even one the engine had already
+/// handed to a busy worker ahead of time.
+#[test]
+fn a_successfully_cancelled_task_never_runs() {
+    let _w = watchdog("a_successfully_cancelled_task_never_runs");
+    let scratch = suite::util::Scratch::new();
+    let pool = pool(1);
+    let gate = Gate::closed();
+    let held = pool.submit_fn(hold, gate.path()).unwrap();
+    assert!(eventually(LONG, || held.running()));
+    let next: Vec<_> = (0..3)
+        .map(|i| {
+            pool.submit_fn(suite::touch, scratch.file(&format!("t{i}")))
+                .unwrap()
+        })
+        .collect();
+    let cancelled: Vec<bool> = next.iter().map(|f| f.cancel()).collect();
+    gate.open();
+    assert!(result(held).is_ok());
+    pool.shutdown(true, false);
+    let ran = scratch.names();
+    for (i, (f, c)) in next.iter().zip(&cancelled).enumerate() {
+        let name = format!("t{i}");
+        if *c {
+            assert!(f.cancelled());
+            assert!(
+                !ran.contains(&name),
+                "task {i} ran although cancel() returned true"
+            );
+        } else {
+            assert!(
+                ran.contains(&name),
+                "task {i} was not cancelled and did not run"
+            );
+        }
+    }
+}
+
 #[test]
 fn idle_workers_exit_after_idle_timeout() {
     let _w = watchdog("idle_workers_exit_after_idle_timeout");

@@ -189,7 +189,9 @@ fn process_ended(pid: u32) -> bool {
 
 /// Runs this test binary as a child in `mode`, with stdout and stderr piped.
 fn spawn_child_mode(mode: &str, extra_env: &[(&str, &str)]) -> std::process::Child {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    // `/proc/self/exe`, not `current_exe()`: the test binary's path may have been replaced by a
+    // rebuild while this test runs.
+    let mut cmd = Command::new("/proc/self/exe");
     cmd.args([
         "child_mode",
         "--exact",
@@ -244,6 +246,7 @@ fn child_mode() {
     match std::env::var(MODE_ENV).as_deref() {
         Ok("orphan") => orphan_parent(),
         Ok("print") => print_parent(),
+        Ok("deleted_exe") => deleted_exe_parent(),
         _ => {}
     }
 }
@@ -278,6 +281,18 @@ fn print_parent() {
     let pool = pool(1);
     let pid = result(pool.submit_fn(print_marker, marker).unwrap()).unwrap();
     println!("PARENT {} WORKER {pid}", std::process::id());
+}
+
+/// Deletes its own executable file (as a rebuild or an upgrade replacing it would), then runs
+/// a task and prints the outcome.
+fn deleted_exe_parent() {
+    std::fs::remove_file(std::env::current_exe().unwrap()).unwrap();
+    let pool = pool(1);
+    let r = pool
+        .submit_fn(square, 7)
+        .map_err(|e| e.to_string())
+        .map(result);
+    println!("OUTCOME {r:?}");
 }
 
 // ----- payloads ------------------------------------------------------------------------------
@@ -553,14 +568,25 @@ fn no_worker_outlives_terminate_or_shutdown() {
     assert_eq!(zombie_children(), Vec::<u32>::new());
 }
 
+/// The thread ids of this process, with their names.
+fn threads() -> Vec<(String, String)> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|e| {
+            let tid = e.ok()?.file_name().to_str()?.to_owned();
+            let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+            Some((tid, comm.trim_end().to_owned()))
+        })
+        .collect()
+}
+
 /// The last handle to a pool may be dropped on one of its own threads (a done-callback owns
 /// it): the pool must still wind down, its worker, reader and timer threads included.
 #[test]
 fn pool_dropped_inside_its_own_callback_winds_down() {
     let _s = serial();
     let _w = watchdog("pool_dropped_inside_its_own_callback_winds_down");
-    let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
-    let before = threads();
+    let before: Vec<String> = threads().into_iter().map(|(tid, _)| tid).collect();
     let pool = std::sync::Arc::new(
         ProcessPoolExecutor::builder()
             .max_workers(1)
@@ -571,13 +597,22 @@ fn pool_dropped_inside_its_own_callback_winds_down() {
     );
     let gate = Gate::closed();
     let f = pool.submit_fn(hold, gate.path()).unwrap();
-    assert!(eventually(LONG, || f.running()));
+    assert!(eventually(LONG, || f.running()), "{f:?} {pool:?}");
     let worker = pool.worker_pids()[0];
-    // A reader thread and a timer thread run.
+    // The pool's threads: new since `before`, and named as the pool names them or (until a new
+    // thread has set its name) as this test's thread, from which they inherit it. The test
+    // harness may start other tests' threads meanwhile: those carry their own test's name.
+    let me = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+    let me = me.trim_end();
+    let pool_threads: Vec<(String, String)> = threads()
+        .into_iter()
+        .filter(|(tid, comm)| {
+            !before.contains(tid) && (comm == me || comm.starts_with("ProcessPoolExec"))
+        })
+        .collect();
     assert!(
-        threads() >= before + 2,
-        "{} threads, {before} before",
-        threads()
+        pool_threads.len() >= 2,
+        "a reader and a timer thread: {pool_threads:?}"
     );
     let owner = pool.clone();
     f.add_done_callback(move |_| drop(owner));
@@ -589,10 +624,16 @@ fn pool_dropped_inside_its_own_callback_winds_down() {
         "worker {worker} still exists: {:?}",
         proc_stat(worker)
     );
+    let alive = || {
+        let now = threads();
+        now.into_iter()
+            .filter(|(tid, _)| pool_threads.iter().any(|(t, _)| t == tid))
+            .collect::<Vec<_>>()
+    };
     assert!(
-        eventually(LONG, || threads() <= before),
-        "{} threads left, {before} before",
-        threads()
+        eventually(LONG, || alive().is_empty()),
+        "the pool's threads still run: {:?}",
+        alive()
     );
 }
 
@@ -684,6 +725,46 @@ fn workers_inherit_stdout_and_stderr() {
         "the worker's eprint is not in the parent's stderr:\n{err}"
     );
     assert!(!err.contains(&format!("stdout {marker}")));
+}
+
+/// A program whose executable file was deleted or replaced after it started (a rebuild, an
+/// upgrade) still starts workers: they run the program that is running, not what the path now
+/// names.
+#[test]
+fn workers_start_after_the_executable_was_deleted() {
+    let _s = serial();
+    let _w = watchdog("workers_start_after_the_executable_was_deleted");
+    let scratch = util::Scratch::new();
+    let copy = scratch.file("copy-of-the-test-binary");
+    std::fs::copy("/proc/self/exe", &copy).unwrap();
+    let mut child = Command::new(&copy)
+        .args([
+            "child_mode",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(MODE_ENV, "deleted_exe")
+        .env("RUST_BACKTRACE", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = drain(child.stdout.take().unwrap());
+    let err = drain(child.stderr.take().unwrap());
+    let status = wait_child(&mut child, LONG);
+    let out = out.recv_timeout(LONG).unwrap();
+    let err = err.recv_timeout(LONG).unwrap();
+    assert!(
+        !Path::new(&copy).exists(),
+        "the child did not delete its executable"
+    );
+    assert!(
+        out.contains("OUTCOME Ok(Ok(49))"),
+        "{status}\nstdout:\n{out}\nstderr:\n{err}"
+    );
 }
 
 #[test]
