@@ -29,7 +29,7 @@ use crate::map::{Map, MapUnordered};
 /// fn total(order: Order) -> (u32, u32) { (order.id, order.lines.iter().sum()) }
 /// register!(total);
 ///
-/// fn run<A: Payload, R: Payload>(pool: &impl Executor, f: fn(A) -> R, arg: A) -> R {
+/// fn run<A: Payload, R: Payload>(pool: &impl Executor, f: impl TaskFn<A, R>, arg: A) -> R {
 ///     pool.submit_fn(f, arg).unwrap().result().unwrap()
 /// }
 ///
@@ -38,6 +38,22 @@ use crate::map::{Map, MapUnordered};
 /// ```
 pub trait Payload: Serialize + DeserializeOwned + Send + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
+
+/// A task function every engine can run: a plain function (or a non-capturing closure) taking
+/// one argument. Implemented for every `Fn(A) -> R + Copy + Send + Sync + 'static`, which every
+/// `fn` item is.
+///
+/// The process engine identifies a [registered](crate::register) function by the function item's
+/// own type, so pass the function itself (`pool.submit_fn(square, 3)`), as you would in Python.
+///
+/// ```
+/// use concurrent_futures::TaskFn;
+/// fn square(x: u64) -> u64 { x * x }
+/// fn takes<F: TaskFn<u64, u64>>(f: F) -> u64 { f(7) }
+/// assert_eq!(takes(square), 49);
+/// ```
+pub trait TaskFn<A, R>: Fn(A) -> R + Copy + Send + Sync + 'static {}
+impl<A, R, F: Fn(A) -> R + Copy + Send + Sync + 'static> TaskFn<A, R> for F {}
 
 /// Options for [`Executor::map_with`] and the engines' `map_with`.
 ///
@@ -185,7 +201,7 @@ pub trait Executor {
     /// ```
     fn submit_fn<A: Payload, R: Payload>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         arg: A,
     ) -> Result<Future<R>, SubmitError<A>>;
 
@@ -232,7 +248,7 @@ pub trait Executor {
     /// ```
     fn map<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: I,
     ) -> Map<'_, R, I::IntoIter>
     where
@@ -255,7 +271,7 @@ pub trait Executor {
     /// ```
     fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: I,
         options: MapOptions,
     ) -> Map<'_, R, I::IntoIter>
@@ -284,7 +300,7 @@ pub trait Executor {
     /// ```
     fn map_unordered<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: I,
     ) -> MapUnordered<'_, R, I::IntoIter>
     where

@@ -79,7 +79,7 @@ mod thread;
 mod wait;
 
 pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
-pub use crate::executor::{Executor, MapOptions, Payload};
+pub use crate::executor::{Executor, MapOptions, Payload, TaskFn};
 pub use crate::future::{Future, FutureState, Promise};
 pub use crate::map::{Map, MapUnordered};
 pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};

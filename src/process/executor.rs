@@ -10,7 +10,7 @@ use super::pool::{Complete, Config, Entry, Init, Shared};
 use super::registry::{lookup_fn, not_registered};
 use super::wire::{self, CALL, FLAG_BATCH, INIT};
 use crate::error::{BuildError, SubmitError, TaskError};
-use crate::executor::{Executor, MapOptions, Payload};
+use crate::executor::{Executor, MapOptions, Payload, TaskFn};
 use crate::future::{deadline_after, Future, Promise};
 use crate::map::{default_buffer, Map, MapUnordered};
 
@@ -127,8 +127,8 @@ impl ProcessPoolBuilder {
     ///     .unwrap();
     /// assert_eq!(pool.submit_fn(label, 7).unwrap().result().unwrap(), "eu-west-7");
     /// ```
-    pub fn initializer<A: Payload>(mut self, f: fn(A), arg: A) -> Self {
-        self.initializer = Some(match lookup_fn(f) {
+    pub fn initializer<A: Payload>(mut self, f: impl TaskFn<A, ()>, arg: A) -> Self {
+        self.initializer = Some(match lookup_fn(&f) {
             None => Err(not_registered::<A, ()>()),
             Some(reg) => bincode::serialize(&arg)
                 .map(|b| (reg.name, b))
@@ -370,10 +370,10 @@ impl ProcessPoolExecutor {
     /// ```
     pub fn submit_fn<A: Payload, R: Payload>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         arg: A,
     ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_inner(f, arg, self.shared.cfg.task_timeout)
+        self.submit_inner(f, arg, self.shared.cfg.task_timeout, false)
     }
 
     /// Like [`submit_fn`](Self::submit_fn) with a time limit for this task: if it is still
@@ -396,20 +396,21 @@ impl ProcessPoolExecutor {
     /// ```
     pub fn submit_fn_with_timeout<A: Payload, R: Payload>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         arg: A,
         timeout: Duration,
     ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_inner(f, arg, Some(timeout))
+        self.submit_inner(f, arg, Some(timeout), false)
     }
 
     fn submit_inner<A: Payload, R: Payload>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         arg: A,
         timeout: Option<Duration>,
+        batchable: bool,
     ) -> Result<Future<R>, SubmitError<A>> {
-        let Some(reg) = lookup_fn(f) else {
+        let Some(reg) = lookup_fn(&f) else {
             return Err(SubmitError::Invalid(arg, not_registered::<A, R>()));
         };
         let id = self.shared.next_id();
@@ -431,8 +432,9 @@ impl ProcessPoolExecutor {
         let entry = Entry {
             id,
             future_id: fut.id(),
-            frame,
+            frame: Arc::new(frame),
             timeout,
+            batchable,
             done: Box::new(Typed { promise, view }),
         };
         match self.shared.submit(entry) {
@@ -461,8 +463,9 @@ impl ProcessPoolExecutor {
         let entry = Entry {
             id,
             future_id: fut.id(),
-            frame: build(id),
+            frame: Arc::new(build(id)),
             timeout: self.shared.cfg.task_timeout,
+            batchable: false,
             done: Box::new(Typed { promise, view }),
         };
         match self.shared.submit(entry) {
@@ -476,10 +479,10 @@ impl ProcessPoolExecutor {
     /// per-item results.
     fn submit_batch<A: Payload, R: Payload>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: Vec<A>,
     ) -> Result<Future<Chunk<R>>, SubmitError<()>> {
-        let Some(reg) = lookup_fn(f) else {
+        let Some(reg) = lookup_fn(&f) else {
             return Err(SubmitError::Invalid((), not_registered::<A, R>()));
         };
         let id = self.shared.next_id();
@@ -501,8 +504,9 @@ impl ProcessPoolExecutor {
         let entry = Entry {
             id,
             future_id: fut.id(),
-            frame,
+            frame: Arc::new(frame),
             timeout: self.shared.cfg.task_timeout,
+            batchable: true,
             done: Box::new(Batch(Typed { promise, view })),
         };
         match self.shared.submit(entry) {
@@ -526,7 +530,7 @@ impl ProcessPoolExecutor {
     /// ```
     pub fn map<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: I,
     ) -> ChunkedMap<'_, R, I::IntoIter> {
         self.map_with(f, items, MapOptions::default())
@@ -548,7 +552,7 @@ impl ProcessPoolExecutor {
     /// ```
     pub fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: I,
         options: MapOptions,
     ) -> ChunkedMap<'_, R, I::IntoIter> {
@@ -571,7 +575,7 @@ impl ProcessPoolExecutor {
     /// ```
     pub fn map_unordered<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: I,
     ) -> MapUnordered<'_, R, I::IntoIter> {
         MapUnordered::new(
@@ -757,7 +761,7 @@ impl std::fmt::Debug for ProcessPoolExecutor {
 impl Executor for ProcessPoolExecutor {
     fn submit_fn<A: Payload, R: Payload>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         arg: A,
     ) -> Result<Future<R>, SubmitError<A>> {
         ProcessPoolExecutor::submit_fn(self, f, arg)
@@ -770,7 +774,7 @@ impl Executor for ProcessPoolExecutor {
     }
     fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         items: I,
         options: MapOptions,
     ) -> Map<'_, R, I::IntoIter> {
@@ -778,7 +782,8 @@ impl Executor for ProcessPoolExecutor {
         // chunks.
         Map::new(
             Box::new(move |a| {
-                ProcessPoolExecutor::submit_fn(self, f, a).map_err(|e| e.map(|_| ()))
+                self.submit_inner(f, a, self.shared.cfg.task_timeout, true)
+                    .map_err(|e| e.map(|_| ()))
             }),
             items.into_iter(),
             options,
@@ -827,7 +832,7 @@ where
 {
     fn new(
         pool: &'a ProcessPoolExecutor,
-        f: fn(I::Item) -> R,
+        f: impl TaskFn<I::Item, R>,
         input: I,
         options: MapOptions,
     ) -> Self {

@@ -80,7 +80,7 @@ pub use self::registry::RemoteError;
 #[doc(hidden)]
 pub mod __private {
     pub use super::registry::{
-        invoke, invoke_batch, types_of, Registration, RemoteError, REGISTRY,
+        invoke, invoke_batch, type_id_of_val, types_of, Registration, RemoteError, REGISTRY,
     };
     pub use linkme;
 }

@@ -33,16 +33,20 @@ pub(crate) trait Complete: Send {
     fn cancel(self: Box<Self>);
     /// Whether the future was cancelled by its holder.
     fn is_cancelled(&self) -> bool;
-    /// Whether the future is already running: a task that was sent to a worker behind another
-    /// one and queued again when that worker died. It can no longer be cancelled.
+    /// Whether the future is marked running (it was sent to a worker; it may have gone back to
+    /// the queue because that worker died before starting it).
     fn is_running(&self) -> bool;
 }
 
 pub(crate) struct Entry {
     pub(crate) id: u64,
     pub(crate) future_id: usize,
-    pub(crate) frame: Vec<u8>,
+    /// Shared with the worker's outbox; kept until the reply, so that a task queued behind
+    /// another can be sent again in full if the worker dies first.
+    pub(crate) frame: Arc<Vec<u8>>,
     pub(crate) timeout: Option<Duration>,
+    /// Submitted by `map`: may be queued inside a worker behind another `map` task.
+    pub(crate) batchable: bool,
     pub(crate) done: Box<dyn Complete>,
 }
 
@@ -63,8 +67,7 @@ pub(crate) struct Config {
 
 /// How many tasks may be queued inside one worker (sent, not yet answered). With 2, the worker
 /// finds its next task already in its socket buffer when it finishes one, instead of idling for a
-/// round trip through the parent. Tasks with a time limit are never queued behind another
-/// (their clock starts when they are sent).
+/// round trip through the parent (`map` tasks only: see `Entry::pipelined`).
 const PIPELINE: usize = 2;
 
 struct Slot {
@@ -75,8 +78,20 @@ struct Slot {
     initializing: bool,
     /// Closed (or closing): takes no more work.
     retiring: bool,
+    /// Signalled by the parent (`doom`).
+    killed: bool,
     tasks_done: usize,
     idle_since: Instant,
+}
+
+impl Entry {
+    /// Whether this task may wait inside a worker behind another one. Only `map` tasks do (a
+    /// stream of similar tasks, where keeping the worker busy matters and their order is already
+    /// fixed); a task from `submit` always goes to the first worker that is free, and a task with
+    /// a time limit is never queued behind another (its clock starts when it is sent).
+    fn pipelined(&self) -> bool {
+        self.batchable && self.timeout.is_none()
+    }
 }
 
 impl Slot {
@@ -95,7 +110,7 @@ impl Slot {
         }
         match self.in_flight.back() {
             None => true,
-            Some(prev) => prev.timeout.is_none() && next.timeout.is_none(),
+            Some(prev) => prev.pipelined() && next.pipelined(),
         }
     }
 }
@@ -105,6 +120,8 @@ struct State {
     workers: Vec<Slot>,
     starting: usize,
     shutdown: bool,
+    /// `terminate_workers` / `kill_workers` was called.
+    terminating: bool,
     broken: Option<String>,
     readers: Vec<std::thread::JoinHandle<()>>,
 }
@@ -148,6 +165,7 @@ impl Shared {
                 workers: Vec::new(),
                 starting: 0,
                 shutdown: false,
+                terminating: false,
                 broken: None,
                 readers: Vec::new(),
             }),
@@ -185,8 +203,13 @@ impl Shared {
     /// Assigns pending tasks to available workers, plans spawns and retirements.
     fn pump(&self, st: &mut State) -> Work {
         let mut work = Work::default();
-        // Fill idle workers first, then pipeline.
-        for round in 0..PIPELINE {
+        // Fill idle workers first. Pipeline (queue a second task inside a busy worker) only once
+        // the pool has all the workers it may have: while one is still starting, a task waits
+        // for it rather than behind a task that may run long.
+        let full =
+            st.workers.iter().filter(|s| !s.retiring).count() + st.starting >= self.cfg.max_workers;
+        let rounds = if full { PIPELINE } else { 1 };
+        for round in 0..rounds {
             for slot in st.workers.iter_mut() {
                 if slot.in_flight.len() != round {
                     continue;
@@ -199,24 +222,15 @@ impl Shared {
                     if !slot.accepts(e, self.cfg.max_tasks_per_child) {
                         break;
                     }
-                    let mut e = st.pending.pop_front().expect("front exists");
+                    let e = st.pending.pop_front().expect("front exists");
+                    // Sent is running: `cancel()` returning true must mean the task never runs,
+                    // and once in a worker's socket it will. Its clock starts now (a task with a
+                    // time limit is only ever sent to an idle worker).
                     if !e.done.start() {
                         continue; // cancelled meanwhile
                     }
-                    // A task queued behind another goes back to `pending` if the worker dies
-                    // first (`on_exit`), so it keeps its frame to be sent again.
-                    let frame = if slot.in_flight.is_empty() {
-                        std::mem::take(&mut e.frame)
-                    } else {
-                        e.frame.clone()
-                    };
-                    // Only the task at the front is running; its clock starts now.
-                    let timeout = if slot.in_flight.is_empty() {
-                        e.timeout
-                    } else {
-                        None
-                    };
-                    slot.proc.queue(frame);
+                    let timeout = e.timeout;
+                    slot.proc.queue(e.frame.clone());
                     work.sends.push((slot.proc.clone(), e.id, timeout));
                     slot.in_flight.push_back(e);
                     break;
@@ -315,6 +329,7 @@ impl Shared {
                     in_flight: VecDeque::new(),
                     initializing: init.is_some(),
                     retiring: false,
+                    killed: false,
                     tasks_done: 0,
                     idle_since: Instant::now(),
                 });
@@ -399,14 +414,13 @@ impl Shared {
             return Ok(());
         }
         if slot.in_flight.front().map(|e| e.id) != Some(frame.id) {
+            if slot.killed {
+                // A worker being killed may answer a task that was already taken back.
+                return Ok(());
+            }
             return Err(format!("reply for unexpected task {}", frame.id));
         }
         let entry = slot.in_flight.pop_front().expect("checked above");
-        // The next queued task (if any) starts running now: start its clock.
-        let next_deadline = slot
-            .in_flight
-            .front()
-            .and_then(|n| n.timeout.map(|t| (n.id, t, slot.proc.clone())));
         slot.tasks_done += 1;
         slot.idle_since = Instant::now();
         let limit_reached = self
@@ -426,9 +440,6 @@ impl Shared {
             self.changed.notify_all();
         }
         drop(st);
-        if let Some((id, t, p)) = next_deadline {
-            self.timers.add(self, Instant::now() + t, id, &p);
-        }
         if let Some(p) = retire {
             work.closes.push(p);
         }
@@ -449,10 +460,17 @@ impl Shared {
             return;
         };
         let mut slot = st.workers.swap_remove(i);
-        // The oldest unanswered task was running; the others never started: queue them again.
+        // The oldest unanswered task was running; the others never started: queue them again
+        // (they are marked running, so they run on another worker), unless the pool's workers
+        // are being terminated.
         let running = slot.in_flight.pop_front();
+        let mut unstarted = Vec::new();
         for e in slot.in_flight.drain(..).rev() {
-            st.pending.push_front(e);
+            if st.terminating {
+                unstarted.push(e.done);
+            } else {
+                st.pending.push_front(e);
+            }
         }
         let mut broken = None;
         if slot.initializing && !slot.retiring && reason.is_none() {
@@ -462,16 +480,13 @@ impl Shared {
             ));
         }
         let mut work = self.pump(&mut st);
+        work.finish.extend(
+            unstarted
+                .into_iter()
+                .map(|d| (d, Err(terminated_before_start()))),
+        );
         self.changed.notify_all();
-        // The last worker of a shut-down pool is gone: nothing needs the timer thread any more
-        // (`wait_idle` stops it too, but it returns at once when the pool is dropped on one of
-        // its own reader threads).
-        let finished =
-            st.shutdown && st.workers.is_empty() && st.starting == 0 && st.pending.is_empty();
         drop(st);
-        if finished {
-            self.timers.stop();
-        }
         if let Some(entry) = running {
             if entry.timeout.is_some() {
                 self.timers.remove(entry.id);
@@ -498,18 +513,58 @@ impl Shared {
         if let Some(cause) = broken {
             self.break_pool(cause);
         }
+        // Checked after the callbacks ran: one of them may have shut the pool down.
+        self.stop_timers_if_finished();
+    }
+
+    /// Stops the timer thread once the pool is shut down and has nothing left (`wait_idle`
+    /// does too, but returns at once when called on one of the pool's own reader threads).
+    fn stop_timers_if_finished(&self) {
+        let st = lock(&self.state);
+        let finished =
+            st.shutdown && st.workers.is_empty() && st.starting == 0 && st.pending.is_empty();
+        drop(st);
+        if finished {
+            self.timers.stop();
+        }
     }
 
     /// A task's deadline passed: kill its worker if it is still running that task.
     fn on_deadline(&self, id: u64, proc: &Arc<WorkerProc>) {
-        let st = lock(&self.state);
-        let running = st.workers.iter().find(|s| Arc::ptr_eq(&s.proc, proc));
-        if let Some(Some(e)) = running.map(|s| s.in_flight.front()) {
-            if e.id == id {
-                let limit = e.timeout.unwrap_or_default();
-                proc.signal(libc::SIGKILL, KillReason::Timeout(limit));
-            }
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        let Some(slot) = st.workers.iter_mut().find(|s| Arc::ptr_eq(&s.proc, proc)) else {
+            return;
+        };
+        if let Some(limit) = slot
+            .in_flight
+            .front()
+            .filter(|e| e.id == id)
+            .map(|e| e.timeout.unwrap_or_default())
+        {
+            Self::doom(
+                slot,
+                &mut st.pending,
+                libc::SIGKILL,
+                KillReason::Timeout(limit),
+            );
         }
+    }
+
+    /// Signals a worker the parent wants gone, under the state lock. It takes no more work
+    /// (`retiring`), and the tasks queued behind its running task go back to `pending` at once:
+    /// they have not started, and they must not be taken for the killed task — the running task
+    /// may still answer before the signal lands, and then the next one would be the one the
+    /// worker dies in.
+    fn doom(slot: &mut Slot, pending: &mut VecDeque<Entry>, signal: i32, reason: KillReason) {
+        slot.retiring = true;
+        slot.killed = true;
+        slot.proc.clear_outbox();
+        while slot.in_flight.len() > 1 {
+            let e = slot.in_flight.pop_back().expect("len > 1");
+            pending.push_front(e);
+        }
+        slot.proc.signal(signal, reason);
     }
 
     /// Retires workers idle for longer than the idle timeout; returns when to look again.
@@ -546,13 +601,14 @@ impl Shared {
 
     /// Stops the task whose future has identity `future_id`, if it is running.
     pub(crate) fn kill(&self, future_id: usize) -> bool {
-        let st = lock(&self.state);
-        for s in st.workers.iter() {
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        for s in st.workers.iter_mut() {
             if s.in_flight
                 .front()
                 .is_some_and(|e| e.future_id == future_id)
             {
-                s.proc.signal(libc::SIGKILL, KillReason::Killed);
+                Self::doom(s, &mut st.pending, libc::SIGKILL, KillReason::Killed);
                 return true;
             }
         }
@@ -563,10 +619,21 @@ impl Shared {
     /// what has not started), and waits until every worker is gone.
     pub(crate) fn terminate(&self, signal: i32) {
         self.shutdown(false, true);
-        {
-            let st = lock(&self.state);
-            for s in st.workers.iter() {
-                s.proc.signal(signal, KillReason::Terminated);
+        let unstarted: Vec<_> = {
+            let mut st = lock(&self.state);
+            let st = &mut *st;
+            st.terminating = true;
+            for s in st.workers.iter_mut() {
+                Self::doom(s, &mut st.pending, signal, KillReason::Terminated);
+            }
+            // What `doom` took back was sent but never started: it fails.
+            st.pending.drain(..).map(|e| e.done).collect()
+        };
+        for c in unstarted {
+            if c.is_running() {
+                c.finish(Err(terminated_before_start()));
+            } else {
+                c.cancel();
             }
         }
         self.wait_idle();
@@ -598,7 +665,7 @@ impl Shared {
         st.shutdown = true;
         let mut work;
         let cancelled: Vec<Entry> = if cancel_futures {
-            // Tasks already marked running stay queued and run: only pending ones cancel.
+            // A task marked running (sent to a worker that died before starting it) still runs.
             let (running, pending): (Vec<Entry>, Vec<Entry>) =
                 st.pending.drain(..).partition(|e| e.done.is_running());
             st.pending = running.into();
@@ -610,6 +677,7 @@ impl Shared {
         drop(st);
         work.cancels.extend(cancelled.into_iter().map(|e| e.done));
         self.execute(work);
+        self.stop_timers_if_finished();
         if wait {
             self.wait_idle();
         }
@@ -655,6 +723,14 @@ impl Shared {
 
     pub(crate) fn pending_len(&self) -> usize {
         lock(&self.state).pending.len()
+    }
+}
+
+/// The error of a task that was sent to a worker but never started, when the pool's workers are
+/// terminated.
+fn terminated_before_start() -> TaskError {
+    TaskError::BrokenExecutor {
+        cause: "the pool's workers were terminated before the task started".into(),
     }
 }
 

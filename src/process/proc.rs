@@ -37,7 +37,7 @@ pub(crate) struct WorkerProc {
     sock: UnixStream,
     write_lock: Mutex<()>,
     /// Task frames to write, in the order the dispatcher assigned them.
-    outbox: Mutex<VecDeque<Vec<u8>>>,
+    outbox: Mutex<VecDeque<std::sync::Arc<Vec<u8>>>>,
     state: Mutex<ProcState>,
 }
 
@@ -78,7 +78,7 @@ impl WorkerProc {
 
     /// Queues a task frame (called under the dispatcher's lock, so frames queue in the order
     /// the worker must run them); [`flush`](Self::flush) writes it.
-    pub(crate) fn queue(&self, frame: Vec<u8>) {
+    pub(crate) fn queue(&self, frame: std::sync::Arc<Vec<u8>>) {
         lock(&self.outbox).push_back(frame);
     }
 
@@ -95,6 +95,11 @@ impl WorkerProc {
                 return Err(e);
             }
         }
+    }
+
+    /// Drops the frames not yet written (the worker is being killed).
+    pub(crate) fn clear_outbox(&self) {
+        lock(&self.outbox).clear();
     }
 
     /// Closes the parent's writing end: the worker reads end-of-stream and exits.

@@ -67,6 +67,8 @@ pub struct Registration {
     pub addr: fn() -> usize,
     /// `(TypeId::of::<A>(), TypeId::of::<R>())`.
     pub types: fn() -> (TypeId, TypeId),
+    /// The `TypeId` of the function item's own (zero-sized, unique) type.
+    pub item: fn() -> TypeId,
     /// Decodes one argument, calls, encodes the result.
     pub invoke: fn(&[u8]) -> Result<Vec<u8>, RemoteError>,
     /// Decodes a `Vec` of arguments, calls once per item, encodes a `Vec` of per-item results.
@@ -102,6 +104,9 @@ macro_rules! register {
                 fn __cf_types() -> (::std::any::TypeId, ::std::any::TypeId) {
                     $crate::__private::types_of($f)
                 }
+                fn __cf_item() -> ::std::any::TypeId {
+                    $crate::__private::type_id_of_val(&$f)
+                }
                 fn __cf_invoke(
                     bytes: &[u8],
                 ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__private::RemoteError> {
@@ -119,12 +124,18 @@ macro_rules! register {
                         name: concat!(module_path!(), "::", stringify!($f)),
                         addr: __cf_addr,
                         types: __cf_types,
+                        item: __cf_item,
                         invoke: __cf_invoke,
                         invoke_batch: __cf_invoke_batch,
                     };
             };
         )+
     };
+}
+
+#[doc(hidden)]
+pub fn type_id_of_val<F: 'static>(_f: &F) -> TypeId {
+    TypeId::of::<F>()
 }
 
 #[doc(hidden)]
@@ -162,6 +173,7 @@ pub fn invoke_batch<A: DeserializeOwned, R: Serialize>(
 }
 
 struct Index {
+    by_item: HashMap<TypeId, &'static Registration>,
     by_addr: HashMap<usize, Vec<&'static Registration>>,
     by_name: HashMap<&'static str, &'static Registration>,
 }
@@ -171,20 +183,42 @@ fn index() -> &'static Index {
     INDEX.get_or_init(|| {
         let mut by_addr: HashMap<usize, Vec<&'static Registration>> = HashMap::new();
         let mut by_name = HashMap::new();
+        let mut by_item = HashMap::new();
         for r in REGISTRY.iter() {
+            by_item.entry((r.item)()).or_insert(r);
             by_addr.entry((r.addr)()).or_default().push(r);
             by_name.entry(r.name).or_insert(r);
         }
-        Index { by_addr, by_name }
+        Index {
+            by_item,
+            by_addr,
+            by_name,
+        }
     })
 }
 
 /// The registration of `f`, if it was registered.
-pub(crate) fn lookup_fn<A: 'static, R: 'static>(f: fn(A) -> R) -> Option<&'static Registration> {
+///
+/// A function item is found by its own type, which is unique and the same in every codegen unit
+/// and crate. (Its *address* is not reliable: the compiler may give each codegen unit its own
+/// copy of a small function.) A plain `fn(A) -> R` pointer is found by address, as a fallback.
+pub(crate) fn lookup_fn<A: 'static, R: 'static, F: crate::TaskFn<A, R>>(
+    f: &F,
+) -> Option<&'static Registration> {
+    let index = index();
+    if let Some(r) = index.by_item.get(&TypeId::of::<F>()) {
+        return Some(r);
+    }
+    if TypeId::of::<F>() != TypeId::of::<fn(A) -> R>() {
+        return None;
+    }
+    debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
+    // SAFETY: `F` is exactly `fn(A) -> R` (same `TypeId`), a pointer-sized function pointer.
+    let addr: usize = unsafe { std::mem::transmute_copy::<F, usize>(f) };
     let want = (TypeId::of::<A>(), TypeId::of::<R>());
-    index()
+    index
         .by_addr
-        .get(&(f as usize))?
+        .get(&addr)?
         .iter()
         .copied()
         .find(|r| (r.types)() == want)

@@ -7,7 +7,7 @@ use super::pool::Pool;
 use super::scope::Scope;
 use super::task::{erase_job, erase_shared, Task};
 use crate::error::{BuildError, SubmitError};
-use crate::executor::{Executor, MapOptions, Payload};
+use crate::executor::{Executor, MapOptions, Payload, TaskFn};
 use crate::future::Future;
 use crate::map::{Map, MapUnordered};
 use crate::sync::Arc;
@@ -430,7 +430,7 @@ impl std::fmt::Debug for ThreadPoolExecutor {
 impl Executor for ThreadPoolExecutor {
     fn submit_fn<A: Payload, R: Payload>(
         &self,
-        f: fn(A) -> R,
+        f: impl TaskFn<A, R>,
         arg: A,
     ) -> Result<Future<R>, SubmitError<A>> {
         ThreadPoolExecutor::submit_fn(self, f, arg)
