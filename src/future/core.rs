@@ -64,7 +64,8 @@ pub(crate) enum Waiter<T> {
 pub(crate) enum Slot<T> {
     Empty,
     Value(T),
-    Error(TaskError),
+    /// Boxed: failures are rare, and this keeps every task's allocation small.
+    Error(Box<TaskError>),
     Taken,
 }
 
@@ -122,7 +123,7 @@ impl<T> Core<T> {
         debug_assert_eq!(self.state.load(Ordering::Relaxed), RUNNING);
         inner.slot = match outcome {
             Ok(v) => Slot::Value(v),
-            Err(e) => Slot::Error(e),
+            Err(e) => Slot::Error(Box::new(e)),
         };
         self.state.store(FINISHED, Ordering::Release);
         Wakeups {
@@ -132,12 +133,12 @@ impl<T> Core<T> {
 
     /// PENDING → CANCELLED. `Ok(wakeups)` if this call cancelled it, `Err(state)` otherwise.
     pub(crate) fn cancel(&self) -> Result<Wakeups<T>, u8> {
-        self.leave_pending(CANCELLED, Slot::Error(TaskError::Cancelled))
+        self.leave_pending(CANCELLED, Slot::Error(Box::new(TaskError::Cancelled)))
     }
 
     /// PENDING → FINISHED with an error (the executor broke, or the work was lost).
     pub(crate) fn fail_pending(&self, err: TaskError) -> Result<Wakeups<T>, u8> {
-        self.leave_pending(FINISHED, Slot::Error(err))
+        self.leave_pending(FINISHED, Slot::Error(Box::new(err)))
     }
 
     fn leave_pending(&self, to: u8, slot: Slot<T>) -> Result<Wakeups<T>, u8> {

@@ -330,8 +330,9 @@ impl<T> Future<T> {
         match std::mem::replace(&mut inner.slot, Slot::Taken) {
             Slot::Value(v) => Ok(v),
             Slot::Error(e) => {
-                inner.slot = Slot::Error(e.clone());
-                Err(e)
+                let err = (*e).clone();
+                inner.slot = Slot::Error(e);
+                Err(err)
             }
             Slot::Taken => Err(TaskError::AlreadyTaken),
             Slot::Empty => unreachable!("take() is only called on a final future"),
@@ -375,7 +376,7 @@ impl<T> Future<T> {
 
     fn peek_error(&self) -> Option<TaskError> {
         match &self.core().lock().slot {
-            Slot::Error(e) => Some(e.clone()),
+            Slot::Error(e) => Some((**e).clone()),
             _ => None,
         }
     }

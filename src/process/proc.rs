@@ -48,8 +48,8 @@ impl WorkerProc {
     pub(crate) fn spawn(frame_limit: usize) -> io::Result<(WorkerProc, Child, UnixStream)> {
         super::child::ensure_linked();
         let (ours, theirs) = UnixStream::pair()?; // both close-on-exec
-        // `/proc/self/exe` names the program that is running even after its file was deleted
-        // or replaced (a rebuild, an upgrade), where `current_exe()` would name the new file.
+                                                  // `/proc/self/exe` names the program that is running even after its file was deleted
+                                                  // or replaced (a rebuild, an upgrade), where `current_exe()` would name the new file.
         let exe = if cfg!(target_os = "linux") {
             std::path::PathBuf::from("/proc/self/exe")
         } else {

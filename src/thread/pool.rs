@@ -35,14 +35,18 @@ pub(crate) struct Pool {
     pub(crate) id: usize,
     pub(crate) cfg: Config,
     queue: Queue,
-    gate: AtomicUsize,
+    /// On its own cache line: every submit writes it twice.
+    gate: crossbeam_utils::CachePadded<AtomicUsize>,
     /// Workers in their idle half that no submitter has claimed yet.
-    idle: AtomicUsize,
+    idle: crossbeam_utils::CachePadded<AtomicUsize>,
     /// Live worker threads (reserved before spawning).
     threads: AtomicUsize,
-    /// Workers blocked (or about to block) on `wake`.
+    /// Workers blocked (or about to block) on `wake` that no submitter has notified yet.
+    /// Changed only under `sleep_lock`; read without it on the submit path.
     sleeping: AtomicUsize,
-    sleep_lock: Mutex<()>,
+    /// Guards the sleep protocol; holds the number of notifications sent to sleepers that have
+    /// not woken up yet (see `sleep`).
+    sleep_lock: Mutex<usize>,
     wake: Condvar,
     cancelling: AtomicBool,
     broken: AtomicBool,
@@ -138,11 +142,11 @@ impl Pool {
             id,
             cfg,
             queue: Queue::new(),
-            gate: AtomicUsize::new(0),
-            idle: AtomicUsize::new(0),
+            gate: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
+            idle: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
             threads: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
-            sleep_lock: Mutex::new(()),
+            sleep_lock: Mutex::new(0),
             wake: Condvar::new(),
             cancelling: AtomicBool::new(false),
             broken: AtomicBool::new(false),
@@ -250,8 +254,14 @@ impl Pool {
             self.spawn_worker();
         }
         if self.sleeping.load(SeqCst) > 0 {
-            let _g = lock(&self.sleep_lock);
-            self.wake.notify_one();
+            let mut pending_wakes = lock(&self.sleep_lock);
+            // Each sleeper is notified at most once: a burst of submits costs one wake-up per
+            // sleeping worker, not one futex call per submit.
+            if self.sleeping.load(SeqCst) > 0 {
+                self.sleeping.fetch_sub(1, SeqCst);
+                *pending_wakes += 1;
+                self.wake.notify_one();
+            }
         }
     }
 
@@ -335,10 +345,18 @@ impl Pool {
 
     /// Blocks until woken, or `timeout`; returns `false` on timeout.
     ///
-    /// The sleeper increments `sleeping` and re-checks for work under `sleep_lock`; a submitter
-    /// pushes, then reads `sleeping` (both sides `SeqCst`, with a fence): either the submitter
-    /// sees the sleeper and notifies under the lock (after the sleeper is waiting, since the check
-    /// and the wait are one critical section), or the sleeper sees the job.
+    /// No lost wake-up: the sleeper increments `sleeping` and re-checks for work under
+    /// `sleep_lock`; a submitter pushes, then reads `sleeping` (both sides `SeqCst`, with a
+    /// fence): either the submitter sees the sleeper and notifies under the lock (after the
+    /// sleeper is waiting, since the check and the wait are one critical section), or the sleeper
+    /// sees the job.
+    ///
+    /// No double count: a notifier moves one sleeper from `sleeping` to the pending-wakes count
+    /// (both under the lock), so `sleeping + pending_wakes` is the number of threads in `wait`.
+    /// Every thread leaving `wait` — notified, timed out or woken spuriously — takes one back:
+    /// a pending wake if there is one, else its own `sleeping` entry. The sum is at least one
+    /// for it, so neither count underflows, and `sleeping` counts only sleepers nobody has
+    /// notified yet.
     pub(crate) fn sleep(&self, timeout: Option<Duration>) -> bool {
         let g = lock(&self.sleep_lock);
         self.sleeping.fetch_add(1, SeqCst);
@@ -347,22 +365,39 @@ impl Pool {
             self.sleeping.fetch_sub(1, SeqCst);
             return true;
         }
-        let woken = match timeout {
-            None => {
-                drop(self.wake.wait(g));
-                true
-            }
+        let (mut pending_wakes, woken) = match timeout {
+            None => (self.wait(g), true),
             Some(t) => match self.wake.wait_timeout(g, t) {
-                Ok((_, r)) => !r.timed_out(),
-                Err(p) => !p.into_inner().1.timed_out(),
+                Ok((g, r)) => (g, !r.timed_out()),
+                Err(p) => {
+                    let (g, r) = p.into_inner();
+                    (g, !r.timed_out())
+                }
             },
         };
-        self.sleeping.fetch_sub(1, SeqCst);
-        woken
+        if *pending_wakes > 0 {
+            *pending_wakes -= 1;
+            true
+        } else {
+            self.sleeping.fetch_sub(1, SeqCst);
+            woken
+        }
+    }
+
+    fn wait<'a>(
+        &self,
+        g: crate::sync::MutexGuard<'a, usize>,
+    ) -> crate::sync::MutexGuard<'a, usize> {
+        match self.wake.wait(g) {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
     }
 
     fn wake_all(&self) {
-        let _g = lock(&self.sleep_lock);
+        let mut pending_wakes = lock(&self.sleep_lock);
+        let n = self.sleeping.swap(0, SeqCst);
+        *pending_wakes += n;
         self.wake.notify_all();
     }
 

@@ -115,9 +115,13 @@ pub(crate) fn run(pool: Arc<Pool>, _index: usize) {
             } else {
                 // Say "available" before the future completes, so that a caller woken by this
                 // result and submitting again reuses this worker instead of spawning one.
+                // (Only when the queue is empty: otherwise this worker goes straight on to the
+                // next job, and marking would cost two shared writes per task in a burst.)
                 job.clone().run(&mut || {
-                    pool.mark_idle();
-                    marked = true;
+                    if pool.queue_is_empty() {
+                        pool.mark_idle();
+                        marked = true;
+                    }
                 });
                 exit.marked.set(marked);
             }
