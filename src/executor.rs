@@ -21,7 +21,7 @@ use crate::map::{Map, MapUnordered};
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
-/// use concurrent_futures::{register, Executor, Payload, ProcessPoolExecutor};
+/// use concurrent_futures::{register, Executor, Payload, ProcessPoolExecutor, TaskFn};
 ///
 /// #[derive(Serialize, Deserialize)]
 /// struct Order { id: u32, lines: Vec<u32> }

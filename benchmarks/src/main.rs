@@ -11,6 +11,7 @@
 //! | `idle`      | `idle.rs`      | CPU used by an idle pool in one second after a burst        |
 //! | `primes`    | `primes.rs`    | CPU-bound prime counting: speed-up of 2 workers             |
 //! | `memory`    | `memory.rs`    | resident bytes per task queued behind a blocked worker      |
+//! | `process`   | `process.rs`   | process engine vs. a raw pipe and Python's process pool     |
 //!
 //! The peers (`peers.rs`) and Python (`python.rs`, `python/bench_threads.py`) are shared by the
 //! groups. A new group (say, `process` for the process engine) is a module with a
@@ -21,6 +22,7 @@ mod measure;
 mod memory;
 mod peers;
 mod primes;
+mod process;
 mod python;
 mod report;
 mod roundtrip;
@@ -95,6 +97,12 @@ const GROUPS: &[Group] = &[
         about: "resident bytes per task queued behind a blocked worker",
         run: memory::run,
         child: Some(memory::child),
+    },
+    Group {
+        name: "process",
+        about: "process engine: round trip vs. a raw pipe, map throughput, start-up, speed-up",
+        run: process::run,
+        child: None,
     },
 ];
 

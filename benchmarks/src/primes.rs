@@ -17,7 +17,7 @@ use crate::Config;
 
 const CHUNK: u64 = 10_000;
 
-fn is_prime(n: u64) -> bool {
+pub fn is_prime(n: u64) -> bool {
     if n < 2 {
         return false;
     }

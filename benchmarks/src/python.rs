@@ -21,11 +21,19 @@ pub fn find() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Runs one workload of the script; `Err` carries the reason shown in the table.
+/// The process-pool script (`bench process`).
+pub const PROCESS_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/bench_processes.py");
+
+/// Runs one workload of the thread-pool script; `Err` carries the reason shown in the table.
 pub fn run(python: Option<&Path>, args: &[String]) -> Result<Value, String> {
+    run_script(python, SCRIPT, args)
+}
+
+/// Runs one workload of `script`.
+pub fn run_script(python: Option<&Path>, script: &str, args: &[String]) -> Result<Value, String> {
     let python = python.ok_or_else(|| "skipped (python3 not found)".to_string())?;
     let out = Command::new(python)
-        .arg(SCRIPT)
+        .arg(script)
         .args(args)
         .output()
         .map_err(|e| format!("skipped ({}: {e})", python.display()))?;

@@ -223,6 +223,13 @@ impl ProcessPoolBuilder {
         if self.frame_limit < 64 {
             return Err(BuildError::new("max_frame_bytes must be at least 64"));
         }
+        if self.frame_limit > u32::MAX as usize {
+            // The length field of a frame is 32 bits.
+            return Err(BuildError::new(format!(
+                "max_frame_bytes must be at most {} (4 GiB - 1)",
+                u32::MAX
+            )));
+        }
         let initializer = match self.initializer {
             None => None,
             Some(Err(e)) => return Err(BuildError::new(e)),

@@ -149,7 +149,11 @@ pub(crate) fn describe(status: &io::Result<ExitStatus>) -> String {
                 let core = if s.core_dumped() { ", core dumped" } else { "" };
                 format!("killed by signal {sig} ({}{core})", signal_name(sig))
             } else if let Some(code) = s.code() {
-                format!("exited with status {code}")
+                if code == super::child::EXIT_PROTOCOL {
+                    format!("exited with status {code} (it received a frame it could not read)")
+                } else {
+                    format!("exited with status {code}")
+                }
             } else {
                 "ended".to_owned()
             }
