@@ -45,6 +45,9 @@ fn pipe_round_trips(warmup: usize, iters: usize) -> Vec<f64> {
         let pid = libc::fork();
         assert!(pid >= 0);
         if pid == 0 {
+            // Keep only the child's ends, so that the parent closing its end is end-of-file.
+            libc::close(a[1]);
+            libc::close(b[0]);
             let mut byte = 0u8;
             loop {
                 if libc::read(a[0], (&mut byte as *mut u8).cast(), 1) != 1 {

@@ -78,6 +78,9 @@ fn serve(limit: usize) -> i32 {
         .ok();
     let mut reader = BufReader::with_capacity(1 << 16, &sock);
     loop {
+        if reader.buffer().is_empty() {
+            wire::spin_until_readable(fd, wire::READ_SPIN);
+        }
         let frame = match read_frame(&mut reader, limit) {
             Ok(Some(f)) => f,
             Ok(None) => return 0,

@@ -357,8 +357,12 @@ impl Shared {
 
     fn read_loop(self: Arc<Self>, proc: Arc<WorkerProc>, mut child: Child, reader: UnixStream) {
         READER_OF.with(|c| c.set(self.key()));
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
         let mut r = BufReader::with_capacity(1 << 16, reader);
         loop {
+            if r.buffer().is_empty() {
+                wire::spin_until_readable(fd, wire::READ_SPIN);
+            }
             match read_frame(&mut r, self.cfg.frame_limit) {
                 Ok(Some(frame)) if frame.kind == OK || frame.kind == ERR => {
                     if let Err(why) = self.on_reply(&proc, frame) {

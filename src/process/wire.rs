@@ -257,6 +257,29 @@ pub fn check_decoder(bytes: &[u8], limit: usize) {
     let _ = parse_call(bytes);
 }
 
+/// How long a reader polls its socket before blocking in `read`: a reply or a next task that
+/// arrives within this window is picked up without the sleep/wake-up pair of a blocking read,
+/// which on an otherwise idle machine costs tens of microseconds (CPU idle-state exit).
+pub(crate) const READ_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Polls `fd` until it is readable or `spin` has passed (yielding between polls).
+pub(crate) fn spin_until_readable(fd: std::os::fd::RawFd, spin: std::time::Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        if n != 0 || start.elapsed() >= spin {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Writes all of `buf` to a socket without raising `SIGPIPE` if the peer is gone.
 pub(crate) fn send_all(fd: std::os::fd::RawFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
