@@ -95,12 +95,13 @@ fn our_map(items: u64, chunksize: usize) -> f64 {
     let warm: u64 = pool.map(inc, 0..1000u64).map(|r| r.unwrap()).sum();
     assert_eq!(warm, 500_500);
     let t = Instant::now();
-    let n = pool
-        .map_with(inc, 0..items, MapOptions::new().chunksize(chunksize))
-        .map(|r| r.expect("inc does not fail"))
-        .count();
+    let mut n = 0u64;
+    for r in pool.map_with(inc, 0..items, MapOptions::new().chunksize(chunksize)) {
+        r.expect("inc does not fail");
+        n += 1;
+    }
     let dt = t.elapsed().as_secs_f64();
-    assert_eq!(n as u64, items);
+    assert_eq!(n, items);
     items as f64 / dt
 }
 
