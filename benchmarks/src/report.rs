@@ -164,24 +164,17 @@ impl Run {
 const PREAMBLE: &str = "\
 # Benchmarks
 
-The thread engine (`ThreadPoolExecutor`) against other thread pools and against Python's
-`concurrent.futures`, all measured by one run of the harness in `benchmarks/` (its files state
-their workloads in their header comments). Peers run in the same process run, with the same
+The thread engine (`ThreadPoolExecutor`) against other thread pools, and the process engine
+(`ProcessPoolExecutor`) against a raw pipe, both against Python's `concurrent.futures`, all
+measured by one run of the harness in `benchmarks/` (its files state their workloads in their
+header comments). Peers run in the same process run, with the same
 number of workers; each figure is the median over several repetitions, and \"× best\" is the
 ratio to the best peer of the table (1.00 = the best).
 
 Reproduce with `cargo run --release -p benchmarks --bin bench` (all groups), or name groups:
-`bench threads roundtrip idle primes memory`; `--quick` is a short smoke run with small counts
-(it prints, and does not rewrite this file unless given `--write`). Each section below says
+`bench threads roundtrip idle primes memory process`; `--quick` is a short smoke run with small
+counts (it prints, and does not rewrite this file unless given `--write`). Each section below says
 when and with which command it was last measured.
-";
-
-const PROCESS_PLACEHOLDER: &str = "\
-## Process engine
-
-Not measured yet. Process-pool workloads (task round trip through a worker process, the cost of
-serialising arguments and results, start-up of a pool) will be a `process` group of the harness,
-next to the thread groups.
 ";
 
 /// Rewrites `path`: the preamble, this run's machine, then one block per group in `order`,
@@ -213,7 +206,6 @@ pub fn write_file(
             out += &format!("<!-- bench:{g} -->\n{}<!-- /bench:{g} -->\n\n", b);
         }
     }
-    out += PROCESS_PLACEHOLDER;
     std::fs::write(path, out)
 }
 
