@@ -42,10 +42,7 @@ const CHILD_ENV: &str = "CF_LOAD_FIGURE";
 /// How long any wait in this program may last.
 const LIMIT: Duration = Duration::from_secs(300);
 
-/// A small amount of work with a checkable result. Not inlined: the process pool finds a
-/// registered function by its address, and a small function may otherwise be copied into
-/// several codegen units, each copy with an address of its own.
-#[inline(never)]
+/// A small amount of work with a checkable result.
 fn mix(x: u64) -> u64 {
     let mut h = x ^ 0x9E37_79B9_7F4A_7C15;
     for _ in 0..4 {

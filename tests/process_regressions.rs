@@ -21,14 +21,10 @@ mod util;
 
 use util::{eventually, Watchdog, LONG};
 
-// Not inlined: the pool finds a registered function by its address, and a small function may
-// otherwise be copied into several codegen units, each copy with an address of its own.
-#[inline(never)]
 fn square(x: u64) -> u64 {
     x * x
 }
 
-#[inline(never)]
 fn kill_self(_: ()) -> u64 {
     // SAFETY: a plain syscall; the worker kills itself.
     unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
@@ -39,12 +35,10 @@ fn kill_self(_: ()) -> u64 {
 
 /// Keeps a new worker busy initializing, so a re-queued task waits in the parent meanwhile
 /// (only to stay busy; nothing is synchronised by it).
-#[inline(never)]
 fn slow_init(_: ()) {
     std::thread::sleep(Duration::from_secs(1));
 }
 
-#[inline(never)]
 fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms

@@ -45,7 +45,6 @@ pub enum PJob {
 }
 
 /// The process task.
-#[inline(never)] // one address: the registry finds functions by address
 pub fn pjob(job: PJob) -> u64 {
     quiet_panics();
     match job {
@@ -66,14 +65,12 @@ pub fn pjob(job: PJob) -> u64 {
 }
 
 /// An initializer that fails: its pool breaks.
-#[inline(never)] // one address: the registry finds functions by address
 pub fn failing_init(_: ()) {
     quiet_panics();
     panic!("{MARKER} initializer failure");
 }
 
 /// An initializer that succeeds.
-#[inline(never)] // one address: the registry finds functions by address
 pub fn quiet_init(_: ()) {
     quiet_panics();
 }
