@@ -21,7 +21,8 @@ pub(crate) fn default_buffer(max_workers: usize) -> usize {
     (max_workers.saturating_mul(4)).max(4)
 }
 
-fn refused(e: SubmitError<()>) -> TaskError {
+/// The error a map yields in order for an item the executor refused.
+pub(crate) fn refused(e: SubmitError<()>) -> TaskError {
     match e {
         SubmitError::Broken(_, cause) => TaskError::BrokenExecutor { cause },
         SubmitError::Invalid(_, message) => TaskError::Serialization { message },

@@ -12,7 +12,7 @@ use super::wire::{self, CALL, FLAG_BATCH, INIT};
 use crate::error::{BuildError, SubmitError, TaskError};
 use crate::executor::{Executor, MapOptions, Payload, TaskFn};
 use crate::future::{deadline_after, Future, Promise};
-use crate::map::{default_buffer, Map, MapUnordered};
+use crate::map::{default_buffer, refused, Map, MapUnordered};
 
 /// A pool of worker processes running registered functions: Python's `ProcessPoolExecutor`,
 /// without its limits. A worker that crashes fails only its own task; a running task can be
@@ -287,6 +287,14 @@ impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
     }
 }
 
+/// Why a submit without an argument to give back was refused.
+fn refusal(cause: Option<String>) -> SubmitError<()> {
+    match cause {
+        Some(c) => SubmitError::Broken((), c),
+        None => SubmitError::Shutdown(()),
+    }
+}
+
 /// One chunk of a chunked map: per-item results.
 type Chunk<R> = Vec<Result<R, TaskError>>;
 
@@ -420,20 +428,44 @@ impl ProcessPoolExecutor {
         let Some(reg) = lookup_fn(&f) else {
             return Err(SubmitError::Invalid(arg, not_registered::<A, R>()));
         };
+        let (id, frame) = match self.encode_call(reg.name, 0, &arg, "the argument") {
+            Ok(x) => x,
+            Err(why) => return Err(SubmitError::Invalid(arg, why)),
+        };
+        self.enqueue(id, frame, timeout, batchable, |t| Box::new(t))
+            .map_err(|cause| match cause {
+                Some(c) => SubmitError::Broken(arg, c),
+                None => SubmitError::Shutdown(arg),
+            })
+    }
+
+    /// Builds a `CALL` frame for `value` under a fresh task id.
+    fn encode_call<T: serde::Serialize>(
+        &self,
+        name: &str,
+        flags: u8,
+        value: &T,
+        what: &str,
+    ) -> Result<(u64, Vec<u8>), String> {
         let id = self.shared.next_id();
-        let mut frame = wire::begin(CALL, id, Some((reg.name, 0)));
-        if let Err(e) = bincode::serialize_into(&mut frame, &arg) {
-            return Err(SubmitError::Invalid(
-                arg,
-                format!("the argument could not be encoded: {e}"),
-            ));
-        }
-        if let Err(e) = wire::finish(&mut frame, self.shared.cfg.frame_limit) {
-            return Err(SubmitError::Invalid(
-                arg,
-                format!("the argument is too large: {e}"),
-            ));
-        }
+        let mut frame = wire::begin(CALL, id, Some((name, flags)));
+        bincode::serialize_into(&mut frame, value)
+            .map_err(|e| format!("{what} could not be encoded: {e}"))?;
+        wire::finish(&mut frame, self.shared.cfg.frame_limit)
+            .map_err(|e| format!("{what} is too large: {e}"))?;
+        Ok((id, frame))
+    }
+
+    /// Queues a frame with a new future; `done` wraps the future's completer. `Err` carries
+    /// the broken pool's cause, or `None` after shutdown.
+    fn enqueue<R: Send + 'static>(
+        &self,
+        id: u64,
+        frame: Vec<u8>,
+        timeout: Option<Duration>,
+        batchable: bool,
+        done: impl FnOnce(Typed<R>) -> Box<dyn Complete>,
+    ) -> Result<Future<R>, Option<String>> {
         let (promise, fut) = Promise::new();
         let view = Future::from_shared(fut.shared.clone());
         let entry = Entry {
@@ -442,18 +474,13 @@ impl ProcessPoolExecutor {
             frame: Arc::new(frame),
             timeout,
             batchable,
-            done: Box::new(Typed { promise, view }),
+            done: done(Typed { promise, view }),
         };
-        match self.shared.submit(entry) {
-            Ok(()) => Ok(fut),
-            Err((entry, cause)) => {
-                drop(entry); // its promise is dropped unstarted; nobody holds the future
-                Err(match cause {
-                    Some(c) => SubmitError::Broken(arg, c),
-                    None => SubmitError::Shutdown(arg),
-                })
-            }
-        }
+        // A refused entry is dropped unstarted; nobody holds its future.
+        self.shared
+            .submit(entry)
+            .map(|()| fut)
+            .map_err(|(_, cause)| cause)
     }
 
     /// Test hook: sends `frame` verbatim to a worker as if it were a task's frame (use
@@ -465,21 +492,9 @@ impl ProcessPoolExecutor {
         build: impl FnOnce(u64) -> Vec<u8>,
     ) -> Result<Future<R>, SubmitError<()>> {
         let id = self.shared.next_id();
-        let (promise, fut) = Promise::new();
-        let view = Future::from_shared(fut.shared.clone());
-        let entry = Entry {
-            id,
-            future_id: fut.id(),
-            frame: Arc::new(build(id)),
-            timeout: self.shared.cfg.task_timeout,
-            batchable: false,
-            done: Box::new(Typed { promise, view }),
-        };
-        match self.shared.submit(entry) {
-            Ok(()) => Ok(fut),
-            Err((_, Some(c))) => Err(SubmitError::Broken((), c)),
-            Err((_, None)) => Err(SubmitError::Shutdown(())),
-        }
+        let timeout = self.shared.cfg.task_timeout;
+        self.enqueue(id, build(id), timeout, false, |t| Box::new(t))
+            .map_err(refusal)
     }
 
     /// Submits a batch `f(items[0]), f(items[1]), …` as one message; the future holds the
@@ -492,35 +507,12 @@ impl ProcessPoolExecutor {
         let Some(reg) = lookup_fn(&f) else {
             return Err(SubmitError::Invalid((), not_registered::<A, R>()));
         };
-        let id = self.shared.next_id();
-        let mut frame = wire::begin(CALL, id, Some((reg.name, FLAG_BATCH)));
-        if let Err(e) = bincode::serialize_into(&mut frame, &items) {
-            return Err(SubmitError::Invalid(
-                (),
-                format!("arguments could not be encoded: {e}"),
-            ));
-        }
-        if let Err(e) = wire::finish(&mut frame, self.shared.cfg.frame_limit) {
-            return Err(SubmitError::Invalid(
-                (),
-                format!("the chunk is too large: {e}"),
-            ));
-        }
-        let (promise, fut) = Promise::new();
-        let view = Future::from_shared(fut.shared.clone());
-        let entry = Entry {
-            id,
-            future_id: fut.id(),
-            frame: Arc::new(frame),
-            timeout: self.shared.cfg.task_timeout,
-            batchable: true,
-            done: Box::new(Batch(Typed { promise, view })),
-        };
-        match self.shared.submit(entry) {
-            Ok(()) => Ok(fut),
-            Err((_, Some(c))) => Err(SubmitError::Broken((), c)),
-            Err((_, None)) => Err(SubmitError::Shutdown(())),
-        }
+        let (id, frame) = self
+            .encode_call(reg.name, FLAG_BATCH, &items, "the chunk")
+            .map_err(|why| SubmitError::Invalid((), why))?;
+        let timeout = self.shared.cfg.task_timeout;
+        self.enqueue(id, frame, timeout, true, |t| Box::new(Batch(t)))
+            .map_err(refusal)
     }
 
     /// `f` over `items`, results in input order, lazily with a bounded buffer.
@@ -875,14 +867,7 @@ impl<R: Payload, I: Iterator> ChunkedMap<'_, R, I> {
             match (self.submit)(items) {
                 Ok(f) => self.in_flight.push_back((Ok(f), n)),
                 Err(e) => {
-                    let err = match e {
-                        SubmitError::Broken(_, cause) => TaskError::BrokenExecutor { cause },
-                        SubmitError::Invalid(_, message) => TaskError::Serialization { message },
-                        other => TaskError::BrokenExecutor {
-                            cause: other.to_string(),
-                        },
-                    };
-                    self.in_flight.push_back((Err(err), n));
+                    self.in_flight.push_back((Err(refused(e)), n));
                     self.input = None;
                 }
             }

@@ -9,7 +9,7 @@ use super::task::{erase_job, erase_shared, Task};
 use crate::error::{BuildError, SubmitError};
 use crate::executor::{Executor, MapOptions, Payload, TaskFn};
 use crate::future::Future;
-use crate::map::{Map, MapUnordered};
+use crate::map::{Map, MapUnordered, SubmitOne};
 use crate::sync::Arc;
 
 /// A pool of threads that runs submitted closures and hands back [`Future`]s. Python's
@@ -215,12 +215,8 @@ impl ThreadPoolExecutor {
         R: Send + 'static,
         I: IntoIterator<Item = A>,
     {
-        let f = StdArc::new(f);
         Map::new(
-            Box::new(move |a| {
-                let f = f.clone();
-                self.submit(move || f(a)).map_err(|e| e.map(|_| ()))
-            }),
+            self.submit_each(f),
             items.into_iter(),
             options,
             self.max_workers(),
@@ -265,16 +261,26 @@ impl ThreadPoolExecutor {
         R: Send + 'static,
         I: IntoIterator<Item = A>,
     {
-        let f = StdArc::new(f);
         MapUnordered::new(
-            Box::new(move |a| {
-                let f = f.clone();
-                self.submit(move || f(a)).map_err(|e| e.map(|_| ()))
-            }),
+            self.submit_each(f),
             items.into_iter(),
             options,
             self.max_workers(),
         )
+    }
+
+    /// How `map` and `map_unordered` submit one item: `f` shared by every task.
+    fn submit_each<A, R, F>(&self, f: F) -> SubmitOne<'_, A, R>
+    where
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: Send + 'static,
+        R: Send + 'static,
+    {
+        let f = StdArc::new(f);
+        Box::new(move |a| {
+            let f = f.clone();
+            self.submit(move || f(a)).map_err(|e| e.map(|_| ()))
+        })
     }
 
     /// Runs `f` with a [`Scope`] whose tasks may borrow from the caller's stack; returns after
