@@ -86,7 +86,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         for (i, future) in futures.iter_mut().enumerate() {
             match future.result_timeout(Duration::from_millis(200)) {
                 Ok(result) => println!("Future {i} result: {result}"),
-                Err(TaskError::Panicked { message }) => println!("Future {i} raised: {message}"),
+                Err(TaskError::Panicked { message, .. }) => {
+                    println!("Future {i} raised: {message}")
+                }
                 Err(e) if e.is_timeout() => println!("Future {i} timed out"),
                 Err(e) => println!("Future {i} failed: {e}"),
             }

@@ -29,6 +29,11 @@ pub enum TaskError {
     Panicked {
         /// The panic message.
         message: String,
+        /// Where it panicked (`file:line:column`), when known: always on the process engine,
+        /// where the worker's panic hook records it; `None` on the thread engine.
+        location: Option<String>,
+        /// The worker's backtrace (process engine, when `RUST_BACKTRACE` asks for one).
+        backtrace: Option<String>,
     },
     /// The future was cancelled before its task started.
     Cancelled,
@@ -174,7 +179,40 @@ impl TaskError {
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            TaskError::Panicked { message } => Some(message),
+            TaskError::Panicked { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// Where the task panicked (`file:line:column`), when known (process engine).
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn parse(s: String) -> u32 { s.parse().expect("a number") }
+    /// register!(parse);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let err = pool.submit_fn(parse, "x".to_string()).unwrap().result().unwrap_err();
+    /// assert!(err.panic_location().unwrap().contains(".rs:"));
+    /// assert!(err.to_string().starts_with("task panicked at "));
+    /// ```
+    pub fn panic_location(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked { location, .. } => location.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The worker's backtrace of the panic, when `RUST_BACKTRACE` was set (process engine).
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// let err = pool.submit(|| -> u8 { panic!("no") }).unwrap().result().unwrap_err();
+    /// assert_eq!(err.panic_backtrace(), None); // threads: the panic hook prints it, if asked
+    /// ```
+    pub fn panic_backtrace(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked { backtrace, .. } => backtrace.as_deref(),
             _ => None,
         }
     }
@@ -185,7 +223,11 @@ impl TaskError {
     pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> TaskError {
         let message = panic_message(&*payload);
         drop_quietly(payload);
-        TaskError::Panicked { message }
+        TaskError::Panicked {
+            message,
+            location: None,
+            backtrace: None,
+        }
     }
 }
 
@@ -211,7 +253,12 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskError::Panicked { message } => write!(f, "task panicked: {message}"),
+            TaskError::Panicked {
+                message,
+                location: Some(at),
+                ..
+            } => write!(f, "task panicked at {at}: {message}"),
+            TaskError::Panicked { message, .. } => write!(f, "task panicked: {message}"),
             TaskError::Cancelled => f.write_str("task was cancelled before it started"),
             TaskError::BrokenExecutor { cause } => write!(f, "broken executor: {cause}"),
             TaskError::Timeout { waited } => {

@@ -250,7 +250,10 @@ register!(
 );
 
 /// The name `square` travels under (what `register!` records).
-const SQUARE: &str = concat!(module_path!(), "::square");
+/// The name `square` travels under.
+fn square_name() -> &'static str {
+    concurrent_futures::process::registered_name(square).expect("registered")
+}
 
 // ----- helpers -------------------------------------------------------------------------------
 
@@ -454,7 +457,15 @@ fn panic_message_arrives_and_worker_keeps_serving() {
     let err = result(f).unwrap_err();
     assert!(err.is_panic(), "{err:?}");
     assert_eq!(err.panic_message(), Some("the sky is falling"));
-    assert_eq!(err.to_string(), "task panicked: the sky is falling");
+    // Where it panicked travels with the message.
+    let at = err
+        .panic_location()
+        .expect("the worker records the location");
+    assert!(at.starts_with("tests/process_crash.rs:"), "{at}");
+    assert_eq!(
+        err.to_string(),
+        format!("task panicked at {at}: the sky is falling")
+    );
     for _ in 0..3 {
         assert_eq!(
             worker_pid(&pool),
@@ -739,10 +750,7 @@ fn argument_that_does_not_encode_is_refused_at_submit() {
     assert!(err.is_invalid(), "{err:?}");
     let shown = err.to_string();
     assert!(shown.contains("could not be encoded"), "{shown}");
-    assert!(
-        shown.contains("Unencodable refuses to be encoded"),
-        "{shown}"
-    );
+    assert!(shown.contains("Unencodable` returned an error"), "{shown}");
     assert_eq!(err.into_inner(), Unencodable(17));
     assert_eq!(result(pool.submit_fn(square, 4).unwrap()), Ok(16));
 }
@@ -756,10 +764,7 @@ fn result_that_does_not_encode_fails_its_future_only() {
     assert!(err.is_serialization(), "{err:?}");
     let shown = err.to_string();
     assert!(shown.contains("could not encode the result"), "{shown}");
-    assert!(
-        shown.contains("Unencodable refuses to be encoded"),
-        "{shown}"
-    );
+    assert!(shown.contains("Unencodable` returned an error"), "{shown}");
     assert_eq!(worker_pid(&pool), before);
 }
 
@@ -772,10 +777,7 @@ fn result_that_does_not_decode_in_the_parent_fails_its_future_only() {
     assert!(err.is_serialization(), "{err:?}");
     let shown = err.to_string();
     assert!(shown.contains("result could not be decoded"), "{shown}");
-    assert!(
-        shown.contains("Undecodable refuses to be decoded"),
-        "{shown}"
-    );
+    assert!(shown.contains("Undecodable` returned an error"), "{shown}");
     assert_eq!(worker_pid(&pool), before);
 }
 
@@ -788,10 +790,7 @@ fn argument_that_does_not_decode_in_the_worker_fails_its_future_only() {
     assert!(err.is_serialization(), "{err:?}");
     let shown = err.to_string();
     assert!(shown.contains("could not decode the argument"), "{shown}");
-    assert!(
-        shown.contains("Undecodable refuses to be decoded"),
-        "{shown}"
-    );
+    assert!(shown.contains("Undecodable` returned an error"), "{shown}");
     assert_eq!(worker_pid(&pool), before);
 }
 
@@ -843,13 +842,21 @@ fn raw<R: concurrent_futures::Payload>(
 fn raw_well_formed_frame_runs() {
     let _w = watchdog("raw_well_formed_frame_runs");
     let pool = pool(1);
-    let arg = bincode::serialize(&7u64).unwrap();
-    let r: Result<u64, _> = raw(&pool, |id| call_frame(id, SQUARE, 0, &arg));
+    let arg = concurrent_futures::process::codec::encode(&7u64).unwrap();
+    let r: Result<u64, _> = raw(&pool, |id| call_frame(id, square_name(), 0, &arg));
     assert_eq!(r, Ok(49));
-    let batch = bincode::serialize(&vec![2u64, 3]).unwrap();
-    let r: Result<Vec<Result<u64, concurrent_futures::process::RemoteError>>, _> =
-        raw(&pool, |id| call_frame(id, SQUARE, wire::FLAG_BATCH, &batch));
-    assert_eq!(r, Ok(vec![Ok(4), Ok(9)]));
+    let batch = concurrent_futures::process::codec::encode(&vec![2u64, 3]).unwrap();
+    // A batch reply holds each item's result encoded on its own.
+    type Items = Vec<Result<Vec<u8>, concurrent_futures::process::RemoteError>>;
+    let r: Result<Items, _> = raw(&pool, |id| {
+        call_frame(id, square_name(), wire::FLAG_BATCH, &batch)
+    });
+    let items: Vec<u64> = r
+        .unwrap()
+        .into_iter()
+        .map(|b| concurrent_futures::process::codec::decode(&b.unwrap()).unwrap())
+        .collect();
+    assert_eq!(items, [4, 9]);
 }
 
 #[test]
@@ -869,7 +876,7 @@ fn undecodable_argument_bytes() {
     let pool = pool(1);
     let before = worker_pid(&pool);
     // A u64 needs 8 bytes.
-    let err = raw::<u64>(&pool, |id| call_frame(id, SQUARE, 0, &[1, 2, 3])).unwrap_err();
+    let err = raw::<u64>(&pool, |id| call_frame(id, square_name(), 0, &[1, 2, 3])).unwrap_err();
     assert!(err.is_serialization(), "{err:?}");
     assert!(
         err.to_string().contains("could not decode the argument"),
@@ -877,7 +884,7 @@ fn undecodable_argument_bytes() {
     );
     // A batch whose length prefix promises far more items than there are bytes.
     let err = raw::<u64>(&pool, |id| {
-        call_frame(id, SQUARE, wire::FLAG_BATCH, &u64::MAX.to_le_bytes())
+        call_frame(id, square_name(), wire::FLAG_BATCH, &u64::MAX.to_le_bytes())
     })
     .unwrap_err();
     assert!(
@@ -897,7 +904,7 @@ fn malformed_frame_bodies_fail_their_task_only() {
         (
             "unexpected frame kind 99",
             Box::new(|id| {
-                let mut f = wire::begin(99, id, Some((SQUARE, 0)));
+                let mut f = wire::begin(99, id, Some((square_name(), 0)));
                 f.extend_from_slice(&7u64.to_le_bytes());
                 wire::finish(&mut f, 1 << 20).unwrap();
                 f
@@ -995,7 +1002,7 @@ fn truncated_frame_ends_by_task_timeout() {
     let before = worker_pid(&pool);
     let queued = pool.submit_fn(square, 12).unwrap();
     let err = raw::<u64>(&pool, |id| {
-        let mut f = call_frame(id, SQUARE, 0, &7u64.to_le_bytes());
+        let mut f = call_frame(id, square_name(), 0, &7u64.to_le_bytes());
         f.truncate(f.len() - 3);
         f
     })
@@ -1015,7 +1022,7 @@ fn truncated_frame_can_be_killed() {
     let pool = pool(1);
     let before = worker_pid(&pool);
     let f = pool
-        .__submit_raw_frame::<u64>(|id| call_frame(id, SQUARE, 0, &[7])[..10].to_vec())
+        .__submit_raw_frame::<u64>(|id| call_frame(id, square_name(), 0, &[7])[..10].to_vec())
         .unwrap();
     assert!(eventually(LONG, || f.running()));
     assert!(pool.kill(&f));
@@ -1033,7 +1040,7 @@ fn corrupt_replies_kill_the_worker_with_a_protocol_error() {
     let pool = pool(1);
     let ok_frame = |kind: u8, id: u64| {
         let mut f = wire::begin(kind, id, None);
-        f.extend_from_slice(&bincode::serialize(&1u32).unwrap());
+        f.extend_from_slice(&concurrent_futures::process::codec::encode(&1u32).unwrap());
         wire::finish(&mut f, 1 << 20).unwrap();
         f
     };

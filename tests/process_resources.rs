@@ -340,13 +340,34 @@ fn payload_of_100_mb_both_ways() {
 // ----- the frame limit -----------------------------------------------------------------------
 
 /// The name `echo` travels under.
-const ECHO: &str = concat!(module_path!(), "::echo");
+fn echo_name() -> &'static str {
+    concurrent_futures::process::registered_name(echo).expect("registered")
+}
+
+/// How many bytes `n` bytes take encoded (a varint length, then the bytes).
+fn encoded_len(n: usize) -> usize {
+    concurrent_futures::process::codec::encode(&(n as u64))
+        .unwrap()
+        .len()
+        + n
+}
+
+/// The largest `n` such that `fixed` + `n` bytes encoded is at most `total`.
+fn filling(total: usize, fixed: usize) -> usize {
+    let mut n = total - fixed;
+    while fixed + encoded_len(n) > total {
+        n -= 1;
+    }
+    n
+}
 
 /// The argument length for which an `echo` call frame is exactly `limit` bytes long (not
-/// counting the 4-byte length field): header 9, name length 2, name, flags 1, bincode `Vec`
-/// length 8, bytes.
+/// counting the 4-byte length field): header 9, name length 2, name, flags 1, the encoded `Vec`
+/// (its length, then the bytes).
 fn echo_arg_filling(limit: usize) -> usize {
-    limit - (9 + 2 + ECHO.len() + 1 + 8)
+    let n = filling(limit, 9 + 2 + echo_name().len() + 1);
+    assert_eq!(9 + 2 + echo_name().len() + 1 + encoded_len(n), limit);
+    n
 }
 
 #[test]
@@ -398,8 +419,8 @@ fn result_over_the_frame_limit_fails_its_future_only() {
         .build()
         .unwrap();
     let pid = result(pool.submit_fn(pid_of, ()).unwrap()).unwrap();
-    // The reply frame: header 9, bincode `Vec` length 8, bytes.
-    let fits = limit - 9 - 8;
+    // The reply frame: header 9, the encoded `Vec` (its length, then the bytes).
+    let fits = filling(limit, 9);
     assert_eq!(
         result(pool.submit_fn(make_bytes, fits).unwrap()).map(|v| v.len()),
         Ok(fits)

@@ -12,11 +12,13 @@
 //! | `primes`    | `primes.rs`    | CPU-bound prime counting: speed-up of 2 workers             |
 //! | `memory`    | `memory.rs`    | resident bytes per task queued behind a blocked worker      |
 //! | `process`   | `process.rs`   | process engine vs. a raw pipe and Python's process pool     |
+//! | `codec`     | `codec.rs`     | serde formats: encode/decode time and size of 4 payloads    |
 //!
 //! The peers (`peers.rs`) and Python (`python.rs`, `python/bench_threads.py`) are shared by the
 //! groups. A new group (say, `process` for the process engine) is a module with a
 //! `run(&Config) -> Section` and a line in [`GROUPS`].
 
+mod codec;
 mod idle;
 mod measure;
 mod memory;
@@ -102,6 +104,12 @@ const GROUPS: &[Group] = &[
         name: "process",
         about: "process engine: round trip vs. a raw pipe, map throughput, start-up, speed-up",
         run: process::run,
+        child: None,
+    },
+    Group {
+        name: "codec",
+        about: "serde formats: encode + decode time and encoded size, 4 payloads",
+        run: codec::run,
         child: None,
     },
 ];

@@ -117,6 +117,18 @@ impl Kind {
 
 /// The peers' crate versions, from the workspace's `Cargo.lock`.
 pub fn versions() -> String {
+    crate_versions(&[
+        "rayon",
+        "crossbeam-channel",
+        "threadpool",
+        "rusty_pool",
+        "tokio",
+    ])
+}
+
+/// `"name version, ..."` for `names`, the versions taken from the workspace's `Cargo.lock`
+/// (`?` for a crate it does not list).
+pub fn crate_versions(names: &[&str]) -> String {
     let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
         .unwrap_or_default();
     let version = |name: &str| {
@@ -128,17 +140,11 @@ pub fn versions() -> String {
             })
             .unwrap_or_else(|| "?".into())
     };
-    [
-        "rayon",
-        "crossbeam-channel",
-        "threadpool",
-        "rusty_pool",
-        "tokio",
-    ]
-    .iter()
-    .map(|n| format!("{n} {}", version(n)))
-    .collect::<Vec<_>>()
-    .join(", ")
+    names
+        .iter()
+        .map(|n| format!("{n} {}", version(n)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Queues `n` tasks behind a blocked worker and returns the resident-memory growth per task.

@@ -3,8 +3,9 @@
 //!
 //! `BENCHMARKS.md` keeps one block per workload group between `<!-- bench:NAME -->` and
 //! `<!-- /bench:NAME -->`. A run replaces the blocks of the groups it ran and keeps the others,
-//! so `bench roundtrip` refreshes one section without discarding the rest; each block says when
-//! and with which command it was measured.
+//! so `bench roundtrip` refreshes one section without discarding the rest; each block says when,
+//! on which CPU and with which command it was measured. The machine section is rewritten only by
+//! a run of every group (a partial run keeps it, since the kept blocks were measured there).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -100,8 +101,9 @@ impl Section {
     fn markdown(&self, run: &Run) -> String {
         let mut s = format!("## {}\n\n{}\n\n", self.title, self.workload);
         s += &format!(
-            "_Measured {} with `{}`{}; {}._\n\n",
+            "_Measured {} on {} with `{}`{}; {}._\n\n",
             run.date,
+            run.cpu(),
             run.command,
             if run.quick {
                 " (quick: small counts)"
@@ -152,6 +154,14 @@ impl Run {
         }
     }
 
+    /// The CPU line of the machine's description.
+    fn cpu(&self) -> &str {
+        self.machine
+            .iter()
+            .find(|(k, _)| k == "CPU")
+            .map_or("an unknown CPU", |(_, v)| v.as_str())
+    }
+
     pub fn print(&self) {
         println!("{}", self.command);
         for (k, v) in &self.machine {
@@ -169,16 +179,20 @@ The thread engine (`ThreadPoolExecutor`) against other thread pools, and the pro
 measured by one run of the harness in `benchmarks/` (its files state their workloads in their
 header comments). Peers run in the same process run, with the same
 number of workers; each figure is the median over several repetitions, and \"× best\" is the
-ratio to the best peer of the table (1.00 = the best).
+ratio to the best peer of the table (1.00 = the best). The last group compares the serde
+formats the process engine could send its messages in.
 
 Reproduce with `cargo run --release -p benchmarks --bin bench` (all groups), or name groups:
-`bench threads roundtrip idle primes memory process`; `--quick` is a short smoke run with small
-counts (it prints, and does not rewrite this file unless given `--write`). Each section below says
-when and with which command it was last measured.
+`bench threads roundtrip idle primes memory process codec`; `--quick` is a short smoke run with
+small counts (it prints, and does not rewrite this file unless given `--write`). Each section
+below says when, on which CPU and with which command it was last measured; the machine section
+describes the last run of all groups (a run of some keeps it).
 ";
 
-/// Rewrites `path`: the preamble, this run's machine, then one block per group in `order`,
-/// taken from `sections` if this run produced it, else kept from the existing file.
+/// Rewrites `path`: the preamble, the machine, then one block per group in `order`, taken from
+/// `sections` if this run produced it, else kept from the existing file. The machine section
+/// describes the latest run of every group: a run of some groups keeps the file's (the other
+/// blocks were measured there), and each block names the CPU it was measured on.
 pub fn write_file(
     path: &Path,
     run: &Run,
@@ -196,17 +210,30 @@ pub fn write_file(
         blocks.insert(s.group, s.markdown(run));
     }
     let mut out = String::from(PREAMBLE);
-    out += "\n## Machine\n\n";
-    for (k, v) in &run.machine {
-        out += &format!("- {k}: {v}\n");
+    let full = order.iter().all(|g| sections.iter().any(|s| s.group == *g));
+    match extract_machine(&old) {
+        Some(kept) if !full => out += &kept,
+        _ => {
+            out += "\n## Machine\n\n";
+            for (k, v) in &run.machine {
+                out += &format!("- {k}: {v}\n");
+            }
+            out += &format!("- measured: {} (latest run of all groups)\n\n", run.date);
+        }
     }
-    out += &format!("- measured: {} (latest run)\n\n", run.date);
     for g in order {
         if let Some(b) = blocks.get(g) {
             out += &format!("<!-- bench:{g} -->\n{}<!-- /bench:{g} -->\n\n", b);
         }
     }
     std::fs::write(path, out)
+}
+
+/// The file's machine section: from its heading to the first block.
+fn extract_machine(text: &str) -> Option<String> {
+    let start = text.find("\n## Machine\n")?;
+    let end = start + text[start..].find("<!-- bench:")?;
+    Some(text[start..end].to_string())
 }
 
 fn extract_block(text: &str, group: &str) -> Option<String> {
@@ -396,5 +423,10 @@ mod tests {
         let text = "x\n<!-- bench:a -->\nold a\n<!-- /bench:a -->\n";
         assert_eq!(extract_block(text, "a").as_deref(), Some("old a\n"));
         assert_eq!(extract_block(text, "b"), None);
+        let file = "# B\n\n## Machine\n\n- CPU: x\n\n<!-- bench:a -->\n";
+        assert_eq!(
+            extract_machine(file).as_deref(),
+            Some("\n## Machine\n\n- CPU: x\n\n")
+        );
     }
 }

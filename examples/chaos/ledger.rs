@@ -248,7 +248,7 @@ fn classify(meta: &Meta, outcome: &Result<u64, TaskError>) -> Option<Class> {
             Ok(NESTED_FAILED) | Ok(_) | Err(_) => None,
         },
         Fault::Panic => match outcome {
-            Err(TaskError::Panicked { message }) if message.contains(MARKER) => {
+            Err(TaskError::Panicked { message, .. }) if message.contains(MARKER) => {
                 Some(Class::Panicked)
             }
             _ => None,

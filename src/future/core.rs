@@ -193,6 +193,39 @@ impl<T> Wakeups<T> {
     }
 }
 
+impl<T: Send + 'static> Wakeups<T> {
+    /// Wakes every waiter now, and returns the callbacks (if any) as one job for another thread
+    /// to run with a view of the future: an engine whose completing thread must not run user
+    /// code (a process pool's reader) hands them on.
+    pub(crate) fn wake_deferring(
+        self,
+        view: impl FnOnce() -> crate::Future<T>,
+    ) -> Option<Deferred> {
+        let mut callbacks = Vec::new();
+        for w in self.waiters {
+            match w {
+                Waiter::Thread(t) => t.unpark(),
+                Waiter::Async(waker) => waker.wake(),
+                Waiter::Set(n, token) => n.notify(token),
+                Waiter::Callback(cb) => callbacks.push(cb),
+            }
+        }
+        if callbacks.is_empty() {
+            return None;
+        }
+        let fut = view();
+        Some(Box::new(move || {
+            for cb in callbacks {
+                run_callback(cb, &fut);
+            }
+            crate::error::drop_quietly(fut);
+        }))
+    }
+}
+
+/// Callbacks to run elsewhere (see [`Wakeups::wake_deferring`]).
+pub(crate) type Deferred = Box<dyn FnOnce() + Send>;
+
 /// Runs one done-callback, containing any panic it raises.
 pub(crate) fn run_callback<T>(cb: Callback<T>, fut: &crate::Future<T>) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(fut)));

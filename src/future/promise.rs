@@ -116,6 +116,23 @@ impl<T: Send + 'static> Promise<T> {
         self.finish(Err(err));
     }
 
+    /// Completes with `outcome`, waking waiters now and returning the callbacks to run
+    /// elsewhere (see [`Wakeups::wake_deferring`](super::core::Wakeups::wake_deferring)).
+    pub(crate) fn finish_deferring(
+        &mut self,
+        outcome: Result<T, TaskError>,
+    ) -> Option<super::core::Deferred> {
+        let s = self.shared.take()?;
+        if s.core.state() == PENDING && !s.core.try_start() {
+            return None;
+        }
+        if s.core.is_final() {
+            return None;
+        }
+        let w = s.core.complete(outcome);
+        w.wake_deferring(|| Future::from_shared(s))
+    }
+
     /// Completes with `outcome` (used by engines).
     pub(crate) fn finish(&mut self, outcome: Result<T, TaskError>) {
         let Some(s) = self.shared.take() else { return };

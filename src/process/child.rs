@@ -1,34 +1,42 @@
 //! The worker side: how a re-executed copy of the program becomes a worker before `main`, and
 //! the loop it then runs.
 //!
-//! The parent starts a worker by running its own executable (`/proc/self/exe`) with the
-//! variable `CONCURRENT_FUTURES_WORKER` set and one end of a Unix socket pair as standard input.
-//! A function placed in `.init_array` runs when the program is loaded — before the Rust
-//! runtime calls `main`, and so before any user code, in binaries, examples, integration tests
-//! and doc-tests alike. If the variable is set, it serves tasks and exits; `main` never runs.
+//! The parent starts a worker by running its own executable (`/proc/self/exe`) with the marker
+//! variable set (`marker.rs`) and one end of a Unix socket pair as standard input. A function
+//! placed in `.init_array` runs when the program is loaded — before the Rust runtime calls
+//! `main`, and so before any user code, in binaries, examples, integration tests and doc-tests
+//! alike. It removes the marker from the environment at once and enters worker mode only if
+//! [`admit`](super::marker::admit) agrees: not under `AT_SECURE`, the marker well-formed, and
+//! standard input a socket whose peer (`SO_PEERCRED`) is this process's parent with the same
+//! uid and gid — so whoever can drive a worker already holds its privileges. Otherwise it prints
+//! one line on stderr and returns, and the program's own `main` runs as usual.
 //!
-//! The worker moves the socket off fd 0 (user code reading stdin sees `/dev/null`), keeps
-//! stdout and stderr (prints show up in the parent's terminal), and starts one watchdog thread
-//! that blocks in `poll(POLLRDHUP)` on the socket: when the parent goes away — even by
-//! `SIGKILL` — its end closes and the worker exits at once, in the middle of a task if need be.
-//! No orphan is left behind.
+//! A worker then:
+//! - asks for `SIGKILL` when its parent dies (`PR_SET_PDEATHSIG`), and checks `getppid()`
+//!   once more afterwards, so a parent that died in between is not missed; no thread is needed,
+//!   and no orphan survives its parent, even a `SIGKILL`ed one (the parent starts workers from a
+//!   thread that lives as long as the process: `spawner.rs`);
+//! - ignores `SIGPIPE`, as Rust's `main` does (a task writing to a closed pipe gets `EPIPE`);
+//! - installs its panic hook (`unwind.rs`);
+//! - moves the socket off fd 0 (user code reading stdin sees `/dev/null`) and keeps stdout and
+//!   stderr (prints show up in the parent's terminal);
+//! - sends `HELLO` with the marker's token, then serves frames until end-of-stream.
 
 use std::io::{BufReader, Write};
 use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 
+use super::codec;
+use super::marker::{admit, Facts, Marker, FLAG_PRINT_PANICS, WORKER_ENV};
 use super::registry::{lookup_name, RemoteError};
-use super::wire::{self, read_frame, send_all, CALL, ERR, FLAG_BATCH, INIT, OK};
-
-/// Set in a worker's environment; its value is the frame limit in bytes.
-pub(crate) const WORKER_ENV: &str = "CONCURRENT_FUTURES_WORKER";
+use super::wire::{self, read_frame, send_all, CALL, ERR, FLAG_BATCH, HELLO, INIT, OK};
 
 /// Exit status of a worker that received a frame it could not parse at all.
 pub(crate) const EXIT_PROTOCOL: i32 = 70;
 
 #[used]
 #[cfg_attr(
-    any(target_os = "linux", target_os = "android", target_os = "freebsd"),
+    any(target_os = "linux", target_os = "android"),
     link_section = ".init_array"
 )]
 static BOOTSTRAP: extern "C" fn() = bootstrap;
@@ -43,20 +51,80 @@ extern "C" fn bootstrap() {
     let Some(value) = std::env::var_os(WORKER_ENV) else {
         return;
     };
-    let limit = value
-        .to_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(wire::DEFAULT_FRAME_LIMIT);
-    // Processes a task starts must not become workers themselves.
+    // Before anything else: no process this one starts, and no code of the program, sees it.
     std::env::remove_var(WORKER_ENV);
-    let code = serve(limit);
+    let marker = match admit(&value, &facts()) {
+        Ok(m) => m,
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "concurrent-futures: {why}");
+            return;
+        }
+    };
+    // SAFETY: plain syscalls. From here on this process is a worker of `marker.parent`.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        if libc::getppid() as u32 != marker.parent {
+            // The parent died between the admission check and the request above.
+            libc::_exit(0);
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    super::unwind::install_hook(marker.flags & FLAG_PRINT_PANICS != 0);
+    let code = serve(&marker);
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     // SAFETY: ends the process; nothing of the worker must run afterwards.
     unsafe { libc::_exit(code) }
 }
 
-fn serve(limit: usize) -> i32 {
+/// This process's privileges, parent and standard input, as [`admit`] needs them.
+fn facts() -> Facts {
+    // SAFETY: plain syscalls filling local, properly sized structures.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        let stdin_socket =
+            libc::fstat(0, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+        let mut cred: libc::ucred = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        let peer = (stdin_socket
+            && libc::getsockopt(
+                0,
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            ) == 0)
+            .then_some((cred.pid as u32, cred.uid, cred.gid));
+        Facts {
+            secure: libc::getauxval(libc::AT_SECURE) != 0,
+            ppid: libc::getppid() as u32,
+            ids: (
+                libc::getuid(),
+                libc::geteuid(),
+                libc::getgid(),
+                libc::getegid(),
+            ),
+            stdin_socket,
+            peer,
+        }
+    }
+}
+
+/// Whether this process runs with elevated privileges (`AT_SECURE`): then its workers would be
+/// too, and they refuse to serve, so the parent refuses to build a process pool.
+pub(crate) fn is_privileged() -> bool {
+    // SAFETY: plain libc call.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+fn serve(marker: &Marker) -> i32 {
+    let limit = marker.frame_limit;
     // SAFETY: plain fd syscalls on fds this process owns: fd 0 is the socket the parent passed.
     let fd: RawFd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
     if fd < 0 {
@@ -72,10 +140,11 @@ fn serve(limit: usize) -> i32 {
     }
     // SAFETY: `fd` is a fresh descriptor owned by nothing else.
     let sock = unsafe { UnixStream::from_raw_fd(fd) };
-    std::thread::Builder::new()
-        .name("concurrent-futures-orphan-watch".into())
-        .spawn(move || watch_parent(fd))
-        .ok();
+    let mut hello = wire::begin(HELLO, 0, None);
+    hello.extend_from_slice(&marker.token);
+    if wire::finish(&mut hello, limit).is_err() || send_all(fd, &hello).is_err() {
+        return 0;
+    }
     let mut reader = BufReader::with_capacity(1 << 16, &sock);
     loop {
         if reader.buffer().is_empty() {
@@ -85,7 +154,8 @@ fn serve(limit: usize) -> i32 {
             Ok(Some(f)) => f,
             Ok(None) => return 0,
             Err(e) => {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "concurrent-futures worker {}: unreadable frame, exiting: {e}",
                     std::process::id()
                 );
@@ -107,60 +177,86 @@ fn serve(limit: usize) -> i32 {
             ))),
         };
         drop(frame);
-        if send_reply(fd, id, reply, limit).is_err() {
+        if send_all(fd, &reply_frame(id, reply, limit)).is_err() {
             return 0;
         }
     }
 }
 
-fn send_reply(
-    fd: RawFd,
-    id: u64,
-    reply: Result<Vec<u8>, RemoteError>,
-    limit: usize,
-) -> std::io::Result<()> {
-    let (kind, body) = match reply {
-        Ok(b) if b.len() + wire::HEADER - 4 <= limit => (OK, b),
-        Ok(b) => (
-            ERR,
-            encode_err(&RemoteError::BadResult(format!(
-                "the result is {} bytes, over the frame limit of {limit} bytes",
-                b.len()
-            ))),
-        ),
-        Err(e) => (ERR, encode_err(&e)),
-    };
-    let mut head = wire::begin(kind, id, None);
-    let len = (head.len() - 4 + body.len()) as u32;
-    head[..4].copy_from_slice(&len.to_le_bytes());
-    send_all(fd, &head)?;
-    send_all(fd, &body)
-}
-
-fn encode_err(e: &RemoteError) -> Vec<u8> {
-    bincode::serialize(e).unwrap_or_default()
-}
-
-/// Exits as soon as the parent's end of the socket closes.
-fn watch_parent(fd: RawFd) {
-    loop {
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLRDHUP,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; `fd` stays open for the life of the process.
-        let n = unsafe { libc::poll(&mut p, 1, -1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
+/// The reply to task `id`: `OK` with the result, or `ERR`. Always fits in `limit`: a result that
+/// does not becomes an error saying so, and an error's messages are cut to fit (a long panic
+/// message must not cost the worker its life).
+pub(crate) fn reply_frame(id: u64, reply: Result<Vec<u8>, RemoteError>, limit: usize) -> Vec<u8> {
+    let room = limit.saturating_sub(wire::HEADER - 4);
+    let err = match reply {
+        Ok(body) if body.len() <= room => {
+            let mut f = wire::begin(OK, id, None);
+            f.extend_from_slice(&body);
+            if wire::finish(&mut f, limit).is_ok() {
+                return f;
             }
-            return;
+            RemoteError::BadResult(format!(
+                "the result does not fit in a frame of {limit} bytes"
+            ))
         }
-        if p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0 {
-            let _ = std::io::stdout().flush();
-            // SAFETY: the parent is gone; end the process now, whatever the main thread does.
-            unsafe { libc::_exit(0) }
+        Ok(body) => RemoteError::BadResult(format!(
+            "the result is {} bytes, over the frame limit of {limit} bytes",
+            body.len()
+        )),
+        Err(e) => e,
+    };
+    let mut err = err;
+    let mut body = codec::encode(&err).unwrap_or_default();
+    if body.len() > room {
+        err.truncate_to(room);
+        body = codec::encode(&err).unwrap_or_default();
+    }
+    if body.len() > room {
+        body = codec::encode(&RemoteError::BadResult(
+            "the error does not fit in a frame".into(),
+        ))
+        .unwrap_or_default();
+    }
+    let mut f = wire::begin(ERR, id, None);
+    f.extend_from_slice(&body);
+    if wire::finish(&mut f, limit).is_err() {
+        // Not reachable with the 64-byte minimum limit; an empty ERR body still decodes as an
+        // error in the parent ("unreadable error").
+        f.truncate(wire::HEADER);
+        let _ = wire::finish(&mut f, limit);
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_reply_always_fits_the_limit() {
+        for limit in [64usize, 100, 1000, 1 << 16] {
+            let long = "x".repeat(10 * limit);
+            let e = RemoteError::Panicked {
+                message: long.clone(),
+                location: Some("src/a.rs:1:1".into()),
+                backtrace: Some(long.clone()),
+            };
+            let f = reply_frame(3, Err(e), limit);
+            let (frame, used) = wire::decode(&f, limit).expect("a valid frame");
+            assert_eq!((frame.kind, frame.id, used), (ERR, 3, f.len()));
+            let back: RemoteError = codec::decode(&frame.body).unwrap();
+            match back {
+                RemoteError::Panicked { message, .. } => {
+                    assert!(message.len() < limit);
+                    if limit >= 1000 {
+                        assert!(message.starts_with("xxx") && message.contains("bytes cut]"));
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+            let f = reply_frame(4, Ok(vec![0; 2 * limit]), limit);
+            let (frame, _) = wire::decode(&f, limit).unwrap();
+            assert_eq!(frame.kind, ERR);
         }
     }
 }

@@ -1,18 +1,21 @@
-//! [`ProcessPoolExecutor`]: the public face of the process engine.
+//! [`ProcessPoolExecutor`]: the public face of the process engine, and how a reply becomes a
+//! typed value in a future.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::pool::{Complete, Config, Entry, Init, Shared};
-use super::registry::{lookup_fn, not_registered};
-use super::wire::{self, CALL, FLAG_BATCH, INIT};
+use super::builder::ProcessPoolBuilder;
+use super::chunked::{Chunk, ChunkedMap};
+use super::codec;
+use super::pool::{Complete, Entry, Shared};
+use super::registry::{lookup_fn, not_registered, RemoteError};
+use super::wire::{self, CALL, FLAG_BATCH};
 use crate::error::{BuildError, SubmitError, TaskError};
 use crate::executor::{Executor, MapOptions, Payload, TaskFn};
-use crate::future::{deadline_after, Future, Promise};
-use crate::map::{default_buffer, refused, Map, MapUnordered};
+use crate::future::{Deferred, Future, Promise};
+use crate::map::{Map, MapUnordered};
 
 /// A pool of worker processes running registered functions: Python's `ProcessPoolExecutor`,
 /// without its limits. A worker that crashes fails only its own task; a running task can be
@@ -38,304 +41,6 @@ pub struct ProcessPoolExecutor {
     shared: Arc<Shared>,
 }
 
-/// Configures a [`ProcessPoolExecutor`].
-///
-/// ```
-/// use std::time::Duration;
-/// use concurrent_futures::{register, ProcessPoolExecutor};
-/// fn setup(_: ()) {}
-/// register!(setup);
-/// let pool = ProcessPoolExecutor::builder()
-///     .max_workers(2)
-///     .max_tasks_per_child(1000)
-///     .initializer(setup, ())
-///     .idle_timeout(Duration::from_secs(60))
-///     .task_timeout(Duration::from_secs(30))
-///     .max_frame_bytes(64 << 20)
-///     .build()
-///     .unwrap();
-/// assert_eq!(pool.max_workers(), 2);
-/// ```
-#[must_use]
-pub struct ProcessPoolBuilder {
-    max_workers: Option<usize>,
-    max_tasks_per_child: Option<usize>,
-    initializer: Option<Result<(&'static str, Vec<u8>), String>>,
-    idle_timeout: Option<Duration>,
-    task_timeout: Option<Duration>,
-    frame_limit: usize,
-}
-
-impl Default for ProcessPoolBuilder {
-    fn default() -> Self {
-        ProcessPoolBuilder {
-            max_workers: None,
-            max_tasks_per_child: None,
-            initializer: None,
-            idle_timeout: None,
-            task_timeout: None,
-            frame_limit: wire::DEFAULT_FRAME_LIMIT,
-        }
-    }
-}
-
-impl ProcessPoolBuilder {
-    /// The most worker processes (default: the number of CPUs); 0 is a build error.
-    ///
-    /// ```
-    /// use concurrent_futures::ProcessPoolExecutor;
-    /// let pool = ProcessPoolExecutor::builder().max_workers(2).build().unwrap();
-    /// assert_eq!(pool.max_workers(), 2);
-    /// assert!(ProcessPoolExecutor::builder().max_workers(0).build().is_err());
-    /// ```
-    pub fn max_workers(mut self, n: usize) -> Self {
-        self.max_workers = Some(n);
-        self
-    }
-    /// Replaces a worker after it has run `n` tasks; 0 is a build error.
-    ///
-    /// ```
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    /// fn worker_pid(_: ()) -> u32 { std::process::id() }
-    /// register!(worker_pid);
-    /// // A fresh process for every task (for example, for code that leaks).
-    /// let pool = ProcessPoolExecutor::builder().max_workers(1).max_tasks_per_child(1).build().unwrap();
-    /// let first = pool.submit_fn(worker_pid, ()).unwrap().result().unwrap();
-    /// let second = pool.submit_fn(worker_pid, ()).unwrap().result().unwrap();
-    /// assert_ne!(first, second);
-    /// ```
-    pub fn max_tasks_per_child(mut self, n: usize) -> Self {
-        self.max_tasks_per_child = Some(n);
-        self
-    }
-    /// Runs the registered `f(arg)` once in each new worker before any task. If it fails (or
-    /// is not registered), the pool is broken with that cause.
-    ///
-    /// ```
-    /// use std::sync::OnceLock;
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    ///
-    /// static REGION: OnceLock<String> = OnceLock::new(); // set in each worker
-    /// fn init(region: String) { REGION.set(region).unwrap() }
-    /// fn label(id: u32) -> String { format!("{}-{id}", REGION.get().unwrap()) }
-    /// register!(init, label);
-    ///
-    /// let pool = ProcessPoolExecutor::builder()
-    ///     .max_workers(2)
-    ///     .initializer(init, "eu-west".to_string())
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(pool.submit_fn(label, 7).unwrap().result().unwrap(), "eu-west-7");
-    /// ```
-    pub fn initializer<A: Payload>(mut self, f: impl TaskFn<A, ()>, arg: A) -> Self {
-        self.initializer = Some(match lookup_fn(&f) {
-            None => Err(not_registered::<A, ()>()),
-            Some(reg) => bincode::serialize(&arg)
-                .map(|b| (reg.name, b))
-                .map_err(|e| format!("the initializer's argument does not encode: {e}")),
-        });
-        self
-    }
-    /// Lets a worker idle this long exit (a new one starts on demand).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    /// fn checksum(data: Vec<u8>) -> u32 { data.iter().map(|&b| b as u32).sum() }
-    /// register!(checksum);
-    /// // A pool for occasional batches: no processes stay around between them.
-    /// let pool = ProcessPoolExecutor::builder()
-    ///     .max_workers(2)
-    ///     .idle_timeout(Duration::from_secs(60))
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(pool.submit_fn(checksum, vec![1, 2, 3]).unwrap().result(), Ok(6));
-    /// ```
-    pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.idle_timeout = Some(d);
-        self
-    }
-    /// The default time limit of every task: a task still running at its deadline has its
-    /// worker killed and fails with [`TaskError::TaskTimedOut`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    /// fn solve(n: u64) -> u64 {
-    ///     if n == 0 { loop { std::thread::park() } } // a bad input never finishes
-    ///     n * 2
-    /// }
-    /// register!(solve);
-    /// let pool = ProcessPoolExecutor::builder()
-    ///     .max_workers(1)
-    ///     .task_timeout(Duration::from_millis(100))
-    ///     .build()
-    ///     .unwrap();
-    /// assert!(pool.submit_fn(solve, 0).unwrap().result().unwrap_err().is_task_timeout());
-    /// // The killed worker is replaced; a task may be given its own limit instead of the default.
-    /// let f = pool.submit_fn_with_timeout(solve, 21, Duration::from_secs(30)).unwrap();
-    /// assert_eq!(f.result(), Ok(42));
-    /// ```
-    pub fn task_timeout(mut self, d: Duration) -> Self {
-        self.task_timeout = Some(d);
-        self
-    }
-    /// The largest frame (encoded arguments or result plus 13 bytes of header) that may cross
-    /// between the processes (default 1 GiB). Larger arguments are refused at submit, larger
-    /// results fail their future.
-    ///
-    /// ```
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    /// fn size(data: Vec<u8>) -> usize { data.len() }
-    /// register!(size);
-    /// let pool = ProcessPoolExecutor::builder().max_workers(1).max_frame_bytes(1 << 10).build().unwrap();
-    /// assert_eq!(pool.submit_fn(size, vec![0; 100]).unwrap().result(), Ok(100));
-    /// let err = pool.submit_fn(size, vec![0; 4096]).unwrap_err();
-    /// assert!(err.is_invalid());
-    /// assert_eq!(err.into_inner().len(), 4096); // the argument comes back
-    /// ```
-    pub fn max_frame_bytes(mut self, n: usize) -> Self {
-        self.frame_limit = n;
-        self
-    }
-
-    /// Builds the pool. No process starts until the first submit.
-    ///
-    /// ```
-    /// use concurrent_futures::ProcessPoolExecutor;
-    /// let pool = ProcessPoolExecutor::builder().max_workers(2).build().unwrap();
-    /// assert!(pool.worker_pids().is_empty());
-    /// let err = ProcessPoolExecutor::builder().max_tasks_per_child(0).build().unwrap_err();
-    /// assert!(err.to_string().contains("max_tasks_per_child"));
-    /// ```
-    pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
-        let max_workers = self
-            .max_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        if max_workers == 0 {
-            return Err(BuildError::new("max_workers must be greater than 0"));
-        }
-        if self.max_tasks_per_child == Some(0) {
-            return Err(BuildError::new(
-                "max_tasks_per_child must be greater than 0",
-            ));
-        }
-        if self.frame_limit < 64 {
-            return Err(BuildError::new("max_frame_bytes must be at least 64"));
-        }
-        if self.frame_limit > u32::MAX as usize {
-            // The length field of a frame is 32 bits.
-            return Err(BuildError::new(format!(
-                "max_frame_bytes must be at most {} (4 GiB - 1)",
-                u32::MAX
-            )));
-        }
-        let initializer = match self.initializer {
-            None => None,
-            Some(Err(e)) => return Err(BuildError::new(e)),
-            Some(Ok((name, arg))) => {
-                let mut frame = wire::begin(INIT, 0, Some((name, 0)));
-                frame.extend_from_slice(&arg);
-                wire::finish(&mut frame, self.frame_limit)
-                    .map_err(|e| BuildError::new(format!("initializer argument: {e}")))?;
-                Some(Init { frame })
-            }
-        };
-        Ok(ProcessPoolExecutor {
-            shared: Shared::new(Config {
-                max_workers,
-                max_tasks_per_child: self.max_tasks_per_child,
-                initializer,
-                idle_timeout: self.idle_timeout,
-                task_timeout: self.task_timeout,
-                frame_limit: self.frame_limit,
-            }),
-        })
-    }
-}
-
-/// Completes a `Future<R>` from a reply body.
-struct Typed<R: Send + 'static> {
-    promise: Promise<R>,
-    view: Future<R>,
-}
-
-impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
-    fn start(&self) -> bool {
-        self.promise.set_running_or_notify_cancel()
-    }
-    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) {
-        let Typed { promise, view } = *self;
-        drop(view);
-        match reply.and_then(|b| {
-            bincode::deserialize::<R>(&b).map_err(|e| TaskError::Serialization {
-                message: format!("the result could not be decoded: {e}"),
-            })
-        }) {
-            Ok(v) => promise.set_result(v),
-            Err(e) => promise.set_exception(e),
-        }
-    }
-    fn cancel(self: Box<Self>) {
-        self.view.cancel();
-    }
-    fn is_cancelled(&self) -> bool {
-        self.promise.is_cancelled()
-    }
-    fn is_running(&self) -> bool {
-        self.view.running()
-    }
-}
-
-/// Why a submit without an argument to give back was refused.
-fn refusal(cause: Option<String>) -> SubmitError<()> {
-    match cause {
-        Some(c) => SubmitError::Broken((), c),
-        None => SubmitError::Shutdown(()),
-    }
-}
-
-/// One chunk of a chunked map: per-item results.
-type Chunk<R> = Vec<Result<R, TaskError>>;
-
-/// Completes a chunk's future from a batch reply.
-struct Batch<R: Send + 'static>(Typed<Chunk<R>>);
-
-impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
-    fn start(&self) -> bool {
-        self.0.promise.set_running_or_notify_cancel()
-    }
-    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) {
-        let Typed { promise, view } = self.0;
-        drop(view);
-        let decoded = reply.and_then(|b| {
-            bincode::deserialize::<Vec<Result<R, super::registry::RemoteError>>>(&b).map_err(|e| {
-                TaskError::Serialization {
-                    message: format!("the result could not be decoded: {e}"),
-                }
-            })
-        });
-        match decoded {
-            Ok(items) => promise.set_result(
-                items
-                    .into_iter()
-                    .map(|r| r.map_err(TaskError::from))
-                    .collect(),
-            ),
-            Err(e) => promise.set_exception(e),
-        }
-    }
-    fn cancel(self: Box<Self>) {
-        self.0.view.cancel();
-    }
-    fn is_cancelled(&self) -> bool {
-        self.0.promise.is_cancelled()
-    }
-    fn is_running(&self) -> bool {
-        self.0.view.running()
-    }
-}
-
 impl ProcessPoolExecutor {
     /// A pool with `max_workers` = the number of CPUs.
     ///
@@ -345,10 +50,20 @@ impl ProcessPoolExecutor {
     /// let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     /// assert_eq!(pool.max_workers(), cpus);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the pool cannot be built (the errors of [`ProcessPoolBuilder::build`]: the program
+    /// runs with elevated privileges, a thread cannot be started); use
+    /// [`builder()`](Self::builder)`.build()` to handle them.
     pub fn new() -> Self {
         ProcessPoolBuilder::default()
             .build()
-            .expect("the default configuration is valid")
+            .unwrap_or_else(|e| panic!("ProcessPoolExecutor::new: {e}"))
+    }
+
+    pub(super) fn from_shared(shared: Arc<Shared>) -> Self {
+        ProcessPoolExecutor { shared }
     }
 
     /// A pool of at most `n` worker processes; `n == 0` is an error.
@@ -449,7 +164,7 @@ impl ProcessPoolExecutor {
     ) -> Result<(u64, Vec<u8>), String> {
         let id = self.shared.next_id();
         let mut frame = wire::begin(CALL, id, Some((name, flags)));
-        bincode::serialize_into(&mut frame, value)
+        codec::encode_into(&mut frame, value)
             .map_err(|e| format!("{what} could not be encoded: {e}"))?;
         wire::finish(&mut frame, self.shared.cfg.frame_limit)
             .map_err(|e| format!("{what} is too large: {e}"))?;
@@ -499,7 +214,7 @@ impl ProcessPoolExecutor {
 
     /// Submits a batch `f(items[0]), f(items[1]), …` as one message; the future holds the
     /// per-item results.
-    fn submit_batch<A: Payload, R: Payload>(
+    pub(super) fn submit_batch<A: Payload, R: Payload>(
         &self,
         f: impl TaskFn<A, R>,
         items: Vec<A>,
@@ -791,144 +506,109 @@ impl Executor for ProcessPoolExecutor {
     }
 }
 
-/// The iterator returned by [`ProcessPoolExecutor::map`]: results in input order, items sent
-/// `chunksize` per message (results stay per item), at most `buffer_size` messages in flight.
-/// Dropping it cancels what has not started.
-///
-/// ```
-/// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
-/// fn reciprocal(x: i32) -> i32 { 1000 / x }
-/// register!(reciprocal);
-/// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
-/// // Ten items per message; a failure stays with its own item, not its chunk.
-/// let results: Vec<_> = pool.map_with(reciprocal, -50..50, MapOptions::new().chunksize(10)).collect();
-/// assert_eq!(results.len(), 100);
-/// assert_eq!(results[49], Ok(-1000));
-/// assert!(results[50].as_ref().unwrap_err().is_panic()); // 1000 / 0
-/// assert_eq!(results[51], Ok(1000));
-/// ```
-#[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
-pub struct ChunkedMap<'a, R: Payload, I: Iterator> {
-    submit: SubmitChunk<'a, I::Item, R>,
-    input: Option<I>,
-    chunksize: usize,
-    in_flight: VecDeque<(ChunkFuture<R>, usize)>,
-    ready: std::vec::IntoIter<Result<R, TaskError>>,
-    buffer_size: usize,
-    deadline: Option<Instant>,
-    ended: bool,
+/// Completes a `Future<R>` from a reply body.
+struct Typed<R: Send + 'static> {
+    promise: Promise<R>,
+    view: Future<R>,
 }
 
-/// A submitted chunk, or why it could not be submitted.
-type ChunkFuture<R> = Result<Future<Chunk<R>>, TaskError>;
-
-type SubmitChunk<'a, A, R> =
-    Box<dyn FnMut(Vec<A>) -> Result<Future<Chunk<R>>, SubmitError<()>> + 'a>;
-
-impl<'a, R: Payload, I: Iterator> ChunkedMap<'a, R, I>
-where
-    I::Item: Payload,
-{
-    fn new(
-        pool: &'a ProcessPoolExecutor,
-        f: impl TaskFn<I::Item, R>,
-        input: I,
-        options: MapOptions,
-    ) -> Self {
-        let mut m = ChunkedMap {
-            submit: Box::new(move |items| pool.submit_batch(f, items)),
-            input: Some(input),
-            chunksize: options.chunksize.unwrap_or(1),
-            in_flight: VecDeque::new(),
-            ready: Vec::new().into_iter(),
-            buffer_size: options
-                .buffer_size
-                .unwrap_or_else(|| default_buffer(pool.max_workers())),
-            deadline: options.timeout.map(deadline_after),
-            ended: false,
-        };
-        m.fill();
-        m
+/// Decodes a result in the parent. A `Deserialize` that panics fails this task only (the reader
+/// thread that calls this must survive it).
+fn decode_result<R: DeserializeOwned>(bytes: &[u8]) -> Result<R, TaskError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| codec::decode::<R>(bytes))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(TaskError::Serialization {
+            message: format!("the result could not be decoded: {e}"),
+        }),
+        Err(p) => Err(TaskError::Panicked {
+            message: format!(
+                "decoding the result panicked: {}",
+                crate::error::panic_message(&*p)
+            ),
+            location: None,
+            backtrace: None,
+        }),
     }
 }
 
-impl<R: Payload, I: Iterator> ChunkedMap<'_, R, I> {
-    fn fill(&mut self) {
-        while self.in_flight.len() < self.buffer_size {
-            let Some(input) = self.input.as_mut() else {
-                return;
-            };
-            let items: Vec<I::Item> = input.by_ref().take(self.chunksize).collect();
-            if items.is_empty() {
-                self.input = None;
-                return;
-            }
-            let n = items.len();
-            match (self.submit)(items) {
-                Ok(f) => self.in_flight.push_back((Ok(f), n)),
-                Err(e) => {
-                    self.in_flight.push_back((Err(refused(e)), n));
-                    self.input = None;
-                }
-            }
-        }
-    }
-
-    fn cancel_rest(&mut self) {
-        self.input = None;
-        for (f, _) in self.in_flight.drain(..) {
-            if let Ok(f) = f {
-                f.cancel();
-            }
+/// Completes `promise`; whatever user code runs meanwhile (the value's `Drop`, when nobody holds
+/// the future any more) is contained.
+fn settle<R: Send + 'static>(
+    mut promise: Promise<R>,
+    view: Future<R>,
+    outcome: Result<R, TaskError>,
+) -> Option<Deferred> {
+    crate::error::drop_quietly(view);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        promise.finish_deferring(outcome)
+    }));
+    match r {
+        Ok(job) => job,
+        Err(p) => {
+            // The future is complete (only its drop panicked) or the promise fails it on drop.
+            crate::error::drop_quietly(p);
+            None
         }
     }
 }
 
-impl<R: Payload, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
-    type Item = Result<R, TaskError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(r) = self.ready.next() {
-                return Some(r);
-            }
-            if self.ended {
-                return None;
-            }
-            let Some((front, n)) = self.in_flight.pop_front() else {
-                self.ended = true;
-                return None;
-            };
-            let outcome = match front {
-                Err(e) => Err(e),
-                Ok(mut f) => match self.deadline {
-                    None => f.result(),
-                    Some(d) => {
-                        let r = f.result_timeout(d.saturating_duration_since(Instant::now()));
-                        if let Err(e @ TaskError::Timeout { .. }) = r {
-                            f.cancel();
-                            self.cancel_rest();
-                            self.ended = true;
-                            return Some(Err(e));
-                        }
-                        r
-                    }
-                },
-            };
-            self.ready = match outcome {
-                Ok(items) => items.into_iter(),
-                Err(e) => (0..n)
-                    .map(|_| Err(e.clone()))
-                    .collect::<Vec<_>>()
-                    .into_iter(),
-            };
-            self.fill();
-        }
+impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
+    fn start(&self) -> bool {
+        self.promise.set_running_or_notify_cancel()
+    }
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
+        let Typed { promise, view } = *self;
+        let outcome = reply.and_then(|b| decode_result::<R>(&b));
+        settle(promise, view, outcome)
+    }
+    fn cancel(self: Box<Self>) {
+        self.view.cancel();
+    }
+    fn is_cancelled(&self) -> bool {
+        self.promise.is_cancelled()
+    }
+    fn is_running(&self) -> bool {
+        self.view.running()
     }
 }
 
-impl<R: Payload, I: Iterator> Drop for ChunkedMap<'_, R, I> {
-    fn drop(&mut self) {
-        self.cancel_rest();
+/// Why a submit without an argument to give back was refused.
+pub(super) fn refusal(cause: Option<String>) -> SubmitError<()> {
+    match cause {
+        Some(c) => SubmitError::Broken((), c),
+        None => SubmitError::Shutdown(()),
+    }
+}
+
+/// Completes a chunk's future from a batch reply: per-item encoded results, each decoded on its
+/// own (one bad item fails only itself).
+struct Batch<R: Send + 'static>(Typed<Chunk<R>>);
+
+impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
+    fn start(&self) -> bool {
+        self.0.promise.set_running_or_notify_cancel()
+    }
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
+        let Typed { promise, view } = self.0;
+        let outcome = reply.and_then(|b| {
+            let items = decode_result::<Vec<Result<Vec<u8>, RemoteError>>>(&b)?;
+            Ok(items
+                .into_iter()
+                .map(|r| match r {
+                    Ok(bytes) => decode_result::<R>(&bytes),
+                    Err(e) => Err(TaskError::from(e)),
+                })
+                .collect())
+        });
+        settle(promise, view, outcome)
+    }
+    fn cancel(self: Box<Self>) {
+        self.0.view.cancel();
+    }
+    fn is_cancelled(&self) -> bool {
+        self.0.promise.is_cancelled()
+    }
+    fn is_running(&self) -> bool {
+        self.0.view.running()
     }
 }

@@ -67,15 +67,26 @@
 //! `bincode` into the registered function's own argument type. The engine does not defend
 //! against a malicious parent: it is the same program.
 
+mod builder;
+mod callbacks;
 mod child;
+mod chunked;
+pub mod codec;
 mod executor;
+mod marker;
 mod pool;
 mod proc;
+mod reader;
 mod registry;
+pub mod spawner;
+mod timers;
+mod unwind;
 pub mod wire;
 
-pub use self::executor::{ChunkedMap, ProcessPoolBuilder, ProcessPoolExecutor};
-pub use self::registry::RemoteError;
+pub use self::builder::{ProcessPoolBuilder, DEFAULT_TERMINATE_GRACE};
+pub use self::chunked::ChunkedMap;
+pub use self::executor::ProcessPoolExecutor;
+pub use self::registry::{registered_name, RemoteError};
 
 #[doc(hidden)]
 pub mod __private {

@@ -9,26 +9,30 @@
 //! which task it was running: that task's future fails (with the pid and the signal or exit
 //! status), every other task stays queued, and a replacement is started if work remains.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::io::BufReader;
-use std::os::unix::net::UnixStream;
-use std::process::Child;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::proc::{describe, KillReason, WorkerProc};
+use super::callbacks::Callbacks;
+use super::codec;
+use super::proc::{describe, KillReason, SpawnOptions, WorkerProc};
+use super::reader::{read_loop, Parts};
 use super::registry::RemoteError;
-use super::wire::{self, read_frame, ERR, OK};
+use super::timers::Timers;
+use super::wire::{self, ERR, HELLO, OK};
 use crate::error::TaskError;
+use crate::future::Deferred;
 use crate::sync::lock;
 
 /// The engine's view of one submitted task's future.
 pub(crate) trait Complete: Send {
     /// PENDING → RUNNING; false if the future was cancelled.
     fn start(&self) -> bool;
-    /// Completes with the reply body, or an error.
-    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>);
+    /// Completes with the reply body, or an error; returns the future's callbacks, which the
+    /// pool runs on its callback thread. Decoding and dropping the value are contained: this
+    /// never panics.
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred>;
     /// Cancels a task that never started.
     fn cancel(self: Box<Self>);
     /// Whether the future was cancelled by its holder.
@@ -63,7 +67,15 @@ pub(crate) struct Config {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) task_timeout: Option<Duration>,
     pub(crate) frame_limit: usize,
+    /// How long `terminate_workers` waits after `SIGTERM` before `SIGKILL`.
+    pub(crate) terminate_grace: Duration,
+    /// Marker flags for new workers.
+    pub(crate) worker_flags: u32,
 }
+
+/// A worker that dies before its `HELLO` this many times in a row (with no worker having
+/// served in between) means workers cannot start: the pool breaks.
+const START_FAILURES: usize = 3;
 
 /// How many tasks may be queued inside one worker (sent, not yet answered). With 2, the worker
 /// finds its next task already in its socket buffer when it finishes one, instead of idling for a
@@ -72,6 +84,8 @@ const PIPELINE: usize = 2;
 
 struct Slot {
     proc: Arc<WorkerProc>,
+    /// The worker's `HELLO` (with the right token) arrived: it is a worker, ready to serve.
+    hello: bool,
     /// Sent and unanswered, oldest (the one running) first.
     in_flight: VecDeque<Entry>,
     /// The initializer has not answered yet.
@@ -97,12 +111,12 @@ impl Entry {
 impl Slot {
     /// Idle: ready, nothing in flight.
     fn idle(&self) -> bool {
-        !self.initializing && !self.retiring && self.in_flight.is_empty()
+        self.hello && !self.initializing && !self.retiring && self.in_flight.is_empty()
     }
 
     /// Can take `next` now (idle, or pipelining behind a task without a time limit).
     fn accepts(&self, next: &Entry, max_tasks: Option<usize>) -> bool {
-        if self.initializing || self.retiring || self.in_flight.len() >= PIPELINE {
+        if !self.hello || self.initializing || self.retiring || self.in_flight.len() >= PIPELINE {
             return false;
         }
         if max_tasks.is_some_and(|m| self.tasks_done + self.in_flight.len() >= m) {
@@ -124,6 +138,10 @@ struct State {
     terminating: bool,
     broken: Option<String>,
     readers: Vec<std::thread::JoinHandle<()>>,
+    /// A worker of this pool has said `HELLO`: workers can start.
+    ever_ready: bool,
+    /// Workers that died before their `HELLO` since the last one that said it.
+    start_failures: usize,
 }
 
 /// A frame queued in a worker's outbox (under the state lock, so in `in_flight` order) to be
@@ -140,6 +158,8 @@ struct Work {
     closes: Vec<Arc<WorkerProc>>,
     finish: Vec<Finish>,
     cancels: Vec<Box<dyn Complete>>,
+    /// Initializer frames to send to new workers.
+    inits: Vec<Arc<WorkerProc>>,
 }
 
 pub(crate) struct Shared {
@@ -148,6 +168,7 @@ pub(crate) struct Shared {
     changed: Condvar,
     next_id: AtomicU64,
     timers: Timers,
+    callbacks: Callbacks,
     me: Weak<Shared>,
 }
 
@@ -157,8 +178,12 @@ std::thread_local! {
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config) -> Arc<Shared> {
-        Arc::new_cyclic(|me| Shared {
+    /// The pool's state, with its callback and timer threads started: `Err` if a thread it
+    /// needs cannot be started.
+    pub(crate) fn new(cfg: Config) -> std::io::Result<Arc<Shared>> {
+        super::spawner::ensure_started()?;
+        let callbacks = Callbacks::start()?;
+        let shared = Arc::new_cyclic(|me| Shared {
             cfg,
             state: Mutex::new(State {
                 pending: VecDeque::new(),
@@ -168,12 +193,23 @@ impl Shared {
                 terminating: false,
                 broken: None,
                 readers: Vec::new(),
+                ever_ready: false,
+                start_failures: 0,
             }),
             changed: Condvar::new(),
             next_id: AtomicU64::new(1),
             timers: Timers::default(),
+            callbacks,
             me: me.clone(),
-        })
+        });
+        // Started here, not on first use: a task's time limit must never silently not fire
+        // because a thread could not be started later (`submit_fn_with_timeout` needs it too).
+        shared.timers.ensure_running(&shared.me)?;
+        Ok(shared)
+    }
+
+    pub(crate) fn timers(&self) -> &Timers {
+        &self.timers
     }
 
     pub(crate) fn next_id(&self) -> u64 {
@@ -248,7 +284,7 @@ impl Shared {
         let spare = st
             .workers
             .iter()
-            .filter(|s| s.initializing && !s.retiring)
+            .filter(|s| (s.initializing || !s.hello) && !s.retiring)
             .count()
             + st.starting;
         if waiting > spare && st.broken.is_none() {
@@ -270,11 +306,16 @@ impl Shared {
     fn execute(&self, work: Work) {
         for (proc, id, timeout) in work.sends {
             if let Some(t) = timeout {
-                self.timers.add(self, Instant::now() + t, id, &proc);
+                self.timers.add(Instant::now() + t, id, &proc);
             }
             // Writes the outbox in order, whichever thread queued each frame. A failed write
             // means the worker died; its reader reports that.
             let _ = proc.flush();
+        }
+        if let Some(init) = &self.cfg.initializer {
+            for p in work.inits {
+                let _ = p.send(&init.frame);
+            }
         }
         for p in work.closes {
             p.close();
@@ -286,7 +327,17 @@ impl Shared {
             c.cancel();
         }
         for (c, r) in work.finish {
-            c.finish(r);
+            self.complete(c, r);
+        }
+    }
+
+    /// Completes a future; its callbacks go to the callback thread.
+    fn complete(&self, c: Box<dyn Complete>, r: Result<Vec<u8>, TaskError>) {
+        // `finish` contains its own panics; this is the last line of defence for the thread.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.finish(r))) {
+            Ok(Some(job)) => self.callbacks.post(job),
+            Ok(None) => {}
+            Err(p) => crate::error::drop_quietly(p),
         }
     }
 
@@ -295,105 +346,139 @@ impl Shared {
             .me
             .upgrade()
             .expect("the pool is alive while it spawns");
-        match WorkerProc::spawn(self.cfg.frame_limit) {
-            Ok((proc, child, reader)) => {
-                let proc = Arc::new(proc);
-                let init = self.cfg.initializer.clone();
-                let reader_thread = std::thread::Builder::new()
-                    .name(format!("ProcessPoolExecutor-reader-{}", proc.pid))
-                    .spawn({
-                        let proc = proc.clone();
-                        let me = me.clone();
-                        move || me.read_loop(proc, child, reader)
-                    });
-                let mut st = lock(&self.state);
-                st.starting -= 1;
-                match reader_thread {
-                    Ok(h) => {
-                        st.readers.retain(|h| !h.is_finished());
-                        st.readers.push(h);
+        let opts = SpawnOptions {
+            frame_limit: self.cfg.frame_limit,
+            flags: self.cfg.worker_flags,
+        };
+        let spawned = match WorkerProc::spawn(opts) {
+            Ok(s) => s,
+            Err(e) => return self.spawn_failed(format!("could not start a worker process: {e}")),
+        };
+        let proc = Arc::new(spawned.proc);
+        // The parts go to the reader through a slot, so that they come back (and the child is
+        // killed and reaped here) if the thread cannot start.
+        let parts = Arc::new(Mutex::new(Some(Parts {
+            proc: proc.clone(),
+            child: spawned.child,
+            sock: spawned.reader,
+            pidfd: spawned.pidfd,
+        })));
+        // Held until the worker's slot exists: the reader, which takes the parts first, must not
+        // handle the worker's HELLO before the slot it belongs to is there.
+        let mut handoff = lock(&parts);
+        let reader_thread = std::thread::Builder::new()
+            .name(format!("ProcessPoolExecutor-reader-{}", proc.pid))
+            .spawn({
+                let parts = parts.clone();
+                let me = me.clone();
+                move || {
+                    READER_OF.with(|c| c.set(me.key()));
+                    let taken = lock(&parts).take();
+                    if let Some(parts) = taken {
+                        read_loop(me, parts);
                     }
-                    Err(e) => {
-                        // Without a reader the worker cannot be used; it exits when we drop
-                        // its socket (and its child handle was moved into the failed closure).
-                        log::error!("could not start a reader thread: {e}");
-                        proc.signal(libc::SIGKILL, KillReason::Killed);
-                        let work = self.pump(&mut st);
-                        drop(st);
-                        self.execute(work);
-                        return;
-                    }
                 }
-                st.workers.push(Slot {
-                    proc: proc.clone(),
-                    in_flight: VecDeque::new(),
-                    initializing: init.is_some(),
-                    retiring: false,
-                    killed: false,
-                    tasks_done: 0,
-                    idle_since: Instant::now(),
-                });
-                let work = self.pump(&mut st);
-                drop(st);
-                if let Some(init) = init {
-                    let _ = proc.send(&init.frame);
-                }
-                if self.cfg.idle_timeout.is_some() {
-                    self.timers.ensure_running(self);
-                }
-                self.execute(work);
-            }
+            });
+        let handle = match reader_thread {
+            Ok(h) => h,
             Err(e) => {
-                log::error!("could not start a worker process: {e}");
-                let mut st = lock(&self.state);
-                st.starting -= 1;
-                if st.workers.is_empty() && st.starting == 0 {
-                    drop(st);
-                    self.break_pool(format!("could not start a worker process: {e}"));
+                if let Some(mut p) = handoff.take() {
+                    let _ = p.child.kill();
+                    let _ = p.child.wait();
                 }
+                return self.spawn_failed(format!(
+                    "could not start a reader thread for a worker process: {e}"
+                ));
             }
+        };
+        let mut st = lock(&self.state);
+        st.starting -= 1;
+        st.readers.retain(|h| !h.is_finished());
+        st.readers.push(handle);
+        st.workers.push(Slot {
+            proc: proc.clone(),
+            hello: false,
+            in_flight: VecDeque::new(),
+            initializing: self.cfg.initializer.is_some(),
+            retiring: false,
+            killed: false,
+            tasks_done: 0,
+            idle_since: Instant::now(),
+        });
+        drop(handoff);
+        // Tasks wait for the worker's HELLO; the initializer frame is sent at once (the worker
+        // reads it after it said HELLO).
+        let mut work = self.pump(&mut st);
+        if st.shutdown && st.pending.is_empty() {
+            // Nothing left for it (the work it was started for was cancelled meanwhile).
+            if let Some(slot) = st.workers.last_mut() {
+                slot.retiring = true;
+                work.closes.push(proc.clone());
+            }
+        } else if self.cfg.initializer.is_some() {
+            work.inits.push(proc.clone());
+        }
+        drop(st);
+        if self.cfg.idle_timeout.is_some() {
+            self.timers.poke();
+        }
+        self.execute(work);
+    }
+
+    /// A worker (or its reader thread) could not be started: logged; with no worker at all,
+    /// the pool breaks, so that no task waits for a worker that will never come.
+    fn spawn_failed(&self, why: String) {
+        log::error!("{why}");
+        let mut st = lock(&self.state);
+        st.starting -= 1;
+        let none = st.workers.is_empty() && st.starting == 0;
+        self.changed.notify_all();
+        drop(st);
+        if none {
+            self.break_pool(why);
         }
     }
 
-    fn read_loop(self: Arc<Self>, proc: Arc<WorkerProc>, mut child: Child, reader: UnixStream) {
-        READER_OF.with(|c| c.set(self.key()));
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&reader);
-        let mut r = BufReader::with_capacity(1 << 16, reader);
-        loop {
-            if r.buffer().is_empty() {
-                wire::spin_until_readable(fd, wire::READ_SPIN);
-            }
-            match read_frame(&mut r, self.cfg.frame_limit) {
-                Ok(Some(frame)) if frame.kind == OK || frame.kind == ERR => {
-                    if let Err(why) = self.on_reply(&proc, frame) {
-                        proc.signal(libc::SIGKILL, KillReason::Protocol(why));
-                    }
-                }
-                Ok(Some(frame)) => proc.signal(
-                    libc::SIGKILL,
-                    KillReason::Protocol(format!("unexpected frame kind {}", frame.kind)),
-                ),
-                Ok(None) => break,
-                // A frame that does not parse: the worker is not speaking the protocol.
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
-                    break;
-                }
-                // Anything else (ECONNRESET when the worker dies with frames unread): the
-                // worker is gone; reaping it tells how.
-                Err(_) => break,
-            }
+    /// A frame from a worker (its reader thread calls this). `Err`: the worker broke the
+    /// protocol and must be killed.
+    pub(crate) fn on_frame(
+        &self,
+        proc: &Arc<WorkerProc>,
+        frame: wire::Frame,
+    ) -> Result<(), String> {
+        match frame.kind {
+            HELLO => self.on_hello(proc, &frame.body),
+            OK | ERR => self.on_reply(proc, frame),
+            other => Err(format!("unexpected frame kind {other}")),
         }
-        drop(r);
-        let (status, reason) = proc.reap(&mut child);
-        self.on_exit(&proc, status, reason);
+    }
+
+    fn on_hello(&self, proc: &Arc<WorkerProc>, token: &[u8]) -> Result<(), String> {
+        if token != proc.token {
+            return Err("its HELLO does not carry the token it was started with".into());
+        }
+        let mut st = lock(&self.state);
+        let Some(slot) = st.workers.iter_mut().find(|s| Arc::ptr_eq(&s.proc, proc)) else {
+            return Ok(());
+        };
+        if slot.hello {
+            return Err("it said HELLO twice".into());
+        }
+        slot.hello = true;
+        slot.idle_since = Instant::now();
+        st.ever_ready = true;
+        st.start_failures = 0;
+        let work = self.pump(&mut st);
+        drop(st);
+        self.execute(work);
+        Ok(())
     }
 
     fn on_reply(&self, proc: &Arc<WorkerProc>, frame: wire::Frame) -> Result<(), String> {
         let reply = if frame.kind == OK {
             Ok(frame.body)
         } else {
-            Err(match bincode::deserialize::<RemoteError>(&frame.body) {
+            Err(match codec::decode::<RemoteError>(&frame.body) {
                 Ok(e) => TaskError::from(e),
                 Err(e) => TaskError::Serialization {
                     message: format!("the worker sent an unreadable error: {e}"),
@@ -404,12 +489,17 @@ impl Shared {
         let Some(slot) = st.workers.iter_mut().find(|s| Arc::ptr_eq(&s.proc, proc)) else {
             return Ok(());
         };
+        if !slot.hello {
+            return Err("it replied before its HELLO".into());
+        }
         if slot.initializing {
             slot.initializing = false;
             slot.idle_since = Instant::now();
             if let Err(e) = reply {
                 drop(st);
-                self.break_pool(format!("the initializer failed: {e}"));
+                let cause = format!("the initializer failed: {e}");
+                log::error!("process pool: {cause}");
+                self.break_pool(cause);
                 return Ok(());
             }
             let work = self.pump(&mut st);
@@ -452,7 +542,7 @@ impl Shared {
         Ok(())
     }
 
-    fn on_exit(
+    pub(crate) fn on_exit(
         &self,
         proc: &Arc<WorkerProc>,
         status: std::io::Result<std::process::ExitStatus>,
@@ -477,11 +567,23 @@ impl Shared {
             }
         }
         let mut broken = None;
-        if slot.initializing && !slot.retiring && reason.is_none() {
+        if !slot.hello && !slot.retiring && reason.is_none() {
+            // It never became a worker: no task was sent to it, and none is lost.
+            st.start_failures += 1;
+            if !st.ever_ready || st.start_failures >= START_FAILURES {
+                broken = Some(cannot_start(proc.pid, &how));
+            }
+        } else if slot.initializing && !slot.retiring && reason.is_none() {
             broken = Some(format!(
                 "worker process {} died while running the initializer: {how}",
                 proc.pid
             ));
+            log::error!("process pool: {}", broken.as_deref().unwrap_or_default());
+        }
+        if broken.is_some() {
+            // No replacement: the pool is about to break.
+            st.broken
+                .get_or_insert_with(|| broken.clone().unwrap_or_default());
         }
         let mut work = self.pump(&mut st);
         work.finish.extend(
@@ -534,7 +636,7 @@ impl Shared {
     }
 
     /// A task's deadline passed: kill its worker if it is still running that task.
-    fn on_deadline(&self, id: u64, proc: &Arc<WorkerProc>) {
+    pub(crate) fn on_deadline(&self, id: u64, proc: &Arc<WorkerProc>) {
         let mut st = lock(&self.state);
         let st = &mut *st;
         let Some(slot) = st.workers.iter_mut().find(|s| Arc::ptr_eq(&s.proc, proc)) else {
@@ -572,7 +674,7 @@ impl Shared {
     }
 
     /// Retires workers idle for longer than the idle timeout; returns when to look again.
-    fn reap_idle(&self) -> Option<Instant> {
+    pub(crate) fn reap_idle(&self) -> Option<Instant> {
         let t = self.cfg.idle_timeout?;
         let now = Instant::now();
         let mut st = lock(&self.state);
@@ -635,12 +737,38 @@ impl Shared {
         };
         for c in unstarted {
             if c.is_running() {
-                c.finish(Err(terminated_before_start()));
+                self.complete(c, Err(terminated_before_start()));
             } else {
                 c.cancel();
             }
         }
+        // A task may ignore `SIGTERM` (or be slow to act on it): after the grace period, the
+        // workers still there get `SIGKILL`, so this returns, and no future stays pending.
+        let on_reader = READER_OF.with(|c| c.get()) == self.key();
+        if signal != libc::SIGKILL && (on_reader || !self.wait_gone(self.cfg.terminate_grace)) {
+            let st = lock(&self.state);
+            for s in st.workers.iter() {
+                s.proc.signal(libc::SIGKILL, KillReason::Terminated);
+            }
+        }
         self.wait_idle();
+    }
+
+    /// Waits up to `grace` for every worker to be gone; whether they are.
+    fn wait_gone(&self, grace: Duration) -> bool {
+        let until = Instant::now() + grace;
+        let mut st = lock(&self.state);
+        while !st.workers.is_empty() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            st = match self.changed.wait_timeout(st, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        true
     }
 
     pub(crate) fn break_pool(&self, cause: String) {
@@ -657,9 +785,12 @@ impl Shared {
         self.execute(work);
         for e in drained {
             if e.done.start() {
-                e.done.finish(Err(TaskError::BrokenExecutor {
-                    cause: cause.clone(),
-                }));
+                self.complete(
+                    e.done,
+                    Err(TaskError::BrokenExecutor {
+                        cause: cause.clone(),
+                    }),
+                );
             }
         }
     }
@@ -706,6 +837,7 @@ impl Shared {
             let _ = h.join();
         }
         self.timers.stop();
+        self.callbacks.wait_drained();
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -730,119 +862,36 @@ impl Shared {
     }
 }
 
+/// Why a pool whose workers die before they can serve is broken.
+fn cannot_start(pid: u32, how: &str) -> String {
+    let exe = std::fs::read_link(super::proc::worker_program())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "this program".into());
+    let loader = std::path::Path::new(&exe)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("ld-") || n.starts_with("ld.so"));
+    let hint = if loader {
+        format!(
+            ": this program was started through the dynamic loader ({exe}), which cannot be \
+             re-executed as the program; run the program directly"
+        )
+    } else {
+        format!(
+            ": re-executing {exe} did not give a worker (started through a loader or an \
+             emulator, or killed at start?); run the program directly"
+        )
+    };
+    let msg =
+        format!("worker processes cannot start: worker {pid} {how} before it could serve{hint}");
+    log::error!("process pool: {msg}");
+    msg
+}
+
 /// The error of a task that was sent to a worker but never started, when the pool's workers are
 /// terminated.
 fn terminated_before_start() -> TaskError {
     TaskError::BrokenExecutor {
         cause: "the pool's workers were terminated before the task started".into(),
-    }
-}
-
-// ----- timers ---------------------------------------------------------------------------------
-
-/// Task deadlines and the idle-worker reaper, served by one thread started on first use.
-#[derive(Default)]
-struct Timers {
-    state: Mutex<TimerState>,
-    cv: Condvar,
-}
-
-#[derive(Default)]
-struct TimerState {
-    deadlines: BTreeMap<(Instant, u64), Weak<WorkerProc>>,
-    by_id: std::collections::HashMap<u64, Instant>,
-    running: bool,
-    stop: bool,
-    /// Stopped for good: the pool is shut down and idle.
-    closed: bool,
-}
-
-impl Timers {
-    fn add(&self, pool: &Shared, at: Instant, id: u64, proc: &Arc<WorkerProc>) {
-        {
-            let mut st = lock(&self.state);
-            st.deadlines.insert((at, id), Arc::downgrade(proc));
-            st.by_id.insert(id, at);
-        }
-        self.ensure_running(pool);
-        self.cv.notify_one();
-    }
-
-    fn remove(&self, id: u64) {
-        let mut st = lock(&self.state);
-        if let Some(at) = st.by_id.remove(&id) {
-            st.deadlines.remove(&(at, id));
-        }
-    }
-
-    fn stop(&self) {
-        let mut st = lock(&self.state);
-        st.closed = true;
-        if st.running {
-            st.stop = true;
-        }
-        drop(st);
-        self.cv.notify_all();
-    }
-
-    fn ensure_running(&self, pool: &Shared) {
-        let mut st = lock(&self.state);
-        if st.running || st.closed {
-            return;
-        }
-        st.running = true;
-        st.stop = false;
-        let Some(pool) = pool.me.upgrade() else {
-            st.running = false;
-            return;
-        };
-        let started = std::thread::Builder::new()
-            .name("ProcessPoolExecutor-timers".into())
-            .spawn(move || timer_loop(pool));
-        if started.is_err() {
-            st.running = false;
-        }
-    }
-}
-
-fn timer_loop(pool: Arc<Shared>) {
-    loop {
-        let next_idle = pool.reap_idle();
-        let now = Instant::now();
-        let mut fired = Vec::new();
-        let mut st = lock(&pool.timers.state);
-        if st.stop {
-            st.running = false;
-            return;
-        }
-        while let Some(&(at, id)) = st.deadlines.keys().next() {
-            if at > now {
-                break;
-            }
-            let proc = st.deadlines.remove(&(at, id)).and_then(|w| w.upgrade());
-            st.by_id.remove(&id);
-            if let Some(proc) = proc {
-                fired.push((id, proc));
-            }
-        }
-        if !fired.is_empty() {
-            drop(st);
-            for (id, proc) in fired {
-                pool.on_deadline(id, &proc);
-            }
-            continue;
-        }
-        let next_deadline = st.deadlines.keys().next().map(|k| k.0);
-        let next = match (next_deadline, next_idle) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        match next {
-            None => drop(pool.timers.cv.wait(st)),
-            Some(n) => {
-                let d = n.saturating_duration_since(Instant::now());
-                drop(pool.timers.cv.wait_timeout(st, d));
-            }
-        }
     }
 }

@@ -3,14 +3,14 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::child::WORKER_ENV;
+use super::marker::{Marker, WORKER_ENV};
 use super::wire::send_all;
 use crate::sync::lock;
 
@@ -23,7 +23,7 @@ pub(crate) enum KillReason {
     Killed,
     /// `terminate_workers` / `kill_workers`.
     Terminated,
-    /// It sent a frame the parent could not read.
+    /// It sent a frame the parent could not read, or broke the protocol.
     Protocol(String),
 }
 
@@ -39,29 +39,57 @@ pub(crate) struct WorkerProc {
     /// Task frames to write, in the order the dispatcher assigned them.
     outbox: Mutex<VecDeque<std::sync::Arc<Vec<u8>>>>,
     state: Mutex<ProcState>,
+    /// The token the worker must send back in its `HELLO`.
+    pub(crate) token: [u8; 16],
+}
+
+/// A worker just started: the handle, the child (to reap), the socket end to read replies from
+/// and, where the kernel has `pidfd_open` (Linux 5.3), a descriptor that becomes readable when
+/// the process ends.
+pub(crate) struct Spawned {
+    pub(crate) proc: WorkerProc,
+    pub(crate) child: Child,
+    pub(crate) reader: UnixStream,
+    pub(crate) pidfd: Option<OwnedFd>,
+}
+
+/// What the worker is told about its pool.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SpawnOptions {
+    pub(crate) frame_limit: usize,
+    pub(crate) flags: u32,
+}
+
+/// The program workers run: `/proc/self/exe` names the program that is running even after its
+/// file was deleted or replaced (a rebuild, an upgrade), where `current_exe()` would name the new
+/// file.
+pub(crate) fn worker_program() -> std::path::PathBuf {
+    std::path::PathBuf::from("/proc/self/exe")
 }
 
 impl WorkerProc {
-    /// Starts a worker: this program, re-executed with the worker variable set and one end of a
-    /// socket pair as its stdin. Returns the handle, the child (for the reader to reap) and the
-    /// socket end to read replies from.
-    pub(crate) fn spawn(frame_limit: usize) -> io::Result<(WorkerProc, Child, UnixStream)> {
+    /// Starts a worker: this program, re-executed (from the spawner thread) with a fresh marker
+    /// and one end of a socket pair as its stdin.
+    pub(crate) fn spawn(opts: SpawnOptions) -> io::Result<Spawned> {
         super::child::ensure_linked();
         let (ours, theirs) = UnixStream::pair()?; // both close-on-exec
-                                                  // `/proc/self/exe` names the program that is running even after its file was deleted
-                                                  // or replaced (a rebuild, an upgrade), where `current_exe()` would name the new file.
-        let exe = if cfg!(target_os = "linux") {
-            std::path::PathBuf::from("/proc/self/exe")
-        } else {
-            std::env::current_exe()?
+        let marker = Marker::new(opts.frame_limit, opts.flags);
+        let mut cmd = Command::new(worker_program());
+        cmd.env(WORKER_ENV, marker.encode())
+            .stdin(Stdio::from(OwnedFd::from(theirs)));
+        let child = super::spawner::spawn(cmd)?;
+        let pidfd = pidfd_open(child.id());
+        let reader = match ours.try_clone() {
+            Ok(r) => r,
+            Err(e) => {
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
         };
-        let child = Command::new(exe)
-            .env(WORKER_ENV, frame_limit.to_string())
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
-            .spawn()?;
-        let reader = ours.try_clone()?;
-        Ok((
-            WorkerProc {
+        Ok(Spawned {
+            proc: WorkerProc {
                 pid: child.id(),
                 sock: ours,
                 write_lock: Mutex::new(()),
@@ -70,10 +98,12 @@ impl WorkerProc {
                     reason: None,
                     reaped: false,
                 }),
+                token: marker.token,
             },
             child,
             reader,
-        ))
+            pidfd,
+        })
     }
 
     /// Writes one whole frame.
@@ -111,6 +141,12 @@ impl WorkerProc {
     /// Closes the parent's writing end: the worker reads end-of-stream and exits.
     pub(crate) fn close(&self) {
         let _ = self.sock.shutdown(std::net::Shutdown::Write);
+    }
+
+    /// Shuts the parent's end both ways (the worker is gone): a write blocked on a full socket
+    /// — which a descendant of the worker may hold open without reading — returns at once.
+    pub(crate) fn disconnect(&self) {
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
 
     /// Sends `signal` (unless the process was already reaped) and records why.
@@ -158,6 +194,32 @@ pub(crate) fn describe(status: &io::Result<ExitStatus>) -> String {
                 "ended".to_owned()
             }
         }
+    }
+}
+
+/// `pidfd_open(pid)`, or `None` where the kernel lacks it (then the reader polls `waitid`).
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: plain syscall; on success it returns a new close-on-exec descriptor we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a fresh descriptor owned by nothing else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Whether process `pid` (our unreaped child) has ended, without reaping it.
+pub(crate) fn has_exited(pid: u32) -> bool {
+    // SAFETY: `waitid` with `WNOWAIT` only inspects; `info` is a local, zeroed structure.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        r == 0 && info.si_pid() != 0
     }
 }
 

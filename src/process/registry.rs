@@ -18,20 +18,35 @@ use std::sync::OnceLock;
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::codec;
+use super::unwind::{catch, drop_in_task};
+
 /// An error raised while running a task in a worker, as it travels back to the parent.
 /// The parent turns it into the future's [`TaskError`](crate::TaskError).
 ///
 /// ```
 /// use concurrent_futures::{process::RemoteError, TaskError};
-/// let err = TaskError::from(RemoteError::Panicked("index out of bounds".into()));
+/// let err = TaskError::from(RemoteError::Panicked {
+///     message: "index out of bounds".into(),
+///     location: Some("src/lib.rs:7:5".into()),
+///     backtrace: None,
+/// });
 /// assert_eq!(err.panic_message(), Some("index out of bounds"));
+/// assert_eq!(err.panic_location(), Some("src/lib.rs:7:5"));
 /// let err = TaskError::from(RemoteError::BadArgument("unexpected end of input".into()));
 /// assert!(err.is_serialization());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RemoteError {
-    /// The function panicked (message).
-    Panicked(String),
+    /// The function (or the argument's `Deserialize`, or the result's `Serialize`) panicked.
+    Panicked {
+        /// The panic message.
+        message: String,
+        /// `file:line:column` of the panic.
+        location: Option<String>,
+        /// The worker's backtrace, when `RUST_BACKTRACE` asked for one.
+        backtrace: Option<String>,
+    },
     /// No function of that name is registered in the worker.
     UnknownFunction(String),
     /// The argument did not decode.
@@ -40,11 +55,64 @@ pub enum RemoteError {
     BadResult(String),
 }
 
+impl RemoteError {
+    /// Shortens every message so that the error's encoding fits in `max` bytes (a long panic
+    /// message must not make the reply too large to send), marking what was cut.
+    pub(crate) fn truncate_to(&mut self, max: usize) {
+        let fields: Vec<&mut String> = match self {
+            RemoteError::Panicked {
+                message,
+                location,
+                backtrace,
+            } => {
+                let mut v = vec![message];
+                v.extend(location.as_mut());
+                v.extend(backtrace.as_mut());
+                v
+            }
+            RemoteError::UnknownFunction(m)
+            | RemoteError::BadArgument(m)
+            | RemoteError::BadResult(m) => vec![m],
+        };
+        // Room for the enum tag, the options and the length prefixes, then an equal share each.
+        let share = max.saturating_sub(24) / fields.len();
+        for f in fields {
+            truncate_string(f, share);
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes (on a character boundary), ending it with a marker.
+fn truncate_string(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let cut = s.len();
+    let marker_room = 40;
+    let mut keep = max.saturating_sub(marker_room);
+    while !s.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    s.truncate(keep);
+    let marker = format!(" [… {} bytes cut]", cut - keep);
+    if s.len() + marker.len() <= max {
+        s.push_str(&marker);
+    }
+}
+
 impl From<RemoteError> for crate::TaskError {
     fn from(e: RemoteError) -> Self {
         use crate::TaskError;
         match e {
-            RemoteError::Panicked(message) => TaskError::Panicked { message },
+            RemoteError::Panicked {
+                message,
+                location,
+                backtrace,
+            } => TaskError::Panicked {
+                message,
+                location,
+                backtrace,
+            },
             RemoteError::UnknownFunction(name) => TaskError::Serialization {
                 message: format!("no function named `{name}` is registered in the worker process"),
             },
@@ -61,8 +129,11 @@ impl From<RemoteError> for crate::TaskError {
 /// One registered function. Built by [`register!`](crate::register); not constructed by hand.
 #[doc(hidden)]
 pub struct Registration {
-    /// The stable name the wire uses.
+    /// The name the wire uses: module path, function name and the registration's line and
+    /// column, so that two functions of the same name in one module never share it.
     pub name: &'static str,
+    /// Where `register!` was written (`file:line:column`), for error messages.
+    pub site: &'static str,
     /// The function's address (to find the entry from a `fn` pointer in the parent).
     pub addr: fn() -> usize,
     /// `(TypeId::of::<A>(), TypeId::of::<R>())`.
@@ -121,7 +192,16 @@ macro_rules! register {
                 #[linkme(crate = $crate::__private::linkme)]
                 static __CF_REGISTRATION: $crate::__private::Registration =
                     $crate::__private::Registration {
-                        name: concat!(module_path!(), "::", stringify!($f)),
+                        name: concat!(
+                            module_path!(),
+                            "::",
+                            stringify!($f),
+                            "@",
+                            line!(),
+                            ":",
+                            column!()
+                        ),
+                        site: concat!(file!(), ":", line!(), ":", column!()),
                         addr: __cf_addr,
                         types: __cf_types,
                         item: __cf_item,
@@ -143,22 +223,30 @@ pub fn types_of<A: 'static, R: 'static>(_f: fn(A) -> R) -> (TypeId, TypeId) {
     (TypeId::of::<A>(), TypeId::of::<R>())
 }
 
-fn call<A, R>(f: fn(A) -> R, a: A) -> Result<R, RemoteError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || f(a))).map_err(|p| {
-        let m = crate::error::panic_message(&*p);
-        crate::error::drop_quietly(p);
-        RemoteError::Panicked(m)
-    })
-}
-
 #[doc(hidden)]
 pub fn invoke<A: DeserializeOwned, R: Serialize>(
     f: fn(A) -> R,
     bytes: &[u8],
 ) -> Result<Vec<u8>, RemoteError> {
-    let a: A = bincode::deserialize(bytes).map_err(|e| RemoteError::BadArgument(e.to_string()))?;
-    let r = call(f, a)?;
-    bincode::serialize(&r).map_err(|e| RemoteError::BadResult(e.to_string()))
+    let a: A = decode_arg(bytes)?;
+    run_one(f, a)
+}
+
+/// Decodes an argument, its `Deserialize` contained.
+fn decode_arg<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RemoteError> {
+    catch(Some("decoding the argument"), || codec::decode::<T>(bytes))?
+        .map_err(RemoteError::BadArgument)
+}
+
+/// Calls `f(a)` and encodes its result; the function, the result's `Serialize` and its `Drop`
+/// all run contained.
+fn run_one<A, R: Serialize>(f: fn(A) -> R, a: A) -> Result<Vec<u8>, RemoteError> {
+    let r = catch(None, move || f(a))?;
+    let encoded = catch(Some("encoding the result"), || codec::encode(&r));
+    // The outcome is decided; a panicking `Drop` of the result is contained and changes nothing
+    // (on the thread engine the caller would drop the value, and see the panic there).
+    drop_in_task(r);
+    encoded?.map_err(RemoteError::BadResult)
 }
 
 #[doc(hidden)]
@@ -166,13 +254,17 @@ pub fn invoke_batch<A: DeserializeOwned, R: Serialize>(
     f: fn(A) -> R,
     bytes: &[u8],
 ) -> Result<Vec<u8>, RemoteError> {
-    let items: Vec<A> =
-        bincode::deserialize(bytes).map_err(|e| RemoteError::BadArgument(e.to_string()))?;
-    let results: Vec<Result<R, RemoteError>> = items.into_iter().map(|a| call(f, a)).collect();
-    bincode::serialize(&results).map_err(|e| RemoteError::BadResult(e.to_string()))
+    let items: Vec<A> = decode_arg(bytes)?;
+    // Each item's result is encoded on its own: one item that fails to encode (or whose decode
+    // panics in the parent) fails only that item.
+    let results: Vec<Result<Vec<u8>, RemoteError>> =
+        items.into_iter().map(|a| run_one(f, a)).collect();
+    codec::encode(&results).map_err(RemoteError::BadResult)
 }
 
 struct Index {
+    /// Two registrations of different functions under one name (refused at pool build).
+    collision: Option<String>,
     by_item: HashMap<TypeId, &'static Registration>,
     by_addr: HashMap<usize, Vec<&'static Registration>>,
     by_name: HashMap<&'static str, &'static Registration>,
@@ -184,12 +276,22 @@ fn index() -> &'static Index {
         let mut by_addr: HashMap<usize, Vec<&'static Registration>> = HashMap::new();
         let mut by_name = HashMap::new();
         let mut by_item = HashMap::new();
+        let mut collision = None;
         for r in REGISTRY.iter() {
             by_item.entry((r.item)()).or_insert(r);
             by_addr.entry((r.addr)()).or_default().push(r);
-            by_name.entry(r.name).or_insert(r);
+            let first: &&'static Registration = by_name.entry(r.name).or_insert(r);
+            if (first.item)() != (r.item)() && collision.is_none() {
+                collision = Some(format!(
+                    "two different functions are registered under one name, `{}` (register! \
+                     at {} and at {}): give them different names or register them from \
+                     different modules",
+                    r.name, first.site, r.site
+                ));
+            }
         }
         Index {
+            collision,
             by_item,
             by_addr,
             by_name,
@@ -222,6 +324,32 @@ pub(crate) fn lookup_fn<A: 'static, R: 'static, F: crate::TaskFn<A, R>>(
         .iter()
         .copied()
         .find(|r| (r.types)() == want)
+}
+
+/// Refuses a registry in which one name stands for two functions (a pool built on it could run
+/// the wrong one).
+pub(crate) fn check_unique() -> Result<(), String> {
+    match &index().collision {
+        None => Ok(()),
+        Some(why) => Err(why.clone()),
+    }
+}
+
+/// The name `f` travels under between processes (`module::function@line:column`), or `None` if
+/// it is not [registered](crate::register).
+///
+/// ```
+/// use concurrent_futures::{process::registered_name, register};
+/// fn square(x: u64) -> u64 { x * x }
+/// register!(square);
+/// let name = registered_name(square).unwrap();
+/// assert!(name.starts_with("rust_out::") && name.contains("::square@"), "{name}");
+/// assert_eq!(registered_name(|x: u64| x), None);
+/// ```
+pub fn registered_name<A: 'static, R: 'static>(
+    f: impl crate::TaskFn<A, R>,
+) -> Option<&'static str> {
+    lookup_fn(&f).map(|r| r.name)
 }
 
 /// The registration named `name` (worker side).

@@ -9,10 +9,13 @@
 //!  little-endian; len counts everything after itself and is at most the frame limit.
 //!
 //!  parent → worker   CALL (1), INIT (2):  body = name_len u16 | name (UTF-8) | flags u8 | payload
-//!                    flags bit 0: BATCH (payload is a bincode Vec of arguments)
-//!  worker → parent   OK (16):             body = payload (bincode result, or Vec of per-item
-//!                                                  results for a batch)
-//!                    ERR (17):            body = bincode RemoteError
+//!                    flags bit 0: BATCH (payload is an encoded Vec of arguments)
+//!  worker → parent   HELLO (18):          body = the marker's 16-byte token; the first frame
+//!                    OK (16):             body = payload (the encoded result, or for a batch a
+//!                                                  Vec of per-item encoded results)
+//!                    ERR (17):            body = an encoded RemoteError
+//!
+//!  payloads are encoded with `codec` (postcard).
 //! ```
 //!
 //! The decoder checks every length against the bytes actually present and the frame limit
@@ -49,6 +52,8 @@ pub const INIT: u8 = 2;
 pub const OK: u8 = 16;
 /// Worker → parent: an encoded `RemoteError`.
 pub const ERR: u8 = 17;
+/// Worker → parent, first frame: the marker's token.
+pub const HELLO: u8 = 18;
 /// Call flag: the payload is a `Vec` of arguments.
 pub const FLAG_BATCH: u8 = 1;
 
@@ -217,6 +222,114 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<(Frame, usize), WireError> {
     ))
 }
 
+/// Frames arriving in pieces (the parent reads its workers' sockets without blocking, so that a
+/// worker that died can be noticed while a descendant still holds the socket open): bytes go in
+/// as they arrive, whole frames come out. The same checks as [`decode`]; a length field is
+/// checked against the limit before any room is reserved for the frame.
+///
+/// ```
+/// use concurrent_futures::process::wire::{self, FrameBuf, OK};
+/// let mut frame = wire::begin(OK, 9, None);
+/// frame.extend_from_slice(b"result");
+/// wire::finish(&mut frame, 1024).unwrap();
+/// let mut buf = FrameBuf::new(1024);
+/// buf.extend(&frame[..5]);
+/// assert_eq!(buf.next_frame(), Ok(None)); // not all there yet
+/// buf.extend(&frame[5..]);
+/// let f = buf.next_frame().unwrap().unwrap();
+/// assert_eq!((f.kind, f.id, &f.body[..]), (OK, 9, &b"result"[..]));
+/// assert!(buf.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct FrameBuf {
+    buf: Vec<u8>,
+    start: usize,
+    limit: usize,
+}
+
+impl FrameBuf {
+    /// An empty buffer for frames of at most `limit` bytes.
+    pub fn new(limit: usize) -> FrameBuf {
+        FrameBuf {
+            buf: Vec::new(),
+            start: 0,
+            limit,
+        }
+    }
+
+    /// Appends bytes received.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// No bytes of an unfinished frame are buffered.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.buf.len()
+    }
+
+    /// Receives what `fd` holds now without blocking: `Ok(0)` at end of stream, `WouldBlock`
+    /// when nothing is there.
+    pub(crate) fn fill_from(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
+        const CHUNK: usize = 1 << 16;
+        self.buf.reserve(CHUNK);
+        let spare = self.buf.capacity() - self.buf.len();
+        loop {
+            // SAFETY: receives at most `spare` bytes into the vector's unused capacity, then
+            // marks exactly the received bytes as initialised.
+            let n = unsafe {
+                libc::recv(
+                    fd,
+                    self.buf.as_mut_ptr().add(self.buf.len()).cast(),
+                    spare,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let n = n as usize;
+            debug_assert!(n <= spare);
+            // SAFETY: `recv` initialised `n <= spare` bytes past the old length.
+            unsafe { self.buf.set_len(self.buf.len() + n) };
+            return Ok(n);
+        }
+    }
+
+    /// The next whole frame, if one is buffered; `Err` if the buffered bytes cannot start a
+    /// valid frame.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, WireError> {
+        let avail = &self.buf[self.start..];
+        if avail.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(avail[..4].try_into().expect("4 bytes")) as usize;
+        check_len(len, self.limit)?;
+        let total = 4 + len;
+        if avail.len() < total {
+            // Room for the rest of this frame (its length is within the limit), a chunk at a
+            // time, so a large frame is not copied once per chunk received.
+            let missing = total - avail.len();
+            self.buf.reserve(missing.min(1 << 24));
+            return Ok(None);
+        }
+        let (frame, used) = decode(avail, self.limit)?;
+        debug_assert_eq!(used, total);
+        self.start += used;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > (1 << 16) && self.start * 2 > self.buf.len() {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        Ok(Some(frame))
+    }
+}
+
 /// Parses the body of a `CALL`/`INIT` frame.
 pub fn parse_call(body: &[u8]) -> Result<Call<'_>, WireError> {
     if body.len() < 2 {
@@ -246,6 +359,23 @@ pub fn check_decoder(bytes: &[u8], limit: usize) {
         (Ok((f, _)), Ok(Some(g))) => assert_eq!(f, g, "decoders disagree"),
         (Ok(_), _) => panic!("buffer decoder accepted what the stream reader rejected"),
         (Err(_), Ok(Some(_))) => panic!("stream reader accepted what the buffer decoder rejected"),
+        _ => {}
+    }
+    // Fed in two pieces, the incremental parser agrees with both.
+    let mut fb = FrameBuf::new(limit);
+    let cut = bytes.len() / 2;
+    fb.extend(&bytes[..cut]);
+    let early = fb.next_frame();
+    fb.extend(&bytes[cut..]);
+    let incremental = match early {
+        Ok(Some(f)) => Ok(Some(f)),
+        Ok(None) => fb.next_frame(),
+        Err(e) => Err(e),
+    };
+    match (&from_buf, &incremental) {
+        (Ok((f, _)), Ok(Some(g))) => assert_eq!(f, g, "incremental parser disagrees"),
+        (Ok(_), _) => panic!("buffer decoder accepted what the incremental parser rejected"),
+        (Err(_), Ok(Some(_))) => panic!("incremental parser accepted what decode rejected"),
         _ => {}
     }
     if let Ok((f, used)) = from_buf {

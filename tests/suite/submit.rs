@@ -82,16 +82,21 @@ pub fn panic_becomes_task_error<E: Executor>(make: impl Fn(usize) -> E) {
         .unwrap()
         .result()
         .unwrap_err();
-    assert_eq!(
-        err,
-        TaskError::Panicked {
-            message: "boom".into()
-        }
+    assert!(
+        matches!(&err, TaskError::Panicked { message, .. } if message == "boom"),
+        "{err:?}"
     );
     assert!(err.is_panic());
     assert!(!err.is_cancelled() && !err.is_broken() && !err.is_timeout());
     assert_eq!(err.panic_message(), Some("boom"));
-    assert_eq!(err.to_string(), "task panicked: boom");
+    // Where it panicked, when the engine knows (the process engine does).
+    match err.panic_location() {
+        Some(at) => {
+            assert!(at.contains("suite/mod.rs:"), "{at}");
+            assert_eq!(err.to_string(), format!("task panicked at {at}: boom"));
+        }
+        None => assert_eq!(err.to_string(), "task panicked: boom"),
+    }
     // The executor (and its only worker) survives the panic.
     assert_eq!(pool.submit_fn(square, 3).unwrap().result(), Ok(9));
 }

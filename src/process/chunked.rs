@@ -1,0 +1,155 @@
+//! [`ChunkedMap`]: the process pool's `map`, which sends `chunksize` items per message.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::executor::ProcessPoolExecutor;
+use crate::error::{SubmitError, TaskError};
+use crate::executor::{MapOptions, Payload, TaskFn};
+use crate::future::{deadline_after, Future};
+use crate::map::{default_buffer, refused};
+
+/// One chunk of a chunked map: per-item results.
+pub(super) type Chunk<R> = Vec<Result<R, TaskError>>;
+
+/// The iterator returned by [`ProcessPoolExecutor::map`]: results in input order, items sent
+/// `chunksize` per message (results stay per item), at most `buffer_size` messages in flight.
+/// Dropping it cancels what has not started.
+///
+/// ```
+/// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
+/// fn reciprocal(x: i32) -> i32 { 1000 / x }
+/// register!(reciprocal);
+/// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+/// // Ten items per message; a failure stays with its own item, not its chunk.
+/// let results: Vec<_> = pool.map_with(reciprocal, -50..50, MapOptions::new().chunksize(10)).collect();
+/// assert_eq!(results.len(), 100);
+/// assert_eq!(results[49], Ok(-1000));
+/// assert!(results[50].as_ref().unwrap_err().is_panic()); // 1000 / 0
+/// assert_eq!(results[51], Ok(1000));
+/// ```
+#[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
+pub struct ChunkedMap<'a, R: Payload, I: Iterator> {
+    submit: SubmitChunk<'a, I::Item, R>,
+    input: Option<I>,
+    chunksize: usize,
+    in_flight: VecDeque<(ChunkFuture<R>, usize)>,
+    ready: std::vec::IntoIter<Result<R, TaskError>>,
+    buffer_size: usize,
+    deadline: Option<Instant>,
+    ended: bool,
+}
+
+/// A submitted chunk, or why it could not be submitted.
+type ChunkFuture<R> = Result<Future<Chunk<R>>, TaskError>;
+
+type SubmitChunk<'a, A, R> =
+    Box<dyn FnMut(Vec<A>) -> Result<Future<Chunk<R>>, SubmitError<()>> + 'a>;
+
+impl<'a, R: Payload, I: Iterator> ChunkedMap<'a, R, I>
+where
+    I::Item: Payload,
+{
+    pub(super) fn new(
+        pool: &'a ProcessPoolExecutor,
+        f: impl TaskFn<I::Item, R>,
+        input: I,
+        options: MapOptions,
+    ) -> Self {
+        let mut m = ChunkedMap {
+            submit: Box::new(move |items| pool.submit_batch(f, items)),
+            input: Some(input),
+            chunksize: options.chunksize.unwrap_or(1),
+            in_flight: VecDeque::new(),
+            ready: Vec::new().into_iter(),
+            buffer_size: options
+                .buffer_size
+                .unwrap_or_else(|| default_buffer(pool.max_workers())),
+            deadline: options.timeout.map(deadline_after),
+            ended: false,
+        };
+        m.fill();
+        m
+    }
+}
+
+impl<R: Payload, I: Iterator> ChunkedMap<'_, R, I> {
+    fn fill(&mut self) {
+        while self.in_flight.len() < self.buffer_size {
+            let Some(input) = self.input.as_mut() else {
+                return;
+            };
+            let items: Vec<I::Item> = input.by_ref().take(self.chunksize).collect();
+            if items.is_empty() {
+                self.input = None;
+                return;
+            }
+            let n = items.len();
+            match (self.submit)(items) {
+                Ok(f) => self.in_flight.push_back((Ok(f), n)),
+                Err(e) => {
+                    self.in_flight.push_back((Err(refused(e)), n));
+                    self.input = None;
+                }
+            }
+        }
+    }
+
+    fn cancel_rest(&mut self) {
+        self.input = None;
+        for (f, _) in self.in_flight.drain(..) {
+            if let Ok(f) = f {
+                f.cancel();
+            }
+        }
+    }
+}
+
+impl<R: Payload, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.ready.next() {
+                return Some(r);
+            }
+            if self.ended {
+                return None;
+            }
+            let Some((front, n)) = self.in_flight.pop_front() else {
+                self.ended = true;
+                return None;
+            };
+            let outcome = match front {
+                Err(e) => Err(e),
+                Ok(mut f) => match self.deadline {
+                    None => f.result(),
+                    Some(d) => {
+                        let r = f.result_timeout(d.saturating_duration_since(Instant::now()));
+                        if let Err(e @ TaskError::Timeout { .. }) = r {
+                            f.cancel();
+                            self.cancel_rest();
+                            self.ended = true;
+                            return Some(Err(e));
+                        }
+                        r
+                    }
+                },
+            };
+            self.ready = match outcome {
+                Ok(items) => items.into_iter(),
+                Err(e) => (0..n)
+                    .map(|_| Err(e.clone()))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            };
+            self.fill();
+        }
+    }
+}
+
+impl<R: Payload, I: Iterator> Drop for ChunkedMap<'_, R, I> {
+    fn drop(&mut self) {
+        self.cancel_rest();
+    }
+}

@@ -1,0 +1,186 @@
+//! The parent's reader thread, one per worker: it reads the worker's replies and notices its
+//! end, whatever the worker's descendants do.
+//!
+//! The socket is read without blocking, into a [`FrameBuf`]; when it is empty the thread polls
+//! for a moment (`wire::READ_SPIN`), then blocks in `poll` on two descriptors: the socket, and a
+//! pidfd of the worker process, which becomes readable when the process ends. End-of-stream
+//! alone is not enough: a task that forked a child which lingers (a daemon, a stuck helper)
+//! leaves that child holding the worker's end of the socket, so end-of-stream would come only
+//! when the child exits — for a daemon, never — and the worker's task, its timeout, `kill`,
+//! `terminate_workers` and `shutdown(wait)` would wait with it. When the process has ended, the
+//! thread takes what is left in the socket (a worker's last reply is complete in the socket buffer
+//! before it can exit), shuts the parent's end down (a write blocked on a full buffer returns),
+//! reaps the process and reports its end. On kernels without `pidfd_open` (before Linux 5.3)
+//! the poll wakes every 250 ms to ask `waitid(WNOWAIT)` instead.
+//!
+//! End-of-stream from a process that has not ended (it closed the socket itself) is given two
+//! seconds to become an exit, then the process is killed: a worker without a channel is of no use
+//! and must not be waited for.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::pool::Shared;
+use super::proc::{has_exited, KillReason, WorkerProc};
+use super::wire::{self, FrameBuf};
+
+/// What a reader thread owns.
+pub(crate) struct Parts {
+    pub(crate) proc: Arc<WorkerProc>,
+    pub(crate) child: Child,
+    pub(crate) sock: UnixStream,
+    pub(crate) pidfd: Option<OwnedFd>,
+}
+
+/// How long a process that closed its socket may take to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// Without a pidfd: how often a blocked reader asks whether the process ended.
+const FALLBACK_POLL_MS: i32 = 250;
+
+enum Woke {
+    Readable,
+    Exited,
+}
+
+pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
+    let Parts {
+        proc,
+        mut child,
+        sock,
+        pidfd,
+    } = parts;
+    let fd = sock.as_raw_fd();
+    let pidfd_raw = pidfd.as_ref().map(AsRawFd::as_raw_fd);
+    let mut buf = FrameBuf::new(pool.cfg.frame_limit);
+    let mut exited = false;
+    'outer: loop {
+        if !take_frames(&pool, &proc, &mut buf) {
+            break;
+        }
+        match buf.fill_from(fd) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            // ECONNRESET when the worker died with frames unread: it is gone.
+            Err(_) => break,
+        }
+        wire::spin_until_readable(fd, wire::READ_SPIN);
+        if let Woke::Exited = wait(fd, pidfd_raw, proc.pid) {
+            exited = true;
+            // Whatever the worker sent before it ended is in the socket buffer.
+            while take_frames(&pool, &proc, &mut buf) {
+                match buf.fill_from(fd) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+            break 'outer;
+        }
+    }
+    proc.disconnect();
+    drop(sock);
+    if !exited && !wait_exit(pidfd_raw, proc.pid, EXIT_GRACE) {
+        proc.signal(
+            libc::SIGKILL,
+            KillReason::Protocol("it closed its channel but did not exit".into()),
+        );
+    }
+    let (status, reason) = proc.reap(&mut child);
+    drop(pidfd);
+    pool.on_exit(&proc, status, reason);
+}
+
+/// Handles every whole frame in `buf`; false if the worker broke the protocol (it is killed,
+/// and the reader goes on only to see it end).
+fn take_frames(pool: &Shared, proc: &Arc<WorkerProc>, buf: &mut FrameBuf) -> bool {
+    loop {
+        match buf.next_frame() {
+            Ok(None) => return true,
+            Ok(Some(frame)) => {
+                if let Err(why) = pool.on_frame(proc, frame) {
+                    proc.signal(libc::SIGKILL, KillReason::Protocol(why));
+                }
+            }
+            // A frame that does not parse: the worker is not speaking the protocol.
+            Err(e) => {
+                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
+                return false;
+            }
+        }
+    }
+}
+
+/// Blocks until the socket is readable (or closed) or the process ended.
+fn wait(sock: RawFd, pidfd: Option<RawFd>, pid: u32) -> Woke {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: sock,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pidfd.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let timeout = if pidfd.is_some() {
+            -1
+        } else {
+            FALLBACK_POLL_MS
+        };
+        // SAFETY: two valid pollfds (a negative fd is ignored by poll).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+        if n < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            // Cannot poll: fall back to a blocking-free check of the process.
+            if has_exited(pid) {
+                return Woke::Exited;
+            }
+            std::thread::sleep(Duration::from_millis(FALLBACK_POLL_MS as u64));
+            continue;
+        }
+        if fds[1].revents != 0 {
+            return Woke::Exited;
+        }
+        if fds[0].revents != 0 {
+            return Woke::Readable;
+        }
+        if pidfd.is_none() && has_exited(pid) {
+            return Woke::Exited;
+        }
+    }
+}
+
+/// Waits up to `limit` for the process to end; whether it did.
+fn wait_exit(pidfd: Option<RawFd>, pid: u32, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if has_exited(pid) {
+            return true;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        match pidfd {
+            Some(fd) => {
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut p, 1, left.as_millis().min(1000) as i32 + 1) };
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(10))),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Where worker processes are started from: one thread per program that lives as long as the
+//! program does.
+//!
+//! Workers ask the kernel for `SIGKILL` when their parent dies (`PR_SET_PDEATHSIG`), and the
+//! kernel's notion of "parent" for that signal is the *thread* that started the child: a worker
+//! started from a short-lived thread (a user's thread that submitted, or a pool's reader thread,
+//! which ends when its worker does) would be killed when that thread ends. So every worker is
+//! started here. The thread is started by the first [`ProcessPoolExecutor`] to be built (a
+//! failure to start it is that build's error) and never exits; idle, it blocks on its channel.
+//!
+//! [`ProcessPoolExecutor`]: crate::ProcessPoolExecutor
+
+use std::io;
+use std::process::{Child, Command};
+use std::sync::mpsc::{channel, sync_channel, Sender, SyncSender};
+use std::sync::Mutex;
+
+use crate::sync::lock;
+
+type Request = (Command, SyncSender<io::Result<Child>>);
+
+static SPAWNER: Mutex<Option<Sender<Request>>> = Mutex::new(None);
+
+/// The name of the spawner thread (tests tell it from a pool's own threads).
+pub const THREAD_NAME: &str = "concurrent-futures-spawner";
+
+/// Starts the spawner thread if it is not running.
+pub(crate) fn ensure_started() -> io::Result<()> {
+    let mut g = lock(&SPAWNER);
+    if g.is_some() {
+        return Ok(());
+    }
+    let (tx, rx) = channel::<Request>();
+    std::thread::Builder::new()
+        .name(THREAD_NAME.into())
+        .spawn(move || {
+            for (mut cmd, reply) in rx {
+                let _ = reply.send(cmd.spawn());
+            }
+        })?;
+    *g = Some(tx);
+    Ok(())
+}
+
+/// Runs `cmd.spawn()` on the spawner thread.
+pub(crate) fn spawn(cmd: Command) -> io::Result<Child> {
+    ensure_started()?;
+    let (tx, rx) = sync_channel(1);
+    let sent = lock(&SPAWNER)
+        .as_ref()
+        .map(|s| s.send((cmd, tx)).is_ok())
+        .unwrap_or(false);
+    if !sent {
+        return Err(io::Error::other("the worker spawner thread is not running"));
+    }
+    rx.recv()
+        .unwrap_or_else(|_| Err(io::Error::other("the worker spawner thread stopped")))
+}
