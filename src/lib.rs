@@ -61,6 +61,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "process")]
 #[doc(hidden)]
 pub use crate::process::__private;
 
@@ -73,6 +74,7 @@ mod error;
 mod executor;
 mod future;
 mod map;
+#[cfg(feature = "process")]
 pub mod process;
 mod sync;
 mod thread;
@@ -82,7 +84,25 @@ pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
 pub use crate::executor::{Executor, MapOptions, Payload, TaskFn};
 pub use crate::future::{Future, FutureState, Promise};
 pub use crate::map::{Map, MapUnordered};
+#[cfg(feature = "process")]
 pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};
+
+/// Without the `process` feature there are no worker processes: `register!` only checks that
+/// its arguments are functions, so code that registers its tasks builds either way.
+#[cfg(not(feature = "process"))]
+#[macro_export]
+macro_rules! register {
+    ($($f:path),+ $(,)?) => {
+        $(
+            const _: () = {
+                #[allow(dead_code)]
+                fn __cf_exists() {
+                    let _ = $f;
+                }
+            };
+        )+
+    };
+}
 pub use crate::thread::{
     default_max_workers, Scope, ScopedFuture, ThreadPoolBuilder, ThreadPoolExecutor,
 };

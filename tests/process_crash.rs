@@ -8,6 +8,8 @@
 //! tasks queued behind it still run, and the executor stays usable — on a new worker when the
 //! old one died, on the same one when it did not.
 
+#![cfg(feature = "process")]
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -226,6 +228,12 @@ fn init_panics(msg: String) {
     std::panic::panic_any(msg)
 }
 
+/// Waits for the gate at `gate`, then panics with `msg`.
+fn init_panics_after((gate, msg): (String, String)) {
+    util::hold_until_open(&gate);
+    std::panic::panic_any(msg)
+}
+
 fn init_exits(code: i32) {
     std::process::exit(code)
 }
@@ -246,6 +254,7 @@ register!(
     init_record,
     init_state,
     init_panics,
+    init_panics_after,
     init_exits,
 );
 
@@ -1110,14 +1119,18 @@ fn initializer_runs_in_replacement_workers() {
 #[test]
 fn failing_initializer_breaks_the_pool_with_its_cause() {
     let _w = watchdog("failing_initializer_breaks_the_pool_with_its_cause");
+    // The initializer fails only once every task was accepted (before, the pool could break
+    // between two submits: the test raced its own initializer).
+    let gate = Gate::closed();
     let pool = ProcessPoolExecutor::builder()
         .max_workers(2)
-        .initializer(init_panics, "no database".to_string())
+        .initializer(init_panics_after, (gate.path(), "no database".to_string()))
         .build()
         .unwrap();
     let futures: Vec<_> = (0..5u64)
         .map(|i| pool.submit_fn(square, i).unwrap())
         .collect();
+    gate.open();
     for f in futures {
         let err = result(f).unwrap_err();
         assert!(err.is_broken(), "{err:?}");

@@ -2,6 +2,8 @@
 //! engine's own behaviour: chunked `map`, scheduling across workers, idle workers, and what a
 //! task sees of its worker process (stdin, environment, nested pools, callbacks).
 
+#![cfg(feature = "process")]
+
 mod suite;
 
 use std::time::Duration;

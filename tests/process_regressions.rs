@@ -11,6 +11,8 @@
 //!
 //! The tests of this file run one at a time (`serial`): the last one counts the pool's threads.
 
+#![cfg(feature = "process")]
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 

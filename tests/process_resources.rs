@@ -7,6 +7,8 @@
 //! "parent" process (the ignored test `child_mode`, selected by an environment variable), which
 //! the test then kills or reads.
 
+#![cfg(feature = "process")]
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};

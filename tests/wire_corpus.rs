@@ -2,6 +2,8 @@
 //! input must decode or be rejected without a panic, the same way on every decoding path.
 //! The fuzzer itself runs with `cargo +nightly fuzz run wire` (see README, "Reliability").
 
+#![cfg(feature = "process")]
+
 use concurrent_futures::process::wire;
 
 #[test]

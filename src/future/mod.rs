@@ -8,6 +8,7 @@ pub(crate) mod core;
 mod handle;
 mod promise;
 
+#[cfg(feature = "process")]
 pub(crate) use self::core::Deferred;
 pub(crate) use self::handle::{deadline_after, Shared};
 pub use self::handle::{Future, FutureState};

@@ -116,6 +116,7 @@ impl<T: Send + 'static> Promise<T> {
         self.finish(Err(err));
     }
 
+    #[cfg(feature = "process")]
     /// Completes with `outcome`, waking waiters now and returning the callbacks to run
     /// elsewhere (see [`Wakeups::wake_deferring`](super::core::Wakeups::wake_deferring)).
     pub(crate) fn finish_deferring(

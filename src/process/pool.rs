@@ -428,7 +428,6 @@ impl Shared {
     /// A worker (or its reader thread) could not be started: logged; with no worker at all,
     /// the pool breaks, so that no task waits for a worker that will never come.
     fn spawn_failed(&self, why: String) {
-        log::error!("{why}");
         let mut st = lock(&self.state);
         st.starting -= 1;
         let none = st.workers.is_empty() && st.starting == 0;
@@ -436,6 +435,8 @@ impl Shared {
         drop(st);
         if none {
             self.break_pool(why);
+        } else {
+            log::error!("process pool: {why}");
         }
     }
 
@@ -497,9 +498,7 @@ impl Shared {
             slot.idle_since = Instant::now();
             if let Err(e) = reply {
                 drop(st);
-                let cause = format!("the initializer failed: {e}");
-                log::error!("process pool: {cause}");
-                self.break_pool(cause);
+                self.break_pool(format!("the initializer failed: {e}"));
                 return Ok(());
             }
             let work = self.pump(&mut st);
@@ -578,12 +577,10 @@ impl Shared {
                 "worker process {} died while running the initializer: {how}",
                 proc.pid
             ));
-            log::error!("process pool: {}", broken.as_deref().unwrap_or_default());
         }
-        if broken.is_some() {
+        if let Some(cause) = &broken {
             // No replacement: the pool is about to break.
-            st.broken
-                .get_or_insert_with(|| broken.clone().unwrap_or_default());
+            mark_broken(&mut st, cause);
         }
         let mut work = self.pump(&mut st);
         work.finish.extend(
@@ -773,9 +770,7 @@ impl Shared {
 
     pub(crate) fn break_pool(&self, cause: String) {
         let mut st = lock(&self.state);
-        if st.broken.is_none() {
-            st.broken = Some(cause.clone());
-        }
+        mark_broken(&mut st, &cause);
         let cause = st.broken.clone().unwrap_or(cause);
         st.shutdown = true;
         let drained: Vec<Entry> = st.pending.drain(..).collect();
@@ -862,6 +857,15 @@ impl Shared {
     }
 }
 
+/// Records why the pool is broken; the first cause is logged (at error level, like Python's
+/// `BrokenProcessPool` at CRITICAL), once.
+fn mark_broken(st: &mut State, cause: &str) {
+    if st.broken.is_none() {
+        log::error!("process pool broken: {cause}");
+        st.broken = Some(cause.to_owned());
+    }
+}
+
 /// Why a pool whose workers die before they can serve is broken.
 fn cannot_start(pid: u32, how: &str) -> String {
     let exe = std::fs::read_link(super::proc::worker_program())
@@ -882,10 +886,7 @@ fn cannot_start(pid: u32, how: &str) -> String {
              emulator, or killed at start?); run the program directly"
         )
     };
-    let msg =
-        format!("worker processes cannot start: worker {pid} {how} before it could serve{hint}");
-    log::error!("process pool: {msg}");
-    msg
+    format!("worker processes cannot start: worker {pid} {how} before it could serve{hint}")
 }
 
 /// The error of a task that was sent to a worker but never started, when the pool's workers are

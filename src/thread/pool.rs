@@ -451,6 +451,8 @@ impl Pool {
         {
             let mut c = lock(&self.cause);
             if c.is_none() {
+                // Once, with the cause (Python logs a failed initializer at CRITICAL).
+                log::error!("thread pool broken: {cause}");
                 *c = Some(cause);
             }
         }
