@@ -137,7 +137,7 @@ impl ProcessPoolBuilder {
         self
     }
     /// The default time limit of every task: a task still running at its deadline has its
-    /// worker killed and fails with [`TaskError::TaskTimedOut`].
+    /// worker killed and fails with [`TaskError::TaskTimedOut`](crate::TaskError::TaskTimedOut).
     ///
     /// ```
     /// use std::time::Duration;

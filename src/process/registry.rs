@@ -1,16 +1,20 @@
 //! The table of functions a worker process may run, and [`register!`](crate::register).
 //!
-//! On the wire a task names its function by a stable string: the function's module path and
-//! name (`my_crate::count_primes`). The worker looks the name up in this table — a
-//! link-time array built by `linkme`, so it exists before `main` and needs no start-up code —
-//! and calls the entry's monomorphised `invoke`, which decodes the argument, calls the function
-//! and encodes its result. A name that is not in the table is an error on that task; nothing on
-//! the wire is ever turned into a code address. The same name identifies the same function in
-//! any process running the same binary, on any host.
+//! On the wire a task names its function by a string: the function's module path and name,
+//! and the line and column of its `register!` (`my_crate::count_primes@12:1`), so that two
+//! functions of one name in one module (each defined inside a different function) never share a
+//! name. A name that two different functions do share anyway (a macro that registers two
+//! same-named functions from one invocation) is refused when a pool is built, with both sites in
+//! the message. The worker looks the name up in this table — a link-time array built by
+//! `linkme`, so it exists before `main` and needs no start-up code — and calls the entry's
+//! monomorphised `invoke`, which decodes the argument, calls the function, encodes its result
+//! and drops it, each step contained (`unwind.rs`). A name that is not in the table is an error
+//! on that task; nothing on the wire is ever turned into a code address. The same name
+//! identifies the same function in any process running the same binary, on any host.
 //!
-//! In the parent, `submit_fn(f, arg)` finds the entry from the function pointer `f` (its address,
-//! with the argument and result types checked), so an unregistered function is refused at submit
-//! with a message saying how to register it.
+//! In the parent, `submit_fn(f, arg)` finds the entry from the function item's own type (or a
+//! plain `fn` pointer's address, with the argument and result types checked), so an
+//! unregistered function is refused at submit with a message saying how to register it.
 
 use std::any::TypeId;
 use std::collections::HashMap;
