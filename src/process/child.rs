@@ -92,7 +92,20 @@ fn facts() -> Facts {
             libc::fstat(0, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
         let mut cred: libc::ucred = std::mem::zeroed();
         let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // A listening socket reports its own creator as its "peer": it has none.
+        let mut accepting: libc::c_int = 0;
+        let mut alen = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        let listening = stdin_socket
+            && (libc::getsockopt(
+                0,
+                libc::SOL_SOCKET,
+                libc::SO_ACCEPTCONN,
+                (&mut accepting as *mut libc::c_int).cast(),
+                &mut alen,
+            ) != 0
+                || accepting != 0);
         let peer = (stdin_socket
+            && !listening
             && libc::getsockopt(
                 0,
                 libc::SOL_SOCKET,

@@ -62,7 +62,8 @@ impl Marker {
         let parent = it
             .next()
             .and_then(|p| p.parse::<u32>().ok())
-            .filter(|&p| p > 1)
+            // Pid 1 is a parent too (a program that is a container's entrypoint).
+            .filter(|&p| p > 0)
             .ok_or("its parent pid is malformed")?;
         let hex = it.next().ok_or("it has no token")?;
         if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -194,7 +195,7 @@ mod tests {
         assert_eq!(Marker::parse(&m.encode()), Ok(m.clone()));
         let good = m.encode();
         let mut fields: Vec<&str> = good.split(':').collect();
-        for (i, bad) in ["cf0", "1", "abc", "12", "x"].into_iter().enumerate() {
+        for (i, bad) in ["cf0", "0", "abc", "12", "x"].into_iter().enumerate() {
             let saved = fields[i];
             fields[i] = bad;
             assert!(

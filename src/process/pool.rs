@@ -77,6 +77,11 @@ pub(crate) struct Config {
 /// served in between) means workers cannot start: the pool breaks.
 const START_FAILURES: usize = 3;
 
+/// How long a new worker may take to say `HELLO`. A copy of the program that neither becomes a
+/// worker nor exits (it ran its own `main`: a server, say) is killed then, and counts as a worker
+/// that could not start, instead of holding tasks back for good.
+pub(crate) const HELLO_DEADLINE: Duration = Duration::from_secs(60);
+
 /// How many tasks may be queued inside one worker (sent, not yet answered). With 2, the worker
 /// finds its next task already in its socket buffer when it finishes one, instead of idling for a
 /// round trip through the parent (`map` tasks only: see `Entry::pipelined`).
@@ -86,6 +91,8 @@ struct Slot {
     proc: Arc<WorkerProc>,
     /// The worker's `HELLO` (with the right token) arrived: it is a worker, ready to serve.
     hello: bool,
+    /// The timer id of its `HELLO` deadline.
+    hello_deadline: u64,
     /// Sent and unanswered, oldest (the one running) first.
     in_flight: VecDeque<Entry>,
     /// The initializer has not answered yet.
@@ -391,6 +398,9 @@ impl Shared {
                 ));
             }
         };
+        let hello_deadline = self.next_id();
+        self.timers
+            .add(Instant::now() + HELLO_DEADLINE, hello_deadline, &proc);
         let mut st = lock(&self.state);
         st.starting -= 1;
         st.readers.retain(|h| !h.is_finished());
@@ -398,6 +408,7 @@ impl Shared {
         st.workers.push(Slot {
             proc: proc.clone(),
             hello: false,
+            hello_deadline,
             in_flight: VecDeque::new(),
             initializing: self.cfg.initializer.is_some(),
             retiring: false,
@@ -467,6 +478,7 @@ impl Shared {
         }
         slot.hello = true;
         slot.idle_since = Instant::now();
+        self.timers.remove(slot.hello_deadline);
         st.ever_ready = true;
         st.start_failures = 0;
         let work = self.pump(&mut st);
@@ -566,10 +578,16 @@ impl Shared {
             }
         }
         let mut broken = None;
-        if !slot.hello && !slot.retiring && reason.is_none() {
+        if !slot.hello && !slot.retiring && matches!(reason, None | Some(KillReason::NoHello(_))) {
             // It never became a worker: no task was sent to it, and none is lost.
             st.start_failures += 1;
             if !st.ever_ready || st.start_failures >= START_FAILURES {
+                let how = match &reason {
+                    Some(KillReason::NoHello(limit)) => {
+                        format!("did not start serving within {limit:?} and was killed")
+                    }
+                    _ => how.clone(),
+                };
                 broken = Some(cannot_start(proc.pid, &how));
             }
         } else if slot.initializing && !slot.retiring && reason.is_none() {
@@ -608,6 +626,11 @@ impl Shared {
                     pid: proc.pid,
                     how: format!("killed after a protocol error: {why} ({how})"),
                 },
+                // Never given a task: not reached.
+                Some(KillReason::NoHello(limit)) => TaskError::WorkerDied {
+                    pid: proc.pid,
+                    how: format!("it did not start serving within {limit:?} ({how})"),
+                },
                 None => TaskError::WorkerDied { pid: proc.pid, how },
             };
             work.finish.push((entry.done, Err(err)));
@@ -639,6 +662,11 @@ impl Shared {
         let Some(slot) = st.workers.iter_mut().find(|s| Arc::ptr_eq(&s.proc, proc)) else {
             return;
         };
+        if !slot.hello && slot.hello_deadline == id {
+            slot.proc
+                .signal(libc::SIGKILL, KillReason::NoHello(HELLO_DEADLINE));
+            return;
+        }
         if let Some(limit) = slot
             .in_flight
             .front()

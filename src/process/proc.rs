@@ -25,6 +25,8 @@ pub(crate) enum KillReason {
     Terminated,
     /// It sent a frame the parent could not read, or broke the protocol.
     Protocol(String),
+    /// It did not say `HELLO` in time (it is not a worker, or cannot become one).
+    NoHello(Duration),
 }
 
 struct ProcState {
