@@ -1,15 +1,34 @@
 //! A seeded chaos runner: several submitter threads drive a `ThreadPoolExecutor` and a
-//! `ProcessPoolExecutor` at once with a random mix of normal tasks and faults — panics, worker
-//! processes that kill themselves (`SIGKILL`, abort, `exit(n)`), per-task time limits, cancel
-//! races, done-callbacks that panic or submit more work, nested submit-and-wait, short-lived
-//! pools shut down (or dropped, or terminated) while tasks are in flight, and
-//! `ProcessPoolExecutor::kill` on running tasks.
+//! `ProcessPoolExecutor` at once with a random mix of normal tasks and faults:
+//!
+//! - panics (both engines), nested submit-and-wait on the thread pool;
+//! - worker processes that kill themselves (`SIGKILL`, abort, `exit(n)`), per-task time limits
+//!   (`submit_fn_with_timeout`), and `ProcessPoolExecutor::kill` on running tasks;
+//! - tasks that fork a child which lingers (`fork()`; the grandchild sleeps 120 s holding the
+//!   worker's socket), then return, or hang until their time limit kills the worker, or are
+//!   killed: the future must end as injected, never wait for the grandchild;
+//! - tasks that ignore `SIGTERM` in short-lived pools built with `terminate_grace(200 ms)` and
+//!   then `terminate_workers()`ed: terminate must return, with every future done;
+//! - results whose `Deserialize` panics in the parent (the future fails as a panic, "decoding
+//!   the result panicked"), and results whose `Drop` panics in the parent, some with the future
+//!   dropped before completion (the engine drops the value): nothing else is affected, a later
+//!   task on the pool completes, and every decoded value is dropped exactly once;
+//! - cancel races; done-callbacks that panic, submit more work, or submit to their own process
+//!   pool and wait for it (1-worker pools too: callbacks run on the pool's callback thread,
+//!   never on a reader thread, which is checked);
+//! - short-lived pools shut down (or dropped, or terminated) while tasks are in flight.
 //!
 //! Every future's outcome is checked against what was injected into it, every done-callback
 //! must run exactly once, every wait has a time limit (a watchdog aborts the run if nothing
 //! progresses for 60 s), and at the end, with every executor dropped, no thread, child process
-//! or file descriptor may be left over. It prints one summary line and exits non-zero if
-//! anything was lost, hung or leaked; problems are described on stderr.
+//! or file descriptor may be left over. The process-wide `concurrent-futures-spawner` thread
+//! (`process::spawner::THREAD_NAME`), started by the first process pool, lives as long as the
+//! program by design and is not counted; every pool's `ProcessPoolExecutor-callbacks` and
+//! `-timers` threads must be gone. Lingering grandchildren are not the pool's responsibility:
+//! each records its pid in a per-run temporary directory, and the runner `SIGKILL`s them (they
+//! were reparented to init or a subreaper, so they are not its children) before the leak check.
+//! It prints one summary line and exits non-zero if anything was lost, hung or leaked; problems
+//! are described on stderr.
 //!
 //! Run: `cargo run --release --example chaos -- --seed 42 --duration 60`
 //! (or `--tasks N` to stop after N submitted tasks; `--submitters N`, default 4).
@@ -23,11 +42,14 @@ mod ledger;
 #[path = "chaos/procfs.rs"]
 mod procfs;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use concurrent_futures::process::{spawner, DEFAULT_TERMINATE_GRACE};
 use concurrent_futures::{
     as_completed_timeout, wait, Future, ProcessPoolExecutor, ReturnWhen, TaskError,
     ThreadPoolExecutor,
@@ -35,10 +57,13 @@ use concurrent_futures::{
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use jobs::{nested, pjob, quiet_panics, work, PJob, MARKER};
+use jobs::{
+    bomb_job, fork_job, lingering_name, nested, pjob, quiet_panics, value_of, work, Bomb, BombJob,
+    ForkJob, ForkThen, PJob, INNER_WAIT, MARKER,
+};
 use ledger::{
     bump, diag, get, hung, lost, new_rec, settle_checks, verify, CbCheck, CbFault, Ctx, Engine,
-    Fault, Meta, Tracked, ADOPTED, STATS,
+    Fault, Meta, Tracked, Value, ADOPTED, STATS,
 };
 
 /// The longest any wait for a batch of futures may last.
@@ -47,6 +72,16 @@ const WAIT: Duration = Duration::from_secs(30);
 const WATCHDOG: Duration = Duration::from_secs(60);
 /// How long the leak checks wait for threads and processes to wind down.
 const GRACE: Duration = Duration::from_secs(15);
+/// The grace between `SIGTERM` and `SIGKILL` of the pools that are terminated.
+const TERMINATE_GRACE: Duration = Duration::from_millis(200);
+/// `terminate_workers` on such a pool taking longer than this (twice the default grace) counts
+/// as hung: it should take about [`TERMINATE_GRACE`].
+const TERMINATE_LIMIT: Duration = Duration::from_secs(2 * DEFAULT_TERMINATE_GRACE.as_secs());
+/// Forking faults each submitter may inject (each leaves a process for up to 120 s).
+const FORKS_PER_SUBMITTER: u32 = 60;
+
+/// Where lingering grandchildren record their pids, and the tag in their names.
+static LINGER: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
 struct Args {
     seed: u64,
@@ -102,7 +137,7 @@ fn activity(who: &str, what: impl Into<String>) {
 /// The shared pools and the stop condition.
 struct World {
     tp: Arc<ThreadPoolExecutor>,
-    pp: ProcessPoolExecutor,
+    pp: Arc<ProcessPoolExecutor>,
     tp_weak: Weak<ThreadPoolExecutor>,
     deadline: Option<Instant>,
     max_tasks: Option<u64>,
@@ -131,7 +166,8 @@ struct Spec {
     forget: bool,
 }
 
-fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool) -> Spec {
+/// `forks`: how many forking faults this submitter may still inject.
+fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool, forks: &mut u32) -> Spec {
     let n = rng.gen_range(0..u64::MAX / 2);
     let roll = rng.gen_range(0..100);
     let fault = match engine {
@@ -147,9 +183,21 @@ fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool) -> Spec {
             12..=14 => Fault::Exit(rng.gen_range(1..=9)),
             15..=17 => Fault::Timeout(Duration::from_millis(rng.gen_range(20..=80))),
             18..=19 if !fresh => Fault::Kill,
+            // Rare: each leaves a process for up to 120 s.
+            20 if *forks > 0 && rng.gen_bool(0.4) => match rng.gen_range(0..3) {
+                0 => Fault::ForkReturn,
+                1 => Fault::ForkHang(Duration::from_millis(rng.gen_range(30..=120))),
+                _ if !fresh => Fault::ForkKill,
+                _ => Fault::ForkReturn,
+            },
+            23..=24 if !fresh => Fault::DecodePanic,
+            25..=26 if !fresh => Fault::DropPanic,
             _ => Fault::None,
         },
     };
+    if fault.forks() {
+        *forks -= 1;
+    }
     let sleep_us = match (fresh, rng.gen_range(0..10)) {
         (true, 0..=4) => rng.gen_range(0..3000),
         (false, 0..=1) => rng.gen_range(0..2000),
@@ -159,15 +207,22 @@ fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool) -> Spec {
     let extra = match rng.gen_range(0..100) {
         0..=3 => CbFault::Panic,
         4..=8 => CbFault::Submit,
+        9..=10 if engine == Engine::Process => CbFault::WaitPool,
         _ => CbFault::None,
     };
     let generous = rng.gen_bool(0.1);
     let limit = match fault {
-        Fault::Timeout(l) => Some(l),
+        Fault::Timeout(l) | Fault::ForkHang(l) => Some(l),
         Fault::None if engine == Engine::Process && generous => Some(Duration::from_secs(30)),
         _ => None,
     };
-    let forget = !fresh && fault == Fault::None && rng.gen_bool(0.03);
+    let forget = !fresh
+        && match fault {
+            Fault::None => rng.gen_bool(0.03),
+            // The engine then drops the value, and its `Drop` panics on a pool thread.
+            Fault::DropPanic => rng.gen_bool(0.5),
+            _ => false,
+        };
     Spec {
         engine,
         fault,
@@ -196,6 +251,24 @@ fn submit_thread(pool: &Arc<ThreadPoolExecutor>, spec: &Spec) -> Option<Future<u
 
 fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>> {
     let n = spec.n;
+    if spec.fault.forks() {
+        let then = match spec.fault {
+            Fault::ForkHang(_) => ForkThen::Hang,
+            Fault::ForkKill => ForkThen::Sleep(5000),
+            _ => ForkThen::Return,
+        };
+        let (dir, tag) = LINGER.get().expect("set in main");
+        let job = ForkJob {
+            n,
+            then,
+            dir: dir.to_string_lossy().into_owned(),
+            tag: *tag,
+        };
+        return match spec.limit {
+            Some(limit) => pool.submit_fn_with_timeout(fork_job, job, limit).ok(),
+            None => pool.submit_fn(fork_job, job).ok(),
+        };
+    }
     let job = match spec.fault {
         Fault::Panic => PJob::Panic(n),
         Fault::SigKill => PJob::SigKill,
@@ -203,7 +276,14 @@ fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>
         Fault::Exit(code) => PJob::Exit(code),
         Fault::Timeout(_) => PJob::Sleep { n, ms: 3000 },
         Fault::Kill => PJob::Sleep { n, ms: 5000 },
-        Fault::None | Fault::Nested(_) => PJob::Compute {
+        Fault::IgnoreTerm => PJob::IgnoreTerm,
+        Fault::None
+        | Fault::Nested(_)
+        | Fault::ForkReturn
+        | Fault::ForkHang(_)
+        | Fault::ForkKill
+        | Fault::DecodePanic
+        | Fault::DropPanic => PJob::Compute {
             n,
             sleep_us: spec.sleep_us,
         },
@@ -214,11 +294,21 @@ fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>
     }
 }
 
+/// Submits a task whose result is a [`Bomb`] (`DecodePanic`, `DropPanic`).
+fn submit_bomb(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<Bomb>> {
+    let job = BombJob {
+        n: spec.n,
+        on_decode: spec.fault == Fault::DecodePanic,
+        on_drop: spec.fault == Fault::DropPanic,
+    };
+    pool.submit_fn(bomb_job, job).ok()
+}
+
 /// Where a task goes.
 #[derive(Clone, Copy)]
 enum Target<'a> {
     Thread(&'a Arc<ThreadPoolExecutor>),
-    Process(&'a ProcessPoolExecutor),
+    Process(&'a Arc<ProcessPoolExecutor>),
 }
 
 /// Submits `spec`, attaches its callbacks, races its cancel. `None` if the pool refused it.
@@ -228,10 +318,21 @@ fn launch(
     ctx: Ctx,
     tp_weak: &Weak<ThreadPoolExecutor>,
 ) -> Option<Tracked> {
-    let fut = match target {
-        Target::Thread(p) => submit_thread(p, spec),
-        Target::Process(p) => submit_process(p, spec),
-    };
+    match target {
+        Target::Thread(p) => track(submit_thread(p, spec), spec, ctx, tp_weak, None),
+        Target::Process(p) => track(submit_process(p, spec), spec, ctx, tp_weak, Some(p)),
+    }
+}
+
+/// Attaches a submitted future's callbacks and races its cancel. `None` if the pool refused it.
+/// `pool`: the future's process pool (for a callback that waits on it).
+fn track<T: Value>(
+    fut: Option<Future<T>>,
+    spec: &Spec,
+    ctx: Ctx,
+    tp_weak: &Weak<ThreadPoolExecutor>,
+    pool: Option<&Arc<ProcessPoolExecutor>>,
+) -> Option<Tracked<T>> {
     let Some(fut) = fut else {
         bump(&STATS.o_refused);
         return None;
@@ -245,11 +346,27 @@ fn launch(
         Fault::Timeout(_) => bump(&STATS.f_timeout),
         Fault::Kill => bump(&STATS.f_kill),
         Fault::Nested(_) => bump(&STATS.f_nested),
+        Fault::ForkReturn | Fault::ForkHang(_) | Fault::ForkKill => bump(&STATS.f_fork),
+        Fault::IgnoreTerm => bump(&STATS.f_ignore_term),
+        Fault::DecodePanic => bump(&STATS.f_decode_panic),
+        Fault::DropPanic => bump(&STATS.f_drop_panic),
         Fault::None => {}
+    }
+    if spec.fault == Fault::ForkKill {
+        bump(&STATS.f_kill);
     }
     let rec = new_rec(spec.extra);
     let r = rec.clone();
     fut.add_done_callback(move |_| {
+        // A process pool's callbacks run on its callback thread (or the thread that registered
+        // or cancelled), never on a reader thread, which must go on delivering results.
+        let here = std::thread::current();
+        if let Some(name) = here
+            .name()
+            .filter(|n| n.starts_with("ProcessPoolExecutor-reader"))
+        {
+            lost(|| format!("future #{}: a done-callback ran on {name}", r.id));
+        }
         r.cb.fetch_add(1, SeqCst);
     });
     match spec.extra {
@@ -267,8 +384,20 @@ fn launch(
             let r = rec.clone();
             let weak = tp_weak.clone();
             fut.add_done_callback(move |f| {
-                let seed = f.with_result(|res| res.map_or(0, |v| *v));
+                let seed = f.with_result(|res| res.map_or(0, Value::seed));
                 adopt_child(&weak, seed ^ r.id);
+                r.cb_extra.fetch_add(1, SeqCst);
+            });
+        }
+        CbFault::WaitPool => {
+            bump(&STATS.f_cb_wait);
+            let r = rec.clone();
+            let pool = pool.map(Arc::downgrade);
+            fut.add_done_callback(move |_| {
+                match &pool {
+                    Some(p) => wait_on_own_pool(p, r.id, ctx),
+                    None => lost(|| format!("future #{}: WaitPool without a process pool", r.id)),
+                }
                 r.cb_extra.fetch_add(1, SeqCst);
             });
         }
@@ -289,6 +418,64 @@ fn launch(
             ctx,
         },
     ))
+}
+
+/// A done-callback submits a small task to its own process pool and waits for it (at most
+/// [`INNER_WAIT`]). It must complete: callbacks run on the pool's callback thread, so results
+/// keep arriving meanwhile (with one worker, too); or at once on the thread that added them to a
+/// done future or cancelled it. Only a short-lived pool (`ctx.may_refuse`) may be gone, shut
+/// down, broken or terminated meanwhile.
+fn wait_on_own_pool(pool: &Weak<ProcessPoolExecutor>, id: u64, ctx: Ctx) {
+    let n = value_of(id) % (u64::MAX / 2);
+    let Some(p) = pool.upgrade() else {
+        if ctx.may_refuse {
+            bump(&STATS.o_refused);
+        } else {
+            lost(|| format!("future #{id}: its pool was gone in its callback"));
+        }
+        return;
+    };
+    let submitted = p.submit_fn(pjob, PJob::Compute { n, sleep_us: 0 });
+    // If this was the last handle, the pool shuts down here, on its own callback thread (its
+    // Drop waits for the task just submitted).
+    drop(p);
+    let thread = std::thread::current().name().unwrap_or("?").to_owned();
+    let mut f = match submitted {
+        Ok(f) => f,
+        Err(e) => {
+            if ctx.may_refuse {
+                bump(&STATS.o_refused);
+            } else {
+                lost(|| format!("future #{id}: its callback's submit was refused: {e}"));
+            }
+            return;
+        }
+    };
+    match f.result_timeout(INNER_WAIT) {
+        Ok(v) if v == value_of(n) => bump(&STATS.o_cb_waited),
+        Err(TaskError::Timeout { .. }) => hung(|| {
+            let state = f.state();
+            let pool = pool.upgrade().map(|p| format!("{p:?}"));
+            format!(
+                "future #{id}: its callback's task not done after {INNER_WAIT:?} ({state:?}; \
+                 callback on {thread}, ctx {ctx:?}, pool {pool:?})"
+            )
+        }),
+        Err(TaskError::Cancelled) if ctx.cancel_futures || ctx.terminate => {
+            bump(&STATS.o_cancelled)
+        }
+        Err(TaskError::WorkerDied { how, .. })
+            if ctx.terminate && how.contains("terminated with the pool") =>
+        {
+            bump(&STATS.o_worker_died)
+        }
+        Err(TaskError::BrokenExecutor { .. }) if ctx.broken || ctx.terminate => {
+            bump(&STATS.o_broken)
+        }
+        other => {
+            lost(|| format!("future #{id}: its callback's task ended as {other:?} (ctx {ctx:?})"))
+        }
+    }
 }
 
 /// A done-callback submits a task to the shared thread pool; it is checked later.
@@ -322,9 +509,10 @@ fn adopt_child(pool: &Weak<ThreadPoolExecutor>, n: u64) {
     }
 }
 
-/// Kills each `Kill` task once it runs (`kill` is false until it is its worker's running task).
+/// Kills each `Kill`/`ForkKill` task once it runs (`kill` is false until it is its worker's
+/// running task).
 fn kill_when_running(pool: &ProcessPoolExecutor, items: &mut [Tracked]) {
-    for (fut, meta) in items.iter_mut().filter(|(_, m)| m.fault == Fault::Kill) {
+    for (fut, meta) in items.iter_mut().filter(|(_, m)| m.fault.to_kill()) {
         let deadline = Instant::now() + WAIT;
         while !fut.done() && Instant::now() < deadline {
             if pool.kill(fut) {
@@ -336,24 +524,34 @@ fn kill_when_running(pool: &ProcessPoolExecutor, items: &mut [Tracked]) {
     }
 }
 
+/// Drops a future that may hold a value whose `Drop` panics (it completed after it was last
+/// looked at): the panic is the injected one, and this thread goes on.
+fn discard<T>(fut: Future<T>) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+}
+
+/// Waits for every future (within [`WAIT`]) one after the other, takes its value and checks it.
+fn settle_values<T: Value>(items: Vec<Tracked<T>>, checks: &mut Vec<CbCheck>) {
+    let deadline = Instant::now() + WAIT;
+    for (mut fut, meta) in items {
+        match fut.result_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Err(TaskError::Timeout { .. }) => hung(|| {
+                format!(
+                    "{}: not done after {WAIT:?} ({:?})",
+                    meta.describe(),
+                    fut.state()
+                )
+            }),
+            outcome => checks.extend(verify(meta, outcome.map(Value::take))),
+        }
+        discard(fut);
+    }
+}
+
 /// Waits for every future (within [`WAIT`]) in one of three ways and checks it.
 fn settle(items: Vec<Tracked>, how: u8, checks: &mut Vec<CbCheck>) {
     match how {
-        0 => {
-            let deadline = Instant::now() + WAIT;
-            for (mut fut, meta) in items {
-                match fut.result_timeout(deadline.saturating_duration_since(Instant::now())) {
-                    Err(TaskError::Timeout { .. }) => hung(|| {
-                        format!(
-                            "{}: not done after {WAIT:?} ({:?})",
-                            meta.describe(),
-                            fut.state()
-                        )
-                    }),
-                    outcome => checks.extend(verify(meta, outcome)),
-                }
-            }
-        }
+        0 => settle_values(items, checks),
         1 => {
             for r in as_completed_timeout(items, WAIT) {
                 match r {
@@ -384,7 +582,14 @@ fn settle(items: Vec<Tracked>, how: u8, checks: &mut Vec<CbCheck>) {
 }
 
 /// A batch on the shared pools.
-fn shared_batch(world: &World, rng: &mut StdRng, checks: &mut Vec<CbCheck>, who: &str, batch: u64) {
+fn shared_batch(
+    world: &World,
+    rng: &mut StdRng,
+    checks: &mut Vec<CbCheck>,
+    who: &str,
+    batch: u64,
+    forks: &mut u32,
+) {
     let size = rng.gen_range(8..=48);
     let specs: Vec<Spec> = (0..size)
         .map(|_| {
@@ -393,13 +598,46 @@ fn shared_batch(world: &World, rng: &mut StdRng, checks: &mut Vec<CbCheck>, who:
             } else {
                 Engine::Process
             };
-            pick_spec(rng, engine, false)
+            pick_spec(rng, engine, false, forks)
         })
         .collect();
     let how = rng.gen_range(0..3u8);
     activity(who, format!("batch {batch}: submitting {size}"));
     let mut items = Vec::with_capacity(size);
+    let mut bombs: Vec<Tracked<Bomb>> = Vec::new();
     for spec in &specs {
+        if spec.fault.bomb() {
+            let fut = submit_bomb(&world.pp, spec);
+            match track(fut, spec, Ctx::default(), &world.tp_weak, Some(&world.pp)) {
+                None => lost(|| format!("the shared pool refused {spec:?}")),
+                Some((fut, meta)) if spec.forget => {
+                    // Most likely before it completes: the engine then drops the value, and its
+                    // `Drop` panics there. If it completed already, it panics here.
+                    discard(fut);
+                    checks.push(CbCheck::new(meta.rec));
+                    // A later task on the same pool still completes.
+                    let next = Spec {
+                        fault: Fault::None,
+                        cancel: false,
+                        extra: CbFault::None,
+                        limit: None,
+                        forget: false,
+                        ..*spec
+                    };
+                    match launch(
+                        &next,
+                        Target::Process(&world.pp),
+                        Ctx::default(),
+                        &world.tp_weak,
+                    ) {
+                        None => lost(|| format!("the shared pool refused {next:?}")),
+                        Some(t) => items.push(t),
+                    }
+                }
+                Some(t) => bombs.push(t),
+            }
+            continue;
+        }
         let target = match spec.engine {
             Engine::Thread => Target::Thread(&world.tp),
             Engine::Process => Target::Process(&world.pp),
@@ -417,6 +655,13 @@ fn shared_batch(world: &World, rng: &mut StdRng, checks: &mut Vec<CbCheck>, who:
     kill_when_running(&world.pp, &mut items);
     activity(who, format!("batch {batch}: waiting (mode {how})"));
     settle(items, how, checks);
+    if !bombs.is_empty() {
+        activity(
+            who,
+            format!("batch {batch}: waiting for {} bombs", bombs.len()),
+        );
+        settle_values(bombs, checks);
+    }
     let adopted = std::mem::take(&mut *ADOPTED.lock().unwrap_or_else(|p| p.into_inner()));
     if !adopted.is_empty() {
         activity(
@@ -470,9 +715,19 @@ fn fresh_round(
     engine: Engine,
     who: &str,
     batch: u64,
+    forks: &mut u32,
 ) {
     let broken = rng.gen_bool(0.06);
     let workers = rng.gen_range(1..=if engine == Engine::Thread { 4 } else { 2 });
+    let mode = match rng.gen_range(0..if engine == Engine::Thread { 6 } else { 8 }) {
+        0..=3 => Mode::Shutdown {
+            wait: rng.gen_bool(0.5),
+            cancel: rng.gen_bool(0.5),
+        },
+        4 => Mode::Drop,
+        5 => Mode::DropInCallback,
+        k => Mode::Terminate { kill: k == 7 },
+    };
     let pool = match engine {
         Engine::Thread => {
             let mut b = ThreadPoolExecutor::builder()
@@ -502,24 +757,38 @@ fn fresh_round(
             } else if rng.gen_bool(0.2) {
                 b = b.initializer(jobs::quiet_init, ());
             }
+            if matches!(mode, Mode::Terminate { .. }) {
+                b = b.terminate_grace(TERMINATE_GRACE);
+            }
             Fresh::Process(Arc::new(b.build().expect("a valid configuration")))
         }
-    };
-    let mode = match rng.gen_range(0..if engine == Engine::Thread { 6 } else { 8 }) {
-        0..=3 => Mode::Shutdown {
-            wait: rng.gen_bool(0.5),
-            cancel: rng.gen_bool(0.5),
-        },
-        4 => Mode::Drop,
-        5 => Mode::DropInCallback,
-        k => Mode::Terminate { kill: k == 7 },
     };
     bump(&STATS.f_shutdown);
     if broken {
         bump(&STATS.f_broken);
     }
     let k = rng.gen_range(4..=24);
-    let specs: Vec<Spec> = (0..k).map(|_| pick_spec(rng, engine, true)).collect();
+    let mut specs: Vec<Spec> = (0..k)
+        .map(|_| pick_spec(rng, engine, true, forks))
+        .collect();
+    // A pool about to be terminated may get a task that ignores SIGTERM.
+    if engine == Engine::Process && matches!(mode, Mode::Terminate { .. }) && rng.gen_bool(0.6) {
+        let i = rng.gen_range(0..k);
+        specs[i] = Spec {
+            fault: Fault::IgnoreTerm,
+            cancel: false,
+            limit: None,
+            ..specs[i]
+        };
+        // A callback that waits on the pool may run on this thread (a cancel race, or a task
+        // done before its callbacks were added): its task, queued behind the one that never
+        // ends, would wait for the terminate this thread has yet to call.
+        for spec in &mut specs[i..] {
+            if spec.extra == CbFault::WaitPool {
+                spec.extra = CbFault::None;
+            }
+        }
+    }
     let at = rng.gen_range(0..=k);
     let pick = rng.gen_range(0..k);
     let wait_first = rng.gen_bool(0.5);
@@ -589,15 +858,8 @@ fn fresh_round(
                     });
                 }
                 Mode::Terminate { kill } => {
-                    if let (true, Some((f, _))) = (wait_first, items.first()) {
-                        let _ = f.wait_timeout(WAIT);
-                    }
                     if let Fresh::Process(p) = &pool {
-                        if kill {
-                            p.kill_workers();
-                        } else {
-                            p.terminate_workers();
-                        }
+                        terminate(p, &items, kill, wait_first, who, batch);
                     }
                 }
                 _ => {}
@@ -619,19 +881,83 @@ fn fresh_round(
     }
 }
 
+/// Terminates (`kill`: kills) a short-lived process pool's workers: once its task that ignores
+/// `SIGTERM` runs, if it has one (else, if `wait_first`, once its first task is done). The call
+/// must return within [`TERMINATE_LIMIT`], and afterwards every future of the pool is done.
+fn terminate(
+    pool: &ProcessPoolExecutor,
+    items: &[Tracked],
+    kill: bool,
+    wait_first: bool,
+    who: &str,
+    batch: u64,
+) {
+    let stubborn = items.iter().find(|(_, m)| m.fault == Fault::IgnoreTerm);
+    let mut ignoring = false;
+    if let Some((f, meta)) = stubborn {
+        // Once it runs, and has had a moment to ignore SIGTERM.
+        let t0 = Instant::now();
+        while !f.running() && !f.done() && t0.elapsed() < WAIT {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if f.running() {
+            std::thread::sleep(Duration::from_millis(30));
+            ignoring = !kill && !f.done();
+        } else if !f.done() {
+            hung(|| format!("{}: not running after {WAIT:?}", meta.describe()));
+        }
+    } else if let (true, Some((f, _))) = (wait_first, items.first()) {
+        let _ = f.wait_timeout(WAIT);
+    }
+    activity(who, format!("round {batch}: terminating (kill={kill})"));
+    let t0 = Instant::now();
+    if kill {
+        pool.kill_workers();
+    } else {
+        pool.terminate_workers();
+    }
+    let took = t0.elapsed();
+    if ignoring && took >= TERMINATE_GRACE {
+        // SIGTERM was ignored; SIGKILL followed after the grace.
+        bump(&STATS.o_escalated);
+    }
+    if took > TERMINATE_LIMIT {
+        hung(|| format!("round {batch}: terminate (kill={kill}) took {took:?}"));
+    }
+    for (f, meta) in items.iter().filter(|(f, _)| !f.done()) {
+        lost(|| {
+            format!(
+                "{}: {:?} after terminate (kill={kill}) returned",
+                meta.describe(),
+                f.state()
+            )
+        });
+    }
+}
+
 fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
     let who = format!("submitter-{idx}");
     let mut rng =
         StdRng::seed_from_u64(seed ^ (idx as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F));
     let mut checks = Vec::new();
     let mut batch = 0;
+    let mut forks = FORKS_PER_SUBMITTER;
+    let f = &mut forks;
     while !world.stop() {
         batch += 1;
         settle_checks(&mut checks);
         match rng.gen_range(0..100) {
-            0..=5 => fresh_round(world, &mut rng, &mut checks, Engine::Thread, &who, batch),
-            6..=11 => fresh_round(world, &mut rng, &mut checks, Engine::Process, &who, batch),
-            _ => shared_batch(world, &mut rng, &mut checks, &who, batch),
+            0..=5 => fresh_round(world, &mut rng, &mut checks, Engine::Thread, &who, batch, f),
+            6..=11 => fresh_round(
+                world,
+                &mut rng,
+                &mut checks,
+                Engine::Process,
+                &who,
+                batch,
+                f,
+            ),
+            _ => shared_batch(world, &mut rng, &mut checks, &who, batch, f),
         }
     }
     activity(&who, "done");
@@ -642,8 +968,10 @@ fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> S
     let s = &STATS;
     format!(
         "chaos seed={} duration={}s tasks={} faults[panic={} sigkill={} abort={} exit={} timeout={} \
-         cancel={} cb_panic={} cb_submit={} nested={} shutdown={} kill={} broken={}] \
-         outcomes[ok={} panicked={} cancelled={} worker_died={} timed_out={} broken={} refused={}] \
+         cancel={} cb_panic={} cb_submit={} nested={} shutdown={} kill={} broken={} fork={} \
+         ignore_term={} decode_panic={} drop_panic={} cb_wait={}] \
+         outcomes[ok={} panicked={} cancelled={} worker_died={} timed_out={} broken={} refused={} \
+         cb_waited={} drops_panicked={} term_escalated={} lingering_killed={}] \
          lost={} hung={} leaked={}",
         args_seed,
         elapsed.as_secs(),
@@ -660,6 +988,11 @@ fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> S
         get(&s.f_shutdown),
         get(&s.f_kill),
         get(&s.f_broken),
+        get(&s.f_fork),
+        get(&s.f_ignore_term),
+        get(&s.f_decode_panic),
+        get(&s.f_drop_panic),
+        get(&s.f_cb_wait),
         get(&s.o_ok),
         get(&s.o_panicked),
         get(&s.o_cancelled),
@@ -667,6 +1000,10 @@ fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> S
         get(&s.o_timed_out),
         get(&s.o_broken),
         get(&s.o_refused),
+        get(&s.o_cb_waited),
+        jobs::ARMED_DROPPED.load(SeqCst),
+        get(&s.o_escalated),
+        get(&s.o_lingering),
         get(&s.lost),
         get(&s.hung) + extra_hung,
         leaked,
@@ -719,13 +1056,87 @@ fn drain(mut checks: Vec<CbCheck>) {
     }
 }
 
+/// This process's threads, less the spawner thread (`spawner`: its tid), which lives as long
+/// as the program by design.
+fn thread_count(spawner: Option<u32>) -> usize {
+    procfs::threads()
+        .iter()
+        .filter(|(tid, _)| Some(*tid) != spawner)
+        .count()
+}
+
+/// The tid of the process engine's spawner thread, if it runs.
+fn spawner_tid() -> Option<u32> {
+    let name = &spawner::THREAD_NAME[..spawner::THREAD_NAME.len().min(15)];
+    procfs::threads()
+        .into_iter()
+        .find(|(_, comm)| comm == name)
+        .map(|(tid, _)| tid)
+}
+
+/// `SIGKILL`s the grandchildren that tasks forked and left lingering (recorded in `dir`, named
+/// by `tag`): they are not this process's children (their parent, a worker, is gone, so init
+/// or a subreaper adopted them), but they are this run's. Waits (within [`GRACE`]) until they
+/// are gone (or zombies for their new parent to reap); returns how many are not.
+fn kill_lingering(dir: &Path, tag: u32) -> u64 {
+    activity("main", "killing lingering grandchildren");
+    let name = lingering_name(tag);
+    let ours = |pid: u32| procfs::process(pid).filter(|(comm, _)| *comm == name);
+    let mut killed = BTreeSet::new();
+    // Twice: a grandchild forked just before its worker died may record itself late.
+    for pass in 0..2 {
+        if pass > 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            break;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // Only a live process by that name is ours (a pid whose grandchild ended on its
+            // own may have been reused).
+            if killed.contains(&pid) || ours(pid).is_none() {
+                continue;
+            }
+            // SAFETY: a plain syscall.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            killed.insert(pid);
+            bump(&STATS.o_lingering);
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let deadline = Instant::now() + GRACE;
+    loop {
+        let left: Vec<u32> = killed
+            .iter()
+            .copied()
+            .filter(|&p| ours(p).is_some_and(|(_, state)| state != 'Z'))
+            .collect();
+        if left.is_empty() {
+            return 0;
+        }
+        bump(&STATS.progress);
+        if Instant::now() >= deadline {
+            diag(|| format!("LEAKED lingering grandchildren still alive after SIGKILL: {left:?}"));
+            return left.len() as u64;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits (within [`GRACE`]) for threads, child processes and descriptors to return to the
 /// baseline; returns how many are left over.
-fn leak_check(base_threads: usize, base_fds: usize) -> u64 {
+fn leak_check(base_threads: usize, base_fds: usize, spawner: Option<u32>) -> u64 {
     activity("main", "checking for leaks");
     let deadline = Instant::now() + GRACE;
     loop {
-        let threads = procfs::thread_count();
+        let threads = thread_count(spawner);
         let children = procfs::children();
         let fds = procfs::fd_count();
         let leaked =
@@ -751,10 +1162,17 @@ fn main() {
     quiet_panics();
     let args = parse_args();
     let start = Instant::now();
+    let tag = std::process::id();
+    let linger_dir = std::env::temp_dir().join(format!("chaos-lingering-{tag}"));
+    if let Err(e) = std::fs::create_dir_all(&linger_dir) {
+        eprintln!("chaos: cannot create {}: {e}", linger_dir.display());
+        std::process::exit(2);
+    }
+    let _ = LINGER.set((linger_dir.clone(), tag));
     let stop_watchdog = AtomicBool::new(false);
     let (leaked, elapsed) = std::thread::scope(|s| {
         s.spawn(|| watchdog(&stop_watchdog, args.seed, start));
-        let base_threads = procfs::thread_count();
+        let base_threads = thread_count(spawner_tid());
         let base_fds = procfs::fd_count();
         let tp = Arc::new(
             ThreadPoolExecutor::builder()
@@ -763,12 +1181,19 @@ fn main() {
                 .build()
                 .expect("a valid configuration"),
         );
-        let pp = ProcessPoolExecutor::builder()
-            .max_workers(2)
-            .max_tasks_per_child(1000)
-            .idle_timeout(Duration::from_millis(500))
-            .build()
-            .expect("a valid configuration");
+        let pp = Arc::new(
+            ProcessPoolExecutor::builder()
+                .max_workers(2)
+                .max_tasks_per_child(1000)
+                .idle_timeout(Duration::from_millis(500))
+                .build()
+                .expect("a valid configuration"),
+        );
+        // Started by the first process pool; it stays.
+        let spawner = spawner_tid();
+        if spawner.is_none() {
+            diag(|| "no spawner thread after the first process pool was built".into());
+        }
         let world = World {
             tp_weak: Arc::downgrade(&tp),
             tp,
@@ -802,9 +1227,27 @@ fn main() {
         }
         drop(tp);
         activity("main", "dropping the shared process pool");
+        let t0 = Instant::now();
+        while Arc::strong_count(&pp) > 1 && t0.elapsed() < GRACE {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let held = (Arc::strong_count(&pp) - 1) as u64;
+        if held > 0 {
+            diag(|| format!("LEAKED {held} handles to the shared process pool"));
+        }
+        leaked += held;
         drop(pp);
         bump(&STATS.progress);
-        leaked += leak_check(base_threads, base_fds);
+        leaked += kill_lingering(&linger_dir, tag);
+        leaked += leak_check(base_threads, base_fds, spawner);
+        // Every bomb value decoded armed was dropped exactly once: by the engine (its `Drop`
+        // panicked there) or defused by the runner after taking it.
+        let made = jobs::ARMED_MADE.load(SeqCst);
+        let dropped = jobs::ARMED_DROPPED.load(SeqCst);
+        let defused = jobs::ARMED_DEFUSED.load(SeqCst);
+        if made != dropped + defused {
+            lost(|| format!("{made} bombs decoded armed, {dropped} dropped, {defused} defused"));
+        }
         stop_watchdog.store(true, SeqCst);
         (leaked, elapsed)
     });

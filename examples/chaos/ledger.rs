@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use concurrent_futures::{Future, TaskError};
 
-use super::jobs::{value_of, MARKER, NESTED_FAILED, NESTED_HUNG, NESTED_REFUSED};
+use super::jobs::{value_of, Bomb, MARKER, NESTED_FAILED, NESTED_HUNG, NESTED_REFUSED};
 
 /// Which engine ran the task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +35,37 @@ pub enum Fault {
     Kill,
     /// Submits to its own pool this deep and waits.
     Nested(u32),
+    /// Forks a child that lingers (holding the worker's socket), then returns `value_of(n)`.
+    ForkReturn,
+    /// Forks a lingering child, then never returns: its time limit kills the worker.
+    ForkHang(Duration),
+    /// Forks a lingering child, then sleeps until the submitter kills it.
+    ForkKill,
+    /// Ignores `SIGTERM` and never returns; its pool is terminated (with a short grace).
+    IgnoreTerm,
+    /// The result's `Deserialize` panics in the parent.
+    DecodePanic,
+    /// The result's `Drop` panics in the parent (the value is defused when the runner takes
+    /// it; the engine drops it when the future was dropped first).
+    DropPanic,
+}
+
+impl Fault {
+    /// Forks a child that lingers.
+    pub fn forks(self) -> bool {
+        matches!(
+            self,
+            Fault::ForkReturn | Fault::ForkHang(_) | Fault::ForkKill
+        )
+    }
+    /// Sleeps until the submitter kills it.
+    pub fn to_kill(self) -> bool {
+        matches!(self, Fault::Kill | Fault::ForkKill)
+    }
+    /// Returns a [`Bomb`].
+    pub fn bomb(self) -> bool {
+        matches!(self, Fault::DecodePanic | Fault::DropPanic)
+    }
 }
 
 /// An extra done-callback.
@@ -45,6 +76,8 @@ pub enum CbFault {
     Panic,
     /// Submits a task to the shared thread pool.
     Submit,
+    /// Submits a small task to the future's own process pool and waits for it (30 s at most).
+    WaitPool,
 }
 
 /// What the pool around a future may do to it besides its own fault.
@@ -84,7 +117,33 @@ pub struct Meta {
 }
 
 /// A future with its record.
-pub type Tracked = (Future<u64>, Meta);
+pub type Tracked<T = u64> = (Future<T>, Meta);
+
+/// What a tracked future holds: its value as checked, and a seed for callbacks.
+pub trait Value: Send + 'static {
+    /// A number derived from a borrowed value (for a callback's own task).
+    fn seed(&self) -> u64;
+    /// The value to check, taken out (a [`Bomb`] is defused).
+    fn take(self) -> u64;
+}
+
+impl Value for u64 {
+    fn seed(&self) -> u64 {
+        *self
+    }
+    fn take(self) -> u64 {
+        self
+    }
+}
+
+impl Value for Bomb {
+    fn seed(&self) -> u64 {
+        self.value
+    }
+    fn take(self) -> u64 {
+        self.defuse()
+    }
+}
 
 macro_rules! counters {
     ($($name:ident),* $(,)?) => {
@@ -112,6 +171,11 @@ counters!(
     f_shutdown,
     f_kill,
     f_broken,
+    f_fork,
+    f_ignore_term,
+    f_decode_panic,
+    f_drop_panic,
+    f_cb_wait,
     o_ok,
     o_panicked,
     o_cancelled,
@@ -119,6 +183,9 @@ counters!(
     o_timed_out,
     o_broken,
     o_refused,
+    o_cb_waited,
+    o_escalated,
+    o_lingering,
     lost,
     hung,
 );
@@ -240,7 +307,19 @@ fn classify(meta: &Meta, outcome: &Result<u64, TaskError>) -> Option<Class> {
         _ => None,
     };
     match meta.fault {
-        Fault::None => (outcome == &Ok(expected)).then_some(Class::Ok),
+        Fault::None | Fault::ForkReturn | Fault::DropPanic => {
+            (outcome == &Ok(expected)).then_some(Class::Ok)
+        }
+        Fault::DecodePanic => match outcome {
+            Err(TaskError::Panicked { message, .. })
+                if message.contains("decoding the result panicked") && message.contains(MARKER) =>
+            {
+                Some(Class::Panicked)
+            }
+            _ => None,
+        },
+        // Only a terminate ends it (accepted above).
+        Fault::IgnoreTerm => None,
         Fault::Nested(_) => match outcome {
             Ok(v) if *v == expected => Some(Class::Ok),
             Ok(NESTED_REFUSED) if meta.ctx.may_refuse => Some(Class::Refused),
@@ -256,11 +335,11 @@ fn classify(meta: &Meta, outcome: &Result<u64, TaskError>) -> Option<Class> {
         Fault::SigKill => died("signal 9 (SIGKILL"),
         Fault::Abort => died("signal 6 (SIGABRT"),
         Fault::Exit(code) => died(&format!("exited with status {code}")),
-        Fault::Timeout(limit) => match outcome {
+        Fault::Timeout(limit) | Fault::ForkHang(limit) => match outcome {
             Err(TaskError::TaskTimedOut { limit: l }) if *l == limit => Some(Class::TimedOut),
             _ => None,
         },
-        Fault::Kill => match outcome {
+        Fault::Kill | Fault::ForkKill => match outcome {
             // kill() can race the task's own end.
             Ok(v) if *v == expected => Some(Class::Ok),
             _ if meta.killed => died("stopped on request"),

@@ -67,3 +67,31 @@ pub fn status_kb(key: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
+
+/// This process's threads: `(tid, name)` (a name is at most 15 bytes, as the kernel keeps it).
+pub fn threads() -> Vec<(u32, String)> {
+    let Ok(dir) = fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| {
+            let tid = e.file_name().to_str()?.parse().ok()?;
+            let comm = fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+            Some((tid, comm.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// The name (`comm`) and state of any process, if it exists.
+pub fn process(pid: u32) -> Option<(String, char)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let state = stat[close + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()?;
+    Some((comm, state))
+}
