@@ -1,9 +1,9 @@
 //! Task deadlines and the idle-worker reaper of one process pool, served by one thread.
 //!
-//! The thread is started when the pool is built if the pool has a default task timeout or an
-//! idle timeout, else by the first `submit_fn_with_timeout`; a failure to start it is that
-//! build's or that submit's error, never a pool whose time limits silently do not fire. It
-//! stops for good once the pool is shut down and idle. A deadline holds only a weak reference to
+//! The thread is started when the pool is built (a failure to start it is that build's error,
+//! never a pool whose time limits silently do not fire; `submit_fn_with_timeout` needs it on any
+//! pool). It also enforces each new worker's `HELLO` deadline. It stops for good once the pool is
+//! shut down and idle. A deadline holds only a weak reference to
 //! its worker: a worker that is gone needs no killing.
 
 use std::collections::{BTreeMap, HashMap};
