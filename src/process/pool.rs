@@ -372,7 +372,7 @@ impl Shared {
         })));
         // Held until the worker's slot exists: the reader, which takes the parts first, must not
         // handle the worker's HELLO before the slot it belongs to is there.
-        let mut handoff = lock(&parts);
+        let mut handoff = lock(&*parts);
         let reader_thread = std::thread::Builder::new()
             .name(format!("ProcessPoolExecutor-reader-{}", proc.pid))
             .spawn({
@@ -380,7 +380,7 @@ impl Shared {
                 let me = me.clone();
                 move || {
                     READER_OF.with(|c| c.set(me.key()));
-                    let taken = lock(&parts).take();
+                    let taken = lock(&*parts).take();
                     if let Some(parts) = taken {
                         read_loop(me, parts);
                     }
