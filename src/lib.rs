@@ -63,7 +63,7 @@
 
 #[cfg(feature = "process")]
 #[doc(hidden)]
-pub use crate::process::__private;
+pub use crate::remote::__private;
 
 /// The README's code blocks, compiled and run as doc-tests.
 #[cfg(doctest)]
@@ -76,6 +76,8 @@ mod future;
 mod map;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(feature = "process")]
+pub mod remote;
 mod sync;
 mod thread;
 mod wait;

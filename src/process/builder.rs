@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use super::codec;
 use super::executor::ProcessPoolExecutor;
 use super::marker::FLAG_PRINT_PANICS;
 use super::pool::{Config, Init, Shared};
-use super::registry::{check_unique, lookup_fn, not_registered};
-use super::wire::{self, INIT};
 use crate::error::BuildError;
 use crate::executor::{Payload, TaskFn};
+use crate::remote::codec;
+use crate::remote::registry::{check_unique, lookup_fn, not_registered};
+use crate::remote::wire::{self, INIT};
 
 /// Configures a [`ProcessPoolExecutor`].
 ///

@@ -4,18 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
 use super::builder::ProcessPoolBuilder;
-use super::chunked::{Chunk, ChunkedMap};
-use super::codec;
-use super::pool::{Complete, Entry, Shared};
-use super::registry::{lookup_fn, not_registered, RemoteError};
-use super::wire::{self, CALL, FLAG_BATCH};
-use crate::error::{BuildError, SubmitError, TaskError};
+use super::pool::{Entry, Shared};
+use crate::error::{BuildError, SubmitError};
 use crate::executor::{Executor, MapOptions, Payload, TaskFn};
-use crate::future::{Deferred, Future, Promise};
+use crate::future::{Future, Promise};
 use crate::map::{Map, MapUnordered};
+use crate::remote::complete::{refusal, Batch, Chunk, Complete, Typed};
+use crate::remote::registry::{lookup_fn, not_registered};
+use crate::remote::wire::{self, CALL, FLAG_BATCH};
+use crate::remote::{codec, ChunkedMap};
 
 /// A pool of worker processes running registered functions: Python's `ProcessPoolExecutor`,
 /// without its limits. A worker that crashes fails only its own task; a running task can be
@@ -270,7 +268,12 @@ impl ProcessPoolExecutor {
         items: I,
         options: MapOptions,
     ) -> ChunkedMap<'_, R, I::IntoIter> {
-        ChunkedMap::new(self, f, items.into_iter(), options)
+        ChunkedMap::new(
+            Box::new(move |items| self.submit_batch(f, items)),
+            items.into_iter(),
+            options,
+            self.max_workers(),
+        )
     }
 
     /// `f` over `items`, results in completion order.
@@ -503,112 +506,5 @@ impl Executor for ProcessPoolExecutor {
             options,
             self.max_workers(),
         )
-    }
-}
-
-/// Completes a `Future<R>` from a reply body.
-struct Typed<R: Send + 'static> {
-    promise: Promise<R>,
-    view: Future<R>,
-}
-
-/// Decodes a result in the parent. A `Deserialize` that panics fails this task only (the reader
-/// thread that calls this must survive it).
-fn decode_result<R: DeserializeOwned>(bytes: &[u8]) -> Result<R, TaskError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| codec::decode::<R>(bytes))) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(TaskError::Serialization {
-            message: format!("the result could not be decoded: {e}"),
-        }),
-        Err(p) => Err(TaskError::Panicked {
-            message: format!(
-                "decoding the result panicked: {}",
-                crate::error::panic_message(&*p)
-            ),
-            location: None,
-            backtrace: None,
-        }),
-    }
-}
-
-/// Completes `promise`; whatever user code runs meanwhile (the value's `Drop`, when nobody holds
-/// the future any more) is contained.
-fn settle<R: Send + 'static>(
-    mut promise: Promise<R>,
-    view: Future<R>,
-    outcome: Result<R, TaskError>,
-) -> Option<Deferred> {
-    crate::error::drop_quietly(view);
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        promise.finish_deferring(outcome)
-    }));
-    match r {
-        Ok(job) => job,
-        Err(p) => {
-            // The future is complete (only its drop panicked) or the promise fails it on drop.
-            crate::error::drop_quietly(p);
-            None
-        }
-    }
-}
-
-impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
-    fn start(&self) -> bool {
-        self.promise.set_running_or_notify_cancel()
-    }
-    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
-        let Typed { promise, view } = *self;
-        let outcome = reply.and_then(|b| decode_result::<R>(&b));
-        settle(promise, view, outcome)
-    }
-    fn cancel(self: Box<Self>) {
-        self.view.cancel();
-    }
-    fn is_cancelled(&self) -> bool {
-        self.promise.is_cancelled()
-    }
-    fn is_running(&self) -> bool {
-        self.view.running()
-    }
-}
-
-/// Why a submit without an argument to give back was refused.
-pub(super) fn refusal(cause: Option<String>) -> SubmitError<()> {
-    match cause {
-        Some(c) => SubmitError::Broken((), c),
-        None => SubmitError::Shutdown(()),
-    }
-}
-
-/// Completes a chunk's future from a batch reply: per-item encoded results, each decoded on its
-/// own (one bad item fails only itself).
-struct Batch<R: Send + 'static>(Typed<Chunk<R>>);
-
-impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
-    fn start(&self) -> bool {
-        self.0.promise.set_running_or_notify_cancel()
-    }
-    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
-        let Typed { promise, view } = self.0;
-        let outcome = reply.and_then(|b| {
-            let items = decode_result::<Vec<Result<Vec<u8>, RemoteError>>>(&b)?;
-            Ok(items
-                .into_iter()
-                .map(|r| match r {
-                    Ok(bytes) => decode_result::<R>(&bytes),
-                    Err(e) => Err(TaskError::from(e)),
-                })
-                .collect())
-        });
-        settle(promise, view, outcome)
-    }
-    fn cancel(self: Box<Self>) {
-        self.0.view.cancel();
-    }
-    fn is_cancelled(&self) -> bool {
-        self.0.promise.is_cancelled()
-    }
-    fn is_running(&self) -> bool {
-        self.0.view.running()
     }
 }

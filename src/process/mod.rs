@@ -112,30 +112,15 @@
 //! lets it.
 
 mod builder;
-mod callbacks;
 mod child;
-mod chunked;
-pub mod codec;
 mod executor;
 mod marker;
 mod pool;
 mod proc;
 mod reader;
-mod registry;
 pub mod spawner;
 mod timers;
-mod unwind;
-pub mod wire;
 
 pub use self::builder::{ProcessPoolBuilder, DEFAULT_TERMINATE_GRACE};
-pub use self::chunked::ChunkedMap;
 pub use self::executor::ProcessPoolExecutor;
-pub use self::registry::{registered_name, RemoteError};
-
-#[doc(hidden)]
-pub mod __private {
-    pub use super::registry::{
-        invoke, invoke_batch, type_id_of_val, types_of, Registration, RemoteError, REGISTRY,
-    };
-    pub use linkme;
-}
+pub use crate::remote::{codec, registered_name, wire, ChunkedMap, RemoteError};

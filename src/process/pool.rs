@@ -14,33 +14,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::callbacks::Callbacks;
-use super::codec;
 use super::proc::{describe, KillReason, SpawnOptions, WorkerProc};
 use super::reader::{read_loop, Parts};
-use super::registry::RemoteError;
 use super::timers::Timers;
-use super::wire::{self, ERR, HELLO, OK};
 use crate::error::TaskError;
-use crate::future::Deferred;
+use crate::remote::callbacks::Callbacks;
+use crate::remote::codec;
+use crate::remote::complete::Complete;
+use crate::remote::registry::RemoteError;
+use crate::remote::wire::{self, ERR, HELLO, OK};
 use crate::sync::lock;
-
-/// The engine's view of one submitted task's future.
-pub(crate) trait Complete: Send {
-    /// PENDING → RUNNING; false if the future was cancelled.
-    fn start(&self) -> bool;
-    /// Completes with the reply body, or an error; returns the future's callbacks, which the
-    /// pool runs on its callback thread. Decoding and dropping the value are contained: this
-    /// never panics.
-    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred>;
-    /// Cancels a task that never started.
-    fn cancel(self: Box<Self>);
-    /// Whether the future was cancelled by its holder.
-    fn is_cancelled(&self) -> bool;
-    /// Whether the future is marked running (it was sent to a worker; it may have gone back to
-    /// the queue because that worker died before starting it).
-    fn is_running(&self) -> bool;
-}
 
 pub(crate) struct Entry {
     pub(crate) id: u64,

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::marker::{Marker, WORKER_ENV};
-use super::wire::send_all;
+use crate::remote::wire::send_all;
 use crate::sync::lock;
 
 /// Why the parent signalled a worker (so its death is reported as what it was).

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use super::pool::Shared;
 use super::proc::{has_exited, KillReason, WorkerProc};
-use super::wire::{self, FrameBuf};
+use crate::remote::wire::{self, FrameBuf};
 
 /// What a reader thread owns.
 pub(crate) struct Parts {

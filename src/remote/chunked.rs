@@ -1,18 +1,16 @@
-//! [`ChunkedMap`]: the process pool's `map`, which sends `chunksize` items per message.
+//! [`ChunkedMap`]: `map` on an engine whose workers are other processes, which sends
+//! `chunksize` items per message.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::executor::ProcessPoolExecutor;
+use super::complete::Chunk;
 use crate::error::{SubmitError, TaskError};
-use crate::executor::{MapOptions, Payload, TaskFn};
+use crate::executor::{MapOptions, Payload};
 use crate::future::{deadline_after, Future};
 use crate::map::{default_buffer, refused};
 
-/// One chunk of a chunked map: per-item results.
-pub(super) type Chunk<R> = Vec<Result<R, TaskError>>;
-
-/// The iterator returned by [`ProcessPoolExecutor::map`]: results in input order, items sent
+/// The iterator returned by [`ProcessPoolExecutor::map`](crate::ProcessPoolExecutor::map): results in input order, items sent
 /// `chunksize` per message (results stay per item), at most `buffer_size` messages in flight.
 /// Dropping it cancels what has not started.
 ///
@@ -43,28 +41,30 @@ pub struct ChunkedMap<'a, R: Payload, I: Iterator> {
 /// A submitted chunk, or why it could not be submitted.
 type ChunkFuture<R> = Result<Future<Chunk<R>>, TaskError>;
 
-type SubmitChunk<'a, A, R> =
+/// Submits one chunk as one message.
+pub(crate) type SubmitChunk<'a, A, R> =
     Box<dyn FnMut(Vec<A>) -> Result<Future<Chunk<R>>, SubmitError<()>> + 'a>;
 
 impl<'a, R: Payload, I: Iterator> ChunkedMap<'a, R, I>
 where
     I::Item: Payload,
 {
-    pub(super) fn new(
-        pool: &'a ProcessPoolExecutor,
-        f: impl TaskFn<I::Item, R>,
+    /// A map over `input` that submits chunks with `submit`, on a pool of `max_workers`.
+    pub(crate) fn new(
+        submit: SubmitChunk<'a, I::Item, R>,
         input: I,
         options: MapOptions,
+        max_workers: usize,
     ) -> Self {
         let mut m = ChunkedMap {
-            submit: Box::new(move |items| pool.submit_batch(f, items)),
+            submit,
             input: Some(input),
             chunksize: options.chunksize.unwrap_or(1),
             in_flight: VecDeque::new(),
             ready: Vec::new().into_iter(),
             buffer_size: options
                 .buffer_size
-                .unwrap_or_else(|| default_buffer(pool.max_workers())),
+                .unwrap_or_else(|| default_buffer(max_workers)),
             deadline: options.timeout.map(deadline_after),
             ended: false,
         };

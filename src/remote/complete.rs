@@ -1,0 +1,138 @@
+//! How a reply becomes a typed value in a future, for every engine whose workers send encoded
+//! results: the engine holds each task's completer as a `Box<dyn Complete>` and hands it the
+//! reply; decoding (and dropping the value, when nobody holds the future any more) is contained,
+//! and the future's callbacks come back to be run on the engine's callback thread.
+
+use serde::de::DeserializeOwned;
+
+use super::codec;
+use super::registry::RemoteError;
+use crate::error::{SubmitError, TaskError};
+use crate::future::{Deferred, Future, Promise};
+
+/// One chunk of a chunked map: per-item results.
+pub(crate) type Chunk<R> = Vec<Result<R, TaskError>>;
+
+/// The engine's view of one submitted task's future.
+pub(crate) trait Complete: Send {
+    /// PENDING → RUNNING; false if the future was cancelled.
+    fn start(&self) -> bool;
+    /// Completes with the reply body, or an error; returns the future's callbacks, which the
+    /// pool runs on its callback thread. Decoding and dropping the value are contained: this
+    /// never panics.
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred>;
+    /// Cancels a task that never started.
+    fn cancel(self: Box<Self>);
+    /// Whether the future was cancelled by its holder.
+    fn is_cancelled(&self) -> bool;
+    /// Whether the future is marked running (it was sent to a worker; it may have gone back to
+    /// the queue because that worker died before starting it).
+    fn is_running(&self) -> bool;
+}
+
+/// Completes a `Future<R>` from a reply body.
+pub(crate) struct Typed<R: Send + 'static> {
+    pub(crate) promise: Promise<R>,
+    pub(crate) view: Future<R>,
+}
+
+/// Decodes a result in the parent. A `Deserialize` that panics fails this task only (the reader
+/// thread that calls this must survive it).
+fn decode_result<R: DeserializeOwned>(bytes: &[u8]) -> Result<R, TaskError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| codec::decode::<R>(bytes))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(TaskError::Serialization {
+            message: format!("the result could not be decoded: {e}"),
+        }),
+        Err(p) => Err(TaskError::Panicked {
+            message: format!(
+                "decoding the result panicked: {}",
+                crate::error::panic_message(&*p)
+            ),
+            location: None,
+            backtrace: None,
+        }),
+    }
+}
+
+/// Completes `promise`; whatever user code runs meanwhile (the value's `Drop`, when nobody holds
+/// the future any more) is contained.
+fn settle<R: Send + 'static>(
+    mut promise: Promise<R>,
+    view: Future<R>,
+    outcome: Result<R, TaskError>,
+) -> Option<Deferred> {
+    crate::error::drop_quietly(view);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        promise.finish_deferring(outcome)
+    }));
+    match r {
+        Ok(job) => job,
+        Err(p) => {
+            // The future is complete (only its drop panicked) or the promise fails it on drop.
+            crate::error::drop_quietly(p);
+            None
+        }
+    }
+}
+
+impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
+    fn start(&self) -> bool {
+        self.promise.set_running_or_notify_cancel()
+    }
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
+        let Typed { promise, view } = *self;
+        let outcome = reply.and_then(|b| decode_result::<R>(&b));
+        settle(promise, view, outcome)
+    }
+    fn cancel(self: Box<Self>) {
+        self.view.cancel();
+    }
+    fn is_cancelled(&self) -> bool {
+        self.promise.is_cancelled()
+    }
+    fn is_running(&self) -> bool {
+        self.view.running()
+    }
+}
+
+/// Why a submit without an argument to give back was refused.
+pub(crate) fn refusal(cause: Option<String>) -> SubmitError<()> {
+    match cause {
+        Some(c) => SubmitError::Broken((), c),
+        None => SubmitError::Shutdown(()),
+    }
+}
+
+/// Completes a chunk's future from a batch reply: per-item encoded results, each decoded on its
+/// own (one bad item fails only itself).
+pub(crate) struct Batch<R: Send + 'static>(pub(crate) Typed<Chunk<R>>);
+
+impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
+    fn start(&self) -> bool {
+        self.0.promise.set_running_or_notify_cancel()
+    }
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
+        let Typed { promise, view } = self.0;
+        let outcome = reply.and_then(|b| {
+            let items = decode_result::<Vec<Result<Vec<u8>, RemoteError>>>(&b)?;
+            Ok(items
+                .into_iter()
+                .map(|r| match r {
+                    Ok(bytes) => decode_result::<R>(&bytes),
+                    Err(e) => Err(TaskError::from(e)),
+                })
+                .collect())
+        });
+        settle(promise, view, outcome)
+    }
+    fn cancel(self: Box<Self>) {
+        self.0.view.cancel();
+    }
+    fn is_cancelled(&self) -> bool {
+        self.0.promise.is_cancelled()
+    }
+    fn is_running(&self) -> bool {
+        self.0.view.running()
+    }
+}
