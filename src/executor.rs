@@ -55,6 +55,77 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
 pub trait TaskFn<A, R>: Fn(A) -> R + Copy + Send + Sync + 'static {}
 impl<A, R, F: Fn(A) -> R + Copy + Send + Sync + 'static> TaskFn<A, R> for F {}
 
+/// Per-task settings for the engines whose workers are processes
+/// ([`ProcessPoolExecutor::submit_fn_with`](crate::ProcessPoolExecutor::submit_fn_with)): a time
+/// limit, and how many times to re-run the task if its worker dies under it.
+///
+/// ```
+/// use std::time::Duration;
+/// use concurrent_futures::SubmitOptions;
+/// let opts = SubmitOptions::new().timeout(Duration::from_secs(30)).retries(2);
+/// assert_eq!(opts.get_timeout(), Some(Duration::from_secs(30)));
+/// assert_eq!(opts.get_retries(), Some(2));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubmitOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retries: Option<u32>,
+}
+
+impl SubmitOptions {
+    /// The pool's defaults (its `task_timeout` and `retries`).
+    ///
+    /// ```
+    /// use concurrent_futures::SubmitOptions;
+    /// assert_eq!(SubmitOptions::new().get_retries(), None);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// A time limit for this task: a task still running after `d` has its worker killed and
+    /// fails with [`TaskError::TaskTimedOut`](crate::TaskError::TaskTimedOut) (not retried).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::SubmitOptions;
+    /// assert_eq!(SubmitOptions::new().timeout(Duration::from_secs(1)).get_timeout(), Some(Duration::from_secs(1)));
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+    /// Re-run this task up to `n` more times if its worker dies while running it (a crash, the
+    /// OOM killer, a signal from outside); a panic, a time limit or a `kill` is not retried.
+    /// After the last attempt the error lists every attempt.
+    ///
+    /// ```
+    /// use concurrent_futures::SubmitOptions;
+    /// assert_eq!(SubmitOptions::new().retries(3).get_retries(), Some(3));
+    /// ```
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = Some(n);
+        self
+    }
+    /// The time limit, if set.
+    ///
+    /// ```
+    /// use concurrent_futures::SubmitOptions;
+    /// assert_eq!(SubmitOptions::new().get_timeout(), None);
+    /// ```
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+    /// The number of retries, if set.
+    ///
+    /// ```
+    /// use concurrent_futures::SubmitOptions;
+    /// assert_eq!(SubmitOptions::new().retries(1).get_retries(), Some(1));
+    /// ```
+    pub fn get_retries(&self) -> Option<u32> {
+        self.retries
+    }
+}
+
 /// Options for [`Executor::map_with`] and the engines' `map_with`.
 ///
 /// ```

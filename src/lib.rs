@@ -83,7 +83,7 @@ mod thread;
 mod wait;
 
 pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
-pub use crate::executor::{Executor, MapOptions, Payload, TaskFn};
+pub use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 pub use crate::future::{Future, FutureState, Promise};
 pub use crate::map::{Map, MapUnordered};
 #[cfg(feature = "process")]

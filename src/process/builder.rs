@@ -39,6 +39,7 @@ pub struct ProcessPoolBuilder {
     frame_limit: usize,
     terminate_grace: Duration,
     print_worker_panics: bool,
+    retries: u32,
 }
 
 /// The default grace period between `SIGTERM` and `SIGKILL` in
@@ -56,6 +57,7 @@ impl Default for ProcessPoolBuilder {
             frame_limit: wire::DEFAULT_FRAME_LIMIT,
             terminate_grace: DEFAULT_TERMINATE_GRACE,
             print_worker_panics: false,
+            retries: 0,
         }
     }
 }
@@ -207,6 +209,26 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// Re-run a task up to `n` more times when its worker dies while running it — a crash, the
+    /// OOM killer, a signal from outside — (Dask's `retries=`, Ray's `max_retries`; default 0).
+    /// A panic, a time limit, `kill` and `terminate_workers` are not retried. After the last
+    /// attempt, the error ([`TaskError::WorkerDied`](crate::TaskError::WorkerDied)) lists how
+    /// every attempt ended. Per task: [`SubmitOptions::retries`](crate::SubmitOptions::retries).
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn crash(_: ()) { std::process::abort() }
+    /// register!(crash);
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).retries(2).build().unwrap();
+    /// let err = pool.submit_fn(crash, ()).unwrap().result().unwrap_err();
+    /// assert!(err.is_worker_died());
+    /// assert!(err.to_string().contains("attempt 3 of 3"), "{err}");
+    /// ```
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
     /// Also print the panics of tasks on the workers' stderr, as the default panic hook would
     /// (default: no — the message, location and backtrace travel in the task's
     /// [`TaskError::Panicked`](crate::TaskError::Panicked) instead).
@@ -280,6 +302,7 @@ impl ProcessPoolBuilder {
             task_timeout: self.task_timeout,
             frame_limit: self.frame_limit,
             terminate_grace: self.terminate_grace,
+            retries: self.retries,
             worker_flags: if self.print_worker_panics {
                 FLAG_PRINT_PANICS
             } else {

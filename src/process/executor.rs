@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::builder::ProcessPoolBuilder;
 use super::pool::{Entry, Shared};
 use crate::error::{BuildError, SubmitError};
-use crate::executor::{Executor, MapOptions, Payload, TaskFn};
+use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 use crate::future::{Future, Promise};
 use crate::map::{Map, MapUnordered};
 use crate::remote::complete::{refusal, Batch, Chunk, Complete, Typed};
@@ -101,7 +101,35 @@ impl ProcessPoolExecutor {
         f: impl TaskFn<A, R>,
         arg: A,
     ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_inner(f, arg, self.shared.cfg.task_timeout, false)
+        self.submit_inner(f, arg, SubmitOptions::new(), false)
+    }
+
+    /// Like [`submit_fn`](Self::submit_fn) with settings for this task: a time limit, and how
+    /// many times to re-run it if its worker dies under it (default: the pool's
+    /// [`retries`](ProcessPoolBuilder::retries)).
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor, SubmitOptions};
+    /// // Crashes its worker the first time it runs (a flaky native library, say).
+    /// fn flaky(marker: String) -> &'static str {
+    ///     if std::fs::create_dir(&marker).is_ok() { std::process::abort() }
+    ///     "done"
+    /// }
+    /// register!(flaky);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let marker = std::env::temp_dir().join(format!("flaky-{}", std::process::id()));
+    /// let marker = marker.display().to_string();
+    /// let f = pool.submit_fn_with(flaky, marker.clone(), SubmitOptions::new().retries(1)).unwrap();
+    /// assert_eq!(f.result(), Ok("done")); // the second attempt, on a new worker
+    /// std::fs::remove_dir(&marker).unwrap();
+    /// ```
+    pub fn submit_fn_with<A: Payload, R: Payload>(
+        &self,
+        f: impl TaskFn<A, R>,
+        arg: A,
+        options: SubmitOptions,
+    ) -> Result<Future<R>, SubmitError<A>> {
+        self.submit_inner(f, arg, options, false)
     }
 
     /// Like [`submit_fn`](Self::submit_fn) with a time limit for this task: if it is still
@@ -128,14 +156,14 @@ impl ProcessPoolExecutor {
         arg: A,
         timeout: Duration,
     ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_inner(f, arg, Some(timeout), false)
+        self.submit_inner(f, arg, SubmitOptions::new().timeout(timeout), false)
     }
 
     fn submit_inner<A: Payload, R: Payload>(
         &self,
         f: impl TaskFn<A, R>,
         arg: A,
-        timeout: Option<Duration>,
+        options: SubmitOptions,
         batchable: bool,
     ) -> Result<Future<R>, SubmitError<A>> {
         let Some(reg) = lookup_fn(&f) else {
@@ -145,7 +173,7 @@ impl ProcessPoolExecutor {
             Ok(x) => x,
             Err(why) => return Err(SubmitError::Invalid(arg, why)),
         };
-        self.enqueue(id, frame, timeout, batchable, |t| Box::new(t))
+        self.enqueue(id, frame, options, batchable, |t| Box::new(t))
             .map_err(|cause| match cause {
                 Some(c) => SubmitError::Broken(arg, c),
                 None => SubmitError::Shutdown(arg),
@@ -175,7 +203,7 @@ impl ProcessPoolExecutor {
         &self,
         id: u64,
         frame: Vec<u8>,
-        timeout: Option<Duration>,
+        options: SubmitOptions,
         batchable: bool,
         done: impl FnOnce(Typed<R>) -> Box<dyn Complete>,
     ) -> Result<Future<R>, Option<String>> {
@@ -185,8 +213,10 @@ impl ProcessPoolExecutor {
             id,
             future_id: fut.id(),
             frame: Arc::new(frame),
-            timeout,
+            timeout: options.timeout.or(self.shared.cfg.task_timeout),
             batchable,
+            retries_left: options.retries.unwrap_or(self.shared.cfg.retries),
+            attempts: Vec::new(),
             done: done(Typed { promise, view }),
         };
         // A refused entry is dropped unstarted; nobody holds its future.
@@ -205,8 +235,7 @@ impl ProcessPoolExecutor {
         build: impl FnOnce(u64) -> Vec<u8>,
     ) -> Result<Future<R>, SubmitError<()>> {
         let id = self.shared.next_id();
-        let timeout = self.shared.cfg.task_timeout;
-        self.enqueue(id, build(id), timeout, false, |t| Box::new(t))
+        self.enqueue(id, build(id), SubmitOptions::new(), false, |t| Box::new(t))
             .map_err(refusal)
     }
 
@@ -223,9 +252,10 @@ impl ProcessPoolExecutor {
         let (id, frame) = self
             .encode_call(reg.name, FLAG_BATCH, &items, "the chunk")
             .map_err(|why| SubmitError::Invalid((), why))?;
-        let timeout = self.shared.cfg.task_timeout;
-        self.enqueue(id, frame, timeout, true, |t| Box::new(Batch(t)))
-            .map_err(refusal)
+        self.enqueue(id, frame, SubmitOptions::new(), true, |t| {
+            Box::new(Batch(t))
+        })
+        .map_err(refusal)
     }
 
     /// `f` over `items`, results in input order, lazily with a bounded buffer.
@@ -499,7 +529,7 @@ impl Executor for ProcessPoolExecutor {
         // chunks.
         Map::new(
             Box::new(move |a| {
-                self.submit_inner(f, a, self.shared.cfg.task_timeout, true)
+                self.submit_inner(f, a, SubmitOptions::new(), true)
                     .map_err(|e| e.map(|_| ()))
             }),
             items.into_iter(),

@@ -34,6 +34,10 @@ pub(crate) struct Entry {
     pub(crate) timeout: Option<Duration>,
     /// Submitted by `map`: may be queued inside a worker behind another `map` task.
     pub(crate) batchable: bool,
+    /// How many more times to run it if its worker dies under it.
+    pub(crate) retries_left: u32,
+    /// How the earlier attempts ended (their workers died).
+    pub(crate) attempts: Vec<String>,
     pub(crate) done: Box<dyn Complete>,
 }
 
@@ -49,6 +53,8 @@ pub(crate) struct Config {
     pub(crate) initializer: Option<Init>,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) task_timeout: Option<Duration>,
+    /// The default number of retries of a task whose worker died.
+    pub(crate) retries: u32,
     pub(crate) frame_limit: usize,
     /// How long `terminate_workers` waits after `SIGTERM` before `SIGKILL`.
     pub(crate) terminate_grace: Duration,
@@ -591,10 +597,41 @@ impl Shared {
         );
         self.changed.notify_all();
         drop(st);
-        if let Some(entry) = running {
+        if let Some(mut entry) = running {
             if entry.timeout.is_some() {
                 self.timers.remove(entry.id);
             }
+            // A worker that died under its task from outside (a crash, the OOM killer, a
+            // signal) is not the task's fault, or may not be: run it again if it may be retried.
+            // (A time limit, a kill or a terminate is the parent's own doing: never retried.)
+            if reason.is_none() && entry.retries_left > 0 {
+                entry.retries_left -= 1;
+                entry.attempts.push(format!("worker {} {how}", proc.pid));
+                let mut st = lock(&self.state);
+                if !st.terminating && st.broken.is_none() {
+                    st.pending.push_front(entry);
+                    let more = self.pump(&mut st);
+                    drop(st);
+                    self.execute(work);
+                    self.execute(more);
+                    if let Some(cause) = broken {
+                        self.break_pool(cause);
+                    }
+                    self.stop_timers_if_finished();
+                    return;
+                }
+                drop(st);
+            }
+            let how = if entry.attempts.is_empty() {
+                how
+            } else {
+                format!(
+                    "{how} (attempt {} of {}; before: {})",
+                    entry.attempts.len() + 1,
+                    entry.attempts.len() + 1,
+                    entry.attempts.join("; ")
+                )
+            };
             let err = match reason {
                 Some(KillReason::Timeout(limit)) => TaskError::TaskTimedOut { limit },
                 Some(KillReason::Killed) => TaskError::WorkerDied {
