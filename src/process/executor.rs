@@ -111,16 +111,16 @@ impl ProcessPoolExecutor {
     /// ```
     /// use concurrent_futures::{register, ProcessPoolExecutor, SubmitOptions};
     /// // Crashes its worker the first time it runs (a flaky native library, say).
-    /// fn flaky(marker: String) -> &'static str {
+    /// fn flaky(marker: String) -> String {
     ///     if std::fs::create_dir(&marker).is_ok() { std::process::abort() }
-    ///     "done"
+    ///     "done".to_string()
     /// }
     /// register!(flaky);
     /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
     /// let marker = std::env::temp_dir().join(format!("flaky-{}", std::process::id()));
     /// let marker = marker.display().to_string();
     /// let f = pool.submit_fn_with(flaky, marker.clone(), SubmitOptions::new().retries(1)).unwrap();
-    /// assert_eq!(f.result(), Ok("done")); // the second attempt, on a new worker
+    /// assert_eq!(f.result().unwrap(), "done"); // the second attempt, on a new worker
     /// std::fs::remove_dir(&marker).unwrap();
     /// ```
     pub fn submit_fn_with<A: Payload, R: Payload>(

@@ -31,13 +31,17 @@ pub(crate) fn ensure_started() -> io::Result<()> {
         return Ok(());
     }
     let (tx, rx) = channel::<Request>();
+    let (ready_tx, ready) = sync_channel::<()>(1);
     std::thread::Builder::new()
         .name(THREAD_NAME.into())
         .spawn(move || {
+            // Running, and named: whoever counts the program's threads sees it from now on.
+            let _ = ready_tx.send(());
             for (mut cmd, reply) in rx {
                 let _ = reply.send(cmd.spawn());
             }
         })?;
+    let _ = ready.recv();
     *g = Some(tx);
     Ok(())
 }
