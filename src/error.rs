@@ -22,7 +22,7 @@ use std::time::Duration;
 /// assert!(err.is_panic());
 /// assert_eq!(err.to_string(), "task panicked: boom");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum TaskError {
     /// The task panicked; the panic message is kept (a non-string payload is described as such).
@@ -53,12 +53,14 @@ pub enum TaskError {
         /// The deadline the task was given.
         limit: Duration,
     },
-    /// The worker process running the task died or was killed (process engine).
+    /// The worker process running the task died or was killed (process and cluster engines).
     WorkerDied {
         /// The worker's process id.
         pid: u32,
         /// How it ended, for example `killed by signal 9 (SIGKILL)` or `exited with status 3`.
         how: String,
+        /// The host it ran on, when that is not this one (cluster engine).
+        host: Option<String>,
     },
     /// The task's arguments or result could not be encoded or decoded, or the worker could not
     /// find the task's function (process engine).
@@ -270,9 +272,19 @@ impl fmt::Display for TaskError {
                     "task exceeded its time limit of {limit:?} and was stopped"
                 )
             }
-            TaskError::WorkerDied { pid, how } => {
-                write!(f, "worker process {pid} died while running the task: {how}")
-            }
+            TaskError::WorkerDied {
+                pid,
+                how,
+                host: None,
+            } => write!(f, "worker process {pid} died while running the task: {how}"),
+            TaskError::WorkerDied {
+                pid,
+                how,
+                host: Some(host),
+            } => write!(
+                f,
+                "worker process {pid} on {host} died while running the task: {how}"
+            ),
             TaskError::Serialization { message } => write!(f, "serialization failed: {message}"),
             TaskError::AlreadyTaken => f.write_str("the result was already taken from this future"),
         }

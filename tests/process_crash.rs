@@ -305,7 +305,7 @@ fn process_exists(pid: u32) -> bool {
 /// Checks a `WorkerDied` error: the pid, and that `how` mentions each of `words`.
 fn assert_died(err: &TaskError, pid: u32, words: &[&str]) {
     match err {
-        TaskError::WorkerDied { pid: p, how } => {
+        TaskError::WorkerDied { pid: p, how, .. } => {
             assert_eq!(*p, pid, "{err}");
             for w in words {
                 assert!(how.contains(w), "{err:?} does not mention {w:?}");
@@ -702,7 +702,7 @@ fn check_terminate(kill: bool) {
     assert!(queued.iter().all(|f| f.done()), "{queued:?}");
     let signal = if kill { "SIGKILL" } else { "SIGTERM" };
     let assert_terminated = |err: &TaskError| match err {
-        TaskError::WorkerDied { pid, how } => {
+        TaskError::WorkerDied { pid, how, .. } => {
             assert!(pids.contains(pid), "{err:?} not from one of {pids:?}");
             assert!(
                 how.contains("terminated") && how.contains(signal),

@@ -10,6 +10,8 @@ use crate::error::{BuildError, SubmitError};
 use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 use crate::future::{Future, Promise};
 use crate::map::{Map, MapUnordered};
+#[cfg(feature = "mpi")]
+use crate::remote::complete::RawReply;
 use crate::remote::complete::{refusal, Batch, Chunk, Complete, Typed};
 use crate::remote::registry::{lookup_fn, not_registered};
 use crate::remote::wire::{self, CALL, FLAG_BATCH};
@@ -134,7 +136,7 @@ impl ProcessPoolExecutor {
 
     /// Like [`submit_fn`](Self::submit_fn) with a time limit for this task: if it is still
     /// running after `timeout`, its worker is killed (and replaced) and the future fails with
-    /// [`TaskError::TaskTimedOut`].
+    /// [`TaskError::TaskTimedOut`](crate::TaskError::TaskTimedOut).
     ///
     /// ```
     /// use std::time::Duration;
@@ -224,6 +226,20 @@ impl ProcessPoolExecutor {
             .submit(entry)
             .map(|()| fut)
             .map_err(|(_, cause)| cause)
+    }
+
+    /// Runs a task frame built elsewhere (a cluster engine's worker rank relays the frames its
+    /// manager sends) and hands back the reply as it came: the `OK` body, or the task's error.
+    /// `build` gets this pool's task id for the frame.
+    #[cfg(feature = "mpi")]
+    pub(crate) fn submit_frame(
+        &self,
+        build: impl FnOnce(u64) -> Vec<u8>,
+        options: SubmitOptions,
+    ) -> Result<Future<Vec<u8>>, SubmitError<()>> {
+        let id = self.shared.next_id();
+        self.enqueue(id, build(id), options, false, |t| Box::new(RawReply(t)))
+            .map_err(refusal)
     }
 
     /// Test hook: sends `frame` verbatim to a worker as if it were a task's frame (use
@@ -335,7 +351,7 @@ impl ProcessPoolExecutor {
 
     /// Stops a running task by killing its worker process (which is replaced). Returns `false`
     /// if the task is not running (use [`Future::cancel`] for one that has not started). The
-    /// future fails with [`TaskError::WorkerDied`].
+    /// future fails with [`TaskError::WorkerDied`](crate::TaskError::WorkerDied).
     ///
     /// ```
     /// use concurrent_futures::{register, ProcessPoolExecutor};

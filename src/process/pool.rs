@@ -637,21 +637,29 @@ impl Shared {
                 Some(KillReason::Killed) => TaskError::WorkerDied {
                     pid: proc.pid,
                     how: format!("stopped on request ({how})"),
+                    host: None,
                 },
                 Some(KillReason::Terminated) => TaskError::WorkerDied {
                     pid: proc.pid,
                     how: format!("terminated with the pool ({how})"),
+                    host: None,
                 },
                 Some(KillReason::Protocol(why)) => TaskError::WorkerDied {
                     pid: proc.pid,
                     how: format!("killed after a protocol error: {why} ({how})"),
+                    host: None,
                 },
                 // Never given a task: not reached.
                 Some(KillReason::NoHello(limit)) => TaskError::WorkerDied {
                     pid: proc.pid,
                     how: format!("it did not start serving within {limit:?} ({how})"),
+                    host: None,
                 },
-                None => TaskError::WorkerDied { pid: proc.pid, how },
+                None => TaskError::WorkerDied {
+                    pid: proc.pid,
+                    how,
+                    host: None,
+                },
             };
             work.finish.push((entry.done, Err(err)));
         }

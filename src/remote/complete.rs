@@ -104,6 +104,30 @@ pub(crate) fn refusal(cause: Option<String>) -> SubmitError<()> {
     }
 }
 
+/// Completes a `Future<Vec<u8>>` with a reply body as it came, undecoded (for an engine that
+/// relays replies).
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) struct RawReply(pub(crate) Typed<Vec<u8>>);
+
+impl Complete for RawReply {
+    fn start(&self) -> bool {
+        self.0.promise.set_running_or_notify_cancel()
+    }
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
+        let Typed { promise, view } = self.0;
+        settle(promise, view, reply)
+    }
+    fn cancel(self: Box<Self>) {
+        self.0.view.cancel();
+    }
+    fn is_cancelled(&self) -> bool {
+        self.0.promise.is_cancelled()
+    }
+    fn is_running(&self) -> bool {
+        self.0.view.running()
+    }
+}
+
 /// Completes a chunk's future from a batch reply: per-item encoded results, each decoded on its
 /// own (one bad item fails only itself).
 pub(crate) struct Batch<R: Send + 'static>(pub(crate) Typed<Chunk<R>>);

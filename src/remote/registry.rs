@@ -57,6 +57,9 @@ pub enum RemoteError {
     BadArgument(String),
     /// The result did not encode (or exceeded the frame limit).
     BadResult(String),
+    /// The task failed where it ran, and the error is relayed as it was (a cluster engine's
+    /// worker rank relays what its local worker process reported: a death, a time limit).
+    Failed(crate::TaskError),
 }
 
 impl RemoteError {
@@ -77,7 +80,17 @@ impl RemoteError {
             RemoteError::UnknownFunction(m)
             | RemoteError::BadArgument(m)
             | RemoteError::BadResult(m) => vec![m],
+            RemoteError::Failed(e) => match e {
+                crate::TaskError::Panicked { message, .. }
+                | crate::TaskError::Serialization { message }
+                | crate::TaskError::BrokenExecutor { cause: message }
+                | crate::TaskError::WorkerDied { how: message, .. } => vec![message],
+                _ => vec![],
+            },
         };
+        if fields.is_empty() {
+            return;
+        }
         // Room for the enum tag, the options and the length prefixes, then an equal share each.
         let share = max.saturating_sub(24) / fields.len();
         for f in fields {
@@ -126,6 +139,7 @@ impl From<RemoteError> for crate::TaskError {
             RemoteError::BadResult(m) => TaskError::Serialization {
                 message: format!("the worker could not encode the result: {m}"),
             },
+            RemoteError::Failed(e) => e,
         }
     }
 }
