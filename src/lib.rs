@@ -74,6 +74,8 @@ mod error;
 mod executor;
 mod future;
 mod map;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 #[cfg(feature = "process")]
 pub mod process;
 #[cfg(feature = "process")]
@@ -86,6 +88,8 @@ pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
 pub use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 pub use crate::future::{Future, FutureState, Promise};
 pub use crate::map::{Map, MapUnordered};
+#[cfg(feature = "mpi")]
+pub use crate::mpi::{MpiPoolBuilder, MpiPoolExecutor};
 #[cfg(feature = "process")]
 pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};
 

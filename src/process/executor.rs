@@ -11,7 +11,7 @@ use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 use crate::future::{Future, Promise};
 use crate::map::{Map, MapUnordered};
 #[cfg(feature = "mpi")]
-use crate::remote::complete::RawReply;
+use crate::remote::complete::Relay;
 use crate::remote::complete::{refusal, Batch, Chunk, Complete, Typed};
 use crate::remote::registry::{lookup_fn, not_registered};
 use crate::remote::wire::{self, CALL, FLAG_BATCH};
@@ -229,17 +229,38 @@ impl ProcessPoolExecutor {
     }
 
     /// Runs a task frame built elsewhere (a cluster engine's worker rank relays the frames its
-    /// manager sends) and hands back the reply as it came: the `OK` body, or the task's error.
-    /// `build` gets this pool's task id for the frame.
+    /// manager sends) and hands the reply as it came — the `OK` body, or the task's error — to
+    /// `reply`, on the thread that received it. `build` gets this pool's task id for the frame.
+    /// A refused submit is relayed through `reply` too (as a broken-executor error).
     #[cfg(feature = "mpi")]
     pub(crate) fn submit_frame(
         &self,
         build: impl FnOnce(u64) -> Vec<u8>,
         options: SubmitOptions,
-    ) -> Result<Future<Vec<u8>>, SubmitError<()>> {
+        reply: Box<dyn FnOnce(Result<Vec<u8>, crate::TaskError>) + Send>,
+    ) -> Result<(), String> {
         let id = self.shared.next_id();
-        self.enqueue(id, build(id), options, false, |t| Box::new(RawReply(t)))
-            .map_err(refusal)
+        let entry = Entry {
+            id,
+            future_id: usize::MAX - id as usize,
+            frame: Arc::new(build(id)),
+            timeout: options.timeout.or(self.shared.cfg.task_timeout),
+            batchable: false,
+            retries_left: options.retries.unwrap_or(self.shared.cfg.retries),
+            attempts: Vec::new(),
+            done: Box::new(Relay {
+                send: reply,
+                started: Default::default(),
+            }),
+        };
+        self.shared.submit(entry).map_err(|(entry, cause)| {
+            entry.done.finish(Err(crate::TaskError::BrokenExecutor {
+                cause: cause
+                    .clone()
+                    .unwrap_or_else(|| "the pool was shut down".into()),
+            }));
+            cause.unwrap_or_else(|| "the pool was shut down".into())
+        })
     }
 
     /// Test hook: sends `frame` verbatim to a worker as if it were a task's frame (use

@@ -104,27 +104,37 @@ pub(crate) fn refusal(cause: Option<String>) -> SubmitError<()> {
     }
 }
 
-/// Completes a `Future<Vec<u8>>` with a reply body as it came, undecoded (for an engine that
-/// relays replies).
+/// Hands a reply body as it came, undecoded, to a closure, on the thread that received it (a
+/// cluster engine's worker rank relays its local workers' replies to its manager this way, with
+/// no future and no extra thread in between). A task cancelled or refused before it ran is
+/// relayed as that error.
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-pub(crate) struct RawReply(pub(crate) Typed<Vec<u8>>);
+pub(crate) struct Relay {
+    pub(crate) send: Box<dyn FnOnce(Result<Vec<u8>, TaskError>) + Send>,
+    pub(crate) started: std::sync::atomic::AtomicBool,
+}
 
-impl Complete for RawReply {
+impl Complete for Relay {
     fn start(&self) -> bool {
-        self.0.promise.set_running_or_notify_cancel()
+        self.started
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        true
     }
     fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
-        let Typed { promise, view } = self.0;
-        settle(promise, view, reply)
+        let send = self.send;
+        crate::error::drop_quietly(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            move || send(reply),
+        )));
+        None
     }
     fn cancel(self: Box<Self>) {
-        self.0.view.cancel();
+        (self.send)(Err(TaskError::Cancelled));
     }
     fn is_cancelled(&self) -> bool {
-        self.0.promise.is_cancelled()
+        false
     }
     fn is_running(&self) -> bool {
-        self.0.view.running()
+        self.started.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

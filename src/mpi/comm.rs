@@ -1,0 +1,471 @@
+//! The MPI thread: one per process, started on first use, the only thread that ever calls MPI
+//! (so `MPI_THREAD_FUNNELED` is all the library must provide). Everything else talks to it
+//! through a command queue: open a communicator (a duplicate of the world, spawned ranks, the
+//! parent), send bytes to a rank, close. What arrives is handed to the communicator's inbox, a
+//! closure that runs on this thread and must not block.
+//!
+//! Sends are non-blocking (`MPI_Isend`): a blocking send of a large message waits for the
+//! receiver to post its receive, and two ranks sending each other large messages at once would
+//! wait for good. Each buffer is kept alive until its request completes.
+//!
+//! Receiving polls (`MPI_Improbe`) and backs off adaptively when nothing happens: it spins for
+//! the first 50 µs after the last message, then naps for a sixteenth of the time it has been
+//! idle, at most 5 ms (1 ms while a send is still in progress), and a command wakes it at
+//! once. Blocking in the library instead is no cheaper: Open MPI's blocking receive busy-polls
+//! a core until the message comes. So an idle pool costs a few hundred wake-ups a second
+//! (about 0 CPU) while a busy one answers within microseconds; after a long task, the reply
+//! waits at most a sixteenth of the task's time (and never more than 5 ms) to be noticed.
+//!
+//! At process exit (`atexit`) the thread shuts down what is still open and calls
+//! `MPI_Finalize`, which `mpirun` requires of every rank.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{c_char, CStr, CString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use mpi::ffi;
+use mpi::point_to_point::{Message, Status};
+use mpi::request::{Request, StaticScope};
+use mpi::topology::{InterCommunicator, SimpleCommunicator};
+use mpi::traits::*;
+use mpi::Threading;
+
+use crate::sync::lock;
+
+/// The tag of every message the engine sends (on its own communicators, so no user traffic
+/// can match it).
+pub(crate) const TAG: i32 = 0x4346;
+/// The name of the MPI thread.
+pub(crate) const THREAD_NAME: &str = "concurrent-futures-mpi";
+
+const SPIN: Duration = Duration::from_micros(50);
+const MAX_NAP: Duration = Duration::from_millis(5);
+const MAX_NAP_SENDING: Duration = Duration::from_millis(1);
+const FINALIZE_WAIT: Duration = Duration::from_secs(10);
+
+pub(crate) type Bytes = Arc<Vec<u8>>;
+/// Receives `(source rank, message)` on the MPI thread.
+pub(crate) type Inbox = Box<dyn FnMut(i32, Vec<u8>) + Send>;
+
+/// Which communicator to open.
+pub(crate) enum Open {
+    /// A duplicate of the world communicator (static mode: every rank of the job opens one).
+    World,
+    /// `n` new processes running this program with `args` (spawned mode).
+    Spawn {
+        n: usize,
+        args: Vec<String>,
+        info: Vec<(String, String)>,
+    },
+    /// The communicator to whoever spawned this process.
+    Parent,
+}
+
+/// An opened communicator.
+pub(crate) struct Opened {
+    pub(crate) ep: u64,
+    /// The number of ranks that can be sent to (the remote group, or the world).
+    pub(crate) remote: i32,
+}
+
+enum Cmd {
+    Open(Open, Inbox, SyncSender<Result<Opened, String>>),
+    Send(u64, i32, Bytes),
+    Close(u64),
+    Finalize(SyncSender<()>),
+}
+
+enum Comm {
+    Intra(SimpleCommunicator),
+    Inter(InterCommunicator),
+    Parent(InterCommunicator),
+}
+
+impl Comm {
+    fn isend(&self, rank: i32, bytes: &Bytes) -> Request<'static, [u8], StaticScope> {
+        // SAFETY: the buffer is an `Arc` kept in the same `Outgoing` as the request and dropped
+        // only after the request completed (or leaked with it).
+        let buf: &'static [u8] = unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) };
+        match self {
+            Comm::Intra(c) => {
+                c.process_at_rank(rank)
+                    .immediate_send_with_tag(StaticScope, buf, TAG)
+            }
+            Comm::Inter(c) | Comm::Parent(c) => {
+                c.process_at_rank(rank)
+                    .immediate_send_with_tag(StaticScope, buf, TAG)
+            }
+        }
+    }
+    fn probe(&self) -> Option<(Message, Status)> {
+        match self {
+            Comm::Intra(c) => c.any_process().immediate_matched_probe_with_tag(TAG),
+            Comm::Inter(c) | Comm::Parent(c) => {
+                c.any_process().immediate_matched_probe_with_tag(TAG)
+            }
+        }
+    }
+}
+
+struct Endpoint {
+    comm: Comm,
+    inbox: Inbox,
+    closing: bool,
+}
+
+struct Outgoing {
+    ep: u64,
+    req: Request<'static, [u8], StaticScope>,
+    _buf: Bytes,
+}
+
+/// The handle to the MPI thread.
+pub(crate) struct Mpi {
+    queue: Mutex<VecDeque<Cmd>>,
+    thread: Thread,
+    next_ep: AtomicU64,
+    /// This process's rank in the world communicator.
+    pub(crate) world_rank: i32,
+}
+
+static MPI: OnceLock<Result<Mpi, String>> = OnceLock::new();
+/// Run at exit before MPI is finalized: shuts down the pools still open.
+static BEFORE_FINALIZE: OnceLock<fn()> = OnceLock::new();
+
+/// The MPI thread, started (and MPI initialised) on first use.
+pub(crate) fn get() -> Result<&'static Mpi, String> {
+    super::child::ensure_linked();
+    MPI.get_or_init(start).as_ref().map_err(Clone::clone)
+}
+
+/// Sets what runs at exit before MPI is finalized (the engine shuts down its open pools).
+pub(crate) fn set_before_finalize(f: fn()) {
+    let _ = BEFORE_FINALIZE.set(f);
+}
+
+fn start() -> Result<Mpi, String> {
+    let (tx, rx) = sync_channel::<Result<i32, String>>(1);
+    let handle = std::thread::Builder::new()
+        .name(THREAD_NAME.into())
+        .spawn(move || {
+            let universe = match mpi::initialize_with_threading(Threading::Funneled) {
+                Some((u, _)) => Some(u),
+                None => {
+                    // The program initialised MPI itself: this thread may call it only if any
+                    // thread may.
+                    let level = mpi::environment::threading_support();
+                    if level != Threading::Multiple {
+                        let _ = tx.send(Err(format!(
+                            "MPI was initialised by the program with thread level {level:?}, and \
+                             the cluster engine calls MPI from its own thread: initialise with \
+                             Threading::Multiple, or let the engine initialise MPI"
+                        )));
+                        return;
+                    }
+                    None
+                }
+            };
+            // SAFETY: plain MPI calls on handles the library owns.
+            unsafe {
+                ffi::MPI_Comm_set_errhandler(ffi::RSMPI_COMM_WORLD, ffi::RSMPI_ERRORS_RETURN);
+                ffi::MPI_Comm_set_errhandler(ffi::RSMPI_COMM_SELF, ffi::RSMPI_ERRORS_RETURN);
+            }
+            let world = SimpleCommunicator::world();
+            let _ = tx.send(Ok(world.rank()));
+            run(universe);
+        })
+        .map_err(|e| format!("the MPI thread could not be started: {e}"))?;
+    let world_rank = match rx.recv() {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err("MPI could not be initialised".into()),
+    };
+    // SAFETY: registers a plain `extern "C"` function.
+    unsafe { libc::atexit(at_exit) };
+    Ok(Mpi {
+        queue: Mutex::new(VecDeque::new()),
+        thread: handle.thread().clone(),
+        next_ep: AtomicU64::new(1),
+        world_rank,
+    })
+}
+
+extern "C" fn at_exit() {
+    if let Some(f) = BEFORE_FINALIZE.get() {
+        crate::error::drop_quietly(std::panic::catch_unwind(f));
+    }
+    if let Some(Ok(mpi)) = MPI.get() {
+        let (tx, rx) = sync_channel(1);
+        mpi.push(Cmd::Finalize(tx));
+        let _ = rx.recv_timeout(FINALIZE_WAIT);
+    }
+}
+
+impl Mpi {
+    /// Opens a communicator; its messages go to `inbox`. Blocks until the MPI thread has done
+    /// it (a spawn takes a while). Never call it from an inbox.
+    pub(crate) fn open(&self, what: Open, inbox: Inbox) -> Result<Opened, String> {
+        let (tx, rx) = sync_channel(1);
+        self.push(Cmd::Open(what, inbox, tx));
+        rx.recv()
+            .unwrap_or_else(|_| Err("the MPI thread has stopped".into()))
+    }
+
+    /// Sends `bytes` to `rank` of endpoint `ep` (in order with earlier sends to that rank).
+    pub(crate) fn send(&self, ep: u64, rank: i32, bytes: Vec<u8>) {
+        self.push(Cmd::Send(ep, rank, Arc::new(bytes)));
+    }
+
+    /// Sends the same bytes to several ranks.
+    pub(crate) fn send_shared(&self, ep: u64, rank: i32, bytes: Bytes) {
+        self.push(Cmd::Send(ep, rank, bytes));
+    }
+
+    /// Closes endpoint `ep` once its sends are done (an intercommunicator is disconnected).
+    pub(crate) fn close(&self, ep: u64) {
+        self.push(Cmd::Close(ep));
+    }
+
+    fn push(&self, cmd: Cmd) {
+        lock(&self.queue).push_back(cmd);
+        self.thread.unpark();
+    }
+}
+
+fn run(universe: Option<mpi::environment::Universe>) {
+    let mpi = loop {
+        // The handle is stored once `start` returns; the first command cannot come earlier.
+        match MPI.get() {
+            Some(Ok(m)) => break m,
+            _ => std::thread::park_timeout(Duration::from_millis(1)),
+        }
+    };
+    let mut eps: HashMap<u64, Endpoint> = HashMap::new();
+    let mut out: Vec<Outgoing> = Vec::new();
+    let mut last = Instant::now();
+    loop {
+        let mut active = false;
+        let cmds: Vec<Cmd> = lock(&mpi.queue).drain(..).collect();
+        for cmd in cmds {
+            active = true;
+            match cmd {
+                Cmd::Open(what, inbox, reply) => {
+                    let r = open(what).map(|(comm, remote)| {
+                        let ep = mpi.next_ep.fetch_add(1, Ordering::Relaxed);
+                        eps.insert(
+                            ep,
+                            Endpoint {
+                                comm,
+                                inbox,
+                                closing: false,
+                            },
+                        );
+                        Opened { ep, remote }
+                    });
+                    let _ = reply.send(r);
+                }
+                Cmd::Send(ep, rank, bytes) => {
+                    if let Some(e) = eps.get(&ep) {
+                        let req = e.comm.isend(rank, &bytes);
+                        out.push(Outgoing {
+                            ep,
+                            req,
+                            _buf: bytes,
+                        });
+                    }
+                }
+                Cmd::Close(ep) => {
+                    if let Some(e) = eps.get_mut(&ep) {
+                        e.closing = true;
+                    }
+                }
+                Cmd::Finalize(reply) => {
+                    finalize(eps, out, universe);
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+        }
+        // Progress the sends; free what has gone.
+        let mut still = Vec::with_capacity(out.len());
+        for o in out.drain(..) {
+            match o.req.test() {
+                Ok(_) => active = true,
+                Err(req) => still.push(Outgoing { req, ..o }),
+            }
+        }
+        out = still;
+        // Receive.
+        for e in eps.values_mut() {
+            for _ in 0..64 {
+                let Some(probed) = e.comm.probe() else {
+                    break;
+                };
+                let (bytes, status) = probed.matched_receive_vec::<u8>();
+                active = true;
+                let inbox = &mut e.inbox;
+                crate::error::drop_quietly(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                    || inbox(status.source_rank(), bytes),
+                )));
+            }
+        }
+        // Close what asked to be closed once nothing is on its way out.
+        let done: Vec<u64> = eps
+            .iter()
+            .filter(|(id, e)| e.closing && !out.iter().any(|o| o.ep == **id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            if let Some(e) = eps.remove(&id) {
+                drop_comm(e.comm);
+            }
+        }
+        if active {
+            last = Instant::now();
+            continue;
+        }
+        let idle = last.elapsed();
+        if idle < SPIN {
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        } else {
+            let cap = if out.is_empty() {
+                MAX_NAP
+            } else {
+                MAX_NAP_SENDING
+            };
+            std::thread::park_timeout((idle / 16).clamp(Duration::from_micros(20), cap));
+        }
+    }
+}
+
+fn drop_comm(comm: Comm) {
+    match comm {
+        // Disconnected here, so that the universe's own disconnect at finalize finds no parent.
+        Comm::Parent(c) => {
+            let mut raw = c.as_raw();
+            std::mem::forget(c);
+            // SAFETY: the live parent intercommunicator, not used again.
+            unsafe { ffi::MPI_Comm_disconnect(&mut raw) };
+        }
+        other => drop(other),
+    }
+}
+
+/// Completes what can be completed, leaks what cannot (a peer that is gone), disconnects and
+/// finalizes.
+fn finalize(
+    eps: HashMap<u64, Endpoint>,
+    out: Vec<Outgoing>,
+    universe: Option<mpi::environment::Universe>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut out = out;
+    while !out.is_empty() && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for o in out.drain(..) {
+            if let Err(req) = o.req.test() {
+                still.push(Outgoing { req, ..o });
+            }
+        }
+        out = still;
+        std::thread::yield_now();
+    }
+    for o in out {
+        // SAFETY: the request and its buffer are leaked together; nothing reads them again.
+        let _ = unsafe { o.req.into_raw() };
+        std::mem::forget(o._buf);
+    }
+    for (_, e) in eps {
+        drop_comm(e.comm);
+    }
+    drop(universe);
+}
+
+fn open(what: Open) -> Result<(Comm, i32), String> {
+    let world = SimpleCommunicator::world();
+    match what {
+        Open::World => {
+            let dup = world.duplicate();
+            let size = dup.size();
+            Ok((Comm::Intra(dup), size))
+        }
+        Open::Parent => {
+            let parent = world
+                .parent()
+                .ok_or("this process was not spawned by an MPI program")?;
+            let remote = parent.remote_size();
+            Ok((Comm::Parent(parent), remote))
+        }
+        Open::Spawn { n, args, info } => spawn(n, &args, &info).map(|c| {
+            let remote = c.remote_size();
+            (Comm::Inter(c), remote)
+        }),
+    }
+}
+
+fn spawn(
+    n: usize,
+    args: &[String],
+    info: &[(String, String)],
+) -> Result<InterCommunicator, String> {
+    let exe = std::fs::read_link("/proc/self/exe")
+        .map_err(|e| format!("cannot find this program's executable: {e}"))?;
+    let exe = CString::new(exe.as_os_str().as_encoded_bytes())
+        .map_err(|_| "the executable's path holds a NUL byte".to_string())?;
+    let args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(a.as_str()).expect("no NUL in engine arguments"))
+        .collect();
+    let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
+    argv.push(std::ptr::null_mut());
+    let n = i32::try_from(n).map_err(|_| "too many ranks".to_string())?;
+    let mut errcodes = vec![0i32; n as usize];
+    // SAFETY: every pointer is valid for the call; the info object is freed after it.
+    unsafe {
+        let mut inf = ffi::RSMPI_INFO_NULL;
+        ffi::MPI_Info_create(&mut inf);
+        for (k, v) in info {
+            let (k, v) = (
+                CString::new(k.as_str()).map_err(|_| "NUL in an info key")?,
+                CString::new(v.as_str()).map_err(|_| "NUL in an info value")?,
+            );
+            ffi::MPI_Info_set(inf, k.as_ptr(), v.as_ptr());
+        }
+        let mut inter = ffi::RSMPI_COMM_NULL;
+        let rc = ffi::MPI_Comm_spawn(
+            exe.as_ptr(),
+            argv.as_mut_ptr(),
+            n,
+            inf,
+            0,
+            ffi::RSMPI_COMM_SELF,
+            &mut inter,
+            errcodes.as_mut_ptr(),
+        );
+        ffi::MPI_Info_free(&mut inf);
+        if rc != 0 {
+            return Err(error_string(rc));
+        }
+        if let Some(&e) = errcodes.iter().find(|&&e| e != 0) {
+            return Err(error_string(e));
+        }
+        ffi::MPI_Comm_set_errhandler(inter, ffi::RSMPI_ERRORS_RETURN);
+        InterCommunicator::try_from_raw(inter)
+            .ok_or_else(|| "MPI_Comm_spawn returned no intercommunicator".to_string())
+    }
+}
+
+fn error_string(code: i32) -> String {
+    let mut buf = vec![0 as c_char; 512];
+    let mut len = 0;
+    // SAFETY: the buffer holds MPI_MAX_ERROR_STRING (256 in Open MPI and MPICH) bytes and more.
+    unsafe { ffi::MPI_Error_string(code, buf.as_mut_ptr(), &mut len) };
+    // SAFETY: MPI writes a NUL-terminated string.
+    let s = unsafe { CStr::from_ptr(buf.as_ptr()) };
+    format!("{} (MPI error {code})", s.to_string_lossy())
+}

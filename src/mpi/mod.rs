@@ -1,0 +1,46 @@
+//! The cluster engine: [`MpiPoolExecutor`] over the ranks of an MPI job, through the `mpi`
+//! crate (rsmpi). Build with the `mpi` feature (needs an MPI library and libclang).
+//!
+//! # A task's flow
+//!
+//! ```text
+//!  rank 0 (manager)                         worker rank r (one per node)
+//!  ───────────────                          ─────────────────────────────
+//!  submit_fn(f, x)                          MPI thread: inbox
+//!    CALL frame (registry name, codec)        TASK → local ProcessPoolExecutor
+//!    session: least-loaded rank   ──TASK──▶     (task id rewritten)  ──socket──▶ worker process
+//!    MPI thread: MPI_Isend                                                         runs f(x)
+//!                                                reader thread: reply   ◀──socket──
+//!  MPI thread: inbox  ◀──────────OK/ERR──────   relayed as it came (MPI_Isend)
+//!    Complete::finish → Future<R>
+//!    callbacks → the pool's callback thread
+//! ```
+//!
+//! Every MPI call is made by one thread per process (`comm.rs`), so MPI is initialised with
+//! `MPI_THREAD_FUNNELED`; messages are the process engine's frames (`protocol.rs` lists the
+//! kinds, all under one tag on a communicator of the engine's own: a duplicate of the world in
+//! static mode, the spawn intercommunicator in spawned mode).
+//!
+//! # Failures and shutdown
+//!
+//! - A task that panics fails its future, with the panic's message and location.
+//! - A task that crashes (segfault, abort, `exit`, the OOM killer) kills a local worker
+//!   process; the rank reports `WorkerDied` with its host and the pid, starts another worker,
+//!   and the task is retried if it may be ([`retries`](MpiPoolBuilder::retries)).
+//! - A rank that dies itself (its node lost) is beyond what MPI reports: Open MPI and MPICH end
+//!   the whole job then, and so does this engine.
+//! - `shutdown(wait)` lets queued tasks run (or cancels them), then sends `END` to every rank;
+//!   each answers `FIN` once its replies are sent and returns from `join_world` (static mode) or
+//!   exits (spawned mode, after `MPI_Comm_disconnect`). At process exit, pools still open are
+//!   shut down and MPI is finalized.
+
+mod builder;
+mod child;
+mod comm;
+mod executor;
+mod protocol;
+mod rank;
+mod session;
+
+pub use self::builder::MpiPoolBuilder;
+pub use self::executor::MpiPoolExecutor;

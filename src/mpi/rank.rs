@@ -1,0 +1,157 @@
+//! A worker rank: serves its manager's tasks until told to finish. Tasks run in a local
+//! process pool (the process engine), so a task that crashes kills a local worker process, not
+//! the rank: MPI never sees a rank die, and the manager gets `WorkerDied` with this host and
+//! the dead process's pid.
+//!
+//! The inbox (on the MPI thread) only hands each `TASK` to the local pool, which never blocks;
+//! the local pool's reader thread relays the reply straight back through the MPI thread. `END`
+//! wakes the thread that called [`serve`], which waits for the replies still on their way,
+//! says `FIN` and returns.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::comm::{self, Open};
+use super::protocol::{self, Ready, END, FIN, READY, TASK};
+use crate::error::TaskError;
+use crate::executor::SubmitOptions;
+use crate::process::ProcessPoolExecutor;
+use crate::remote::codec;
+use crate::remote::registry::RemoteError;
+use crate::remote::serve::reply_frame;
+use crate::sync::lock;
+
+struct Shared {
+    pool: ProcessPoolExecutor,
+    ended: Mutex<bool>,
+    changed: Condvar,
+    /// Tasks handed to the local pool whose reply has not been sent yet.
+    outstanding: AtomicUsize,
+    host: String,
+    limit: usize,
+}
+
+/// Serves the manager at `manager` of `open` with `workers` local worker processes; returns
+/// when the manager says `END`.
+pub(crate) fn serve(open: Open, manager: i32, workers: usize, limit: usize) -> Result<(), String> {
+    let mpi = comm::get()?;
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(workers)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let shared = Arc::new(Shared {
+        pool,
+        ended: Mutex::new(false),
+        changed: Condvar::new(),
+        outstanding: AtomicUsize::new(0),
+        host: protocol::hostname(),
+        limit,
+    });
+    let ep_cell: Arc<std::sync::OnceLock<u64>> = Arc::default();
+    let early: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let inbox = {
+        let (shared, ep_cell, early) = (shared.clone(), ep_cell.clone(), early.clone());
+        Box::new(move |rank: i32, bytes: Vec<u8>| {
+            if rank != manager {
+                return;
+            }
+            match ep_cell.get() {
+                Some(&ep) => on_message(&shared, mpi, ep, manager, bytes),
+                None => lock(&early).push(bytes),
+            }
+        })
+    };
+    let opened = mpi.open(open, inbox)?;
+    let ep = opened.ep;
+    let _ = ep_cell.set(ep);
+    for bytes in std::mem::take(&mut *lock(&early)) {
+        on_message(&shared, mpi, ep, manager, bytes);
+    }
+    let ready = Ready {
+        workers: workers as u32,
+        host: shared.host.clone(),
+        pid: std::process::id(),
+    };
+    let body = codec::encode(&ready).map_err(|e| format!("READY: {e}"))?;
+    mpi.send(ep, manager, protocol::frame(READY, 0, &body));
+    let mut ended = lock(&shared.ended);
+    while !*ended || shared.outstanding.load(Ordering::Acquire) > 0 {
+        ended = shared
+            .changed
+            .wait(ended)
+            .unwrap_or_else(|p| p.into_inner());
+    }
+    drop(ended);
+    shared.pool.shutdown(true, false);
+    mpi.send(ep, manager, protocol::frame(FIN, 0, &[]));
+    mpi.close(ep);
+    Ok(())
+}
+
+fn on_message(
+    shared: &Arc<Shared>,
+    mpi: &'static comm::Mpi,
+    ep: u64,
+    manager: i32,
+    bytes: Vec<u8>,
+) {
+    let Some(frame) = protocol::decode(&bytes) else {
+        log::warn!("concurrent-futures: ignored a malformed message from the manager");
+        return;
+    };
+    match frame.kind {
+        TASK => {
+            let id = frame.id;
+            let Some((timeout, call)) = protocol::parse_task(&frame.body) else {
+                let err = RemoteError::BadArgument("malformed TASK message".into());
+                mpi.send(ep, manager, reply_frame(id, Err(err), shared.limit));
+                return;
+            };
+            shared.outstanding.fetch_add(1, Ordering::AcqRel);
+            let relay = {
+                let shared = shared.clone();
+                Box::new(move |reply: Result<Vec<u8>, TaskError>| {
+                    let reply = reply.map_err(|e| {
+                        RemoteError::Failed(match e {
+                            TaskError::WorkerDied {
+                                pid,
+                                how,
+                                host: None,
+                            } => TaskError::WorkerDied {
+                                pid,
+                                how,
+                                host: Some(shared.host.clone()),
+                            },
+                            other => other,
+                        })
+                    });
+                    mpi.send(ep, manager, reply_frame(id, reply, shared.limit));
+                    if shared.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+                        let _g = lock(&shared.ended);
+                        shared.changed.notify_all();
+                    }
+                })
+            };
+            let mut options = SubmitOptions::new().retries(0);
+            if let Some(t) = timeout {
+                options = options.timeout(t);
+            }
+            let _ = shared.pool.submit_frame(
+                |local| {
+                    let mut f = call.to_vec();
+                    if f.len() >= 13 {
+                        f[5..13].copy_from_slice(&local.to_le_bytes());
+                    }
+                    f
+                },
+                options,
+                relay,
+            );
+        }
+        END => {
+            *lock(&shared.ended) = true;
+            shared.changed.notify_all();
+        }
+        other => log::warn!("concurrent-futures: unexpected message kind {other} from the manager"),
+    }
+}

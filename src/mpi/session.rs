@@ -1,0 +1,422 @@
+//! The manager's side of a cluster pool: the queue of tasks, the worker ranks with their
+//! capacity and what each holds, and what each message from a rank does. Its inbox runs on the
+//! MPI thread; submitting threads only queue and wake it.
+//!
+//! Dispatch: a task goes to the least-loaded rank (in-flight tasks over local workers) that has
+//! room; a rank holds up to twice its workers, so the next task is already there when one
+//! finishes. A task whose worker process died is run again (on any rank) while it has retries
+//! left; the last error lists every attempt.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use super::comm::{self, Mpi, Open};
+use super::protocol::{self, Ready, END, FIN, READY};
+use crate::error::TaskError;
+use crate::future::Deferred;
+use crate::remote::callbacks::Callbacks;
+use crate::remote::codec;
+use crate::remote::complete::Complete;
+use crate::remote::registry::RemoteError;
+use crate::remote::wire::{ERR, OK};
+use crate::sync::lock;
+
+/// How long a new pool waits for its worker ranks to say they are ready.
+pub(crate) const READY_WAIT: Duration = Duration::from_secs(120);
+
+pub(crate) struct Entry {
+    pub(crate) id: u64,
+    /// The `CALL` frame.
+    pub(crate) call: Arc<Vec<u8>>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retries_left: u32,
+    pub(crate) attempts: Vec<String>,
+    pub(crate) done: Box<dyn Complete>,
+}
+
+#[derive(Default)]
+struct RankState {
+    ready: Option<Ready>,
+    in_flight: HashMap<u64, Entry>,
+    finished: bool,
+}
+
+#[derive(Default)]
+struct State {
+    ranks: Vec<RankState>,
+    pending: VecDeque<Entry>,
+    shutdown: bool,
+    end_sent: bool,
+    closed: bool,
+    broken: Option<String>,
+}
+
+impl State {
+    fn idle(&self) -> bool {
+        self.pending.is_empty() && self.ranks.iter().all(|r| r.in_flight.is_empty())
+    }
+    fn all_finished(&self) -> bool {
+        self.ranks.iter().all(|r| r.finished || r.ready.is_none())
+    }
+}
+
+pub(crate) struct Session {
+    mpi: &'static Mpi,
+    ep: u64,
+    /// Ranks of the endpoint that are workers (all but the manager itself).
+    workers: Vec<i32>,
+    state: Mutex<State>,
+    changed: Condvar,
+    callbacks: Callbacks,
+    next_id: AtomicU64,
+    pub(crate) retries: u32,
+    pub(crate) task_timeout: Option<Duration>,
+    pub(crate) frame_limit: usize,
+}
+
+/// Every live session, to shut down at exit before MPI is finalized.
+static LIVE: Mutex<Vec<Weak<Session>>> = Mutex::new(Vec::new());
+
+fn shutdown_all() {
+    let live: Vec<_> = lock(&LIVE).drain(..).filter_map(|w| w.upgrade()).collect();
+    for s in live {
+        s.shutdown_bounded(false, true, Duration::from_secs(5));
+    }
+}
+
+pub(crate) struct Settings {
+    pub(crate) retries: u32,
+    pub(crate) task_timeout: Option<Duration>,
+    pub(crate) frame_limit: usize,
+}
+
+impl Session {
+    /// Opens the communicator, waits for every worker rank's `READY`.
+    pub(crate) fn start(
+        open: Open,
+        manager: Option<i32>,
+        s: Settings,
+    ) -> Result<Arc<Session>, String> {
+        let mpi = comm::get()?;
+        comm::set_before_finalize(shutdown_all);
+        let callbacks =
+            Callbacks::start().map_err(|e| format!("the callback thread could not start: {e}"))?;
+        let slot: Arc<Mutex<Weak<Session>>> = Arc::new(Mutex::new(Weak::new()));
+        let early: Arc<Mutex<Vec<(i32, Vec<u8>)>>> = Arc::default();
+        let inbox = {
+            let (slot, early) = (slot.clone(), early.clone());
+            Box::new(move |rank: i32, bytes: Vec<u8>| {
+                match lock(&slot).upgrade() {
+                    Some(s) => s.on_message(rank, bytes),
+                    // Before the session exists (a READY that beat `open`'s return): kept.
+                    None => lock(&early).push((rank, bytes)),
+                }
+            })
+        };
+        let opened = mpi.open(open, inbox)?;
+        let workers: Vec<i32> = (0..opened.remote).filter(|&r| Some(r) != manager).collect();
+        if workers.is_empty() {
+            mpi.close(opened.ep);
+            return Err(
+                "the job has no worker ranks: start it with at least 2 ranks \
+                        (mpirun -n 2 or more)"
+                    .into(),
+            );
+        }
+        let mut st = State::default();
+        st.ranks
+            .resize_with(opened.remote as usize, RankState::default);
+        let session = Arc::new(Session {
+            mpi,
+            ep: opened.ep,
+            workers,
+            state: Mutex::new(st),
+            changed: Condvar::new(),
+            callbacks,
+            next_id: AtomicU64::new(1),
+            retries: s.retries,
+            task_timeout: s.task_timeout,
+            frame_limit: s.frame_limit,
+        });
+        *lock(&slot) = Arc::downgrade(&session);
+        for (rank, bytes) in std::mem::take(&mut *lock(&early)) {
+            session.on_message(rank, bytes);
+        }
+        // Wait for every worker rank.
+        let deadline = Instant::now() + READY_WAIT;
+        let mut st = lock(&session.state);
+        while session
+            .workers
+            .iter()
+            .any(|&r| st.ranks[r as usize].ready.is_none())
+        {
+            let now = Instant::now();
+            if now >= deadline {
+                let missing: Vec<_> = session
+                    .workers
+                    .iter()
+                    .filter(|&&r| st.ranks[r as usize].ready.is_none())
+                    .collect();
+                drop(st);
+                return Err(format!(
+                    "worker ranks {missing:?} did not report ready within {READY_WAIT:?}: \
+                     they run this same program, so they must not block before their first \
+                     pool call"
+                ));
+            }
+            st = session
+                .changed
+                .wait_timeout(st, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        drop(st);
+        lock(&LIVE).push(Arc::downgrade(&session));
+        Ok(session)
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The local workers of every rank together.
+    pub(crate) fn max_workers(&self) -> usize {
+        let st = lock(&self.state);
+        st.ranks
+            .iter()
+            .filter_map(|r| r.ready.as_ref())
+            .map(|r| r.workers as usize)
+            .sum()
+    }
+
+    /// `(rank, host, pid, local workers)` of every worker rank.
+    pub(crate) fn ranks(&self) -> Vec<(i32, String, u32, usize)> {
+        let st = lock(&self.state);
+        self.workers
+            .iter()
+            .filter_map(|&r| {
+                st.ranks[r as usize]
+                    .ready
+                    .as_ref()
+                    .map(|x| (r, x.host.clone(), x.pid, x.workers as usize))
+            })
+            .collect()
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        lock(&self.state).pending.len()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        lock(&self.state).shutdown
+    }
+
+    pub(crate) fn broken_cause(&self) -> Option<String> {
+        lock(&self.state).broken.clone()
+    }
+
+    /// Queues a task. `Err` carries the broken pool's cause, or `None` after shutdown.
+    pub(crate) fn submit(&self, entry: Entry) -> Result<(), (Entry, Option<String>)> {
+        let mut st = lock(&self.state);
+        if st.shutdown {
+            let cause = st.broken.clone();
+            return Err((entry, cause));
+        }
+        st.pending.push_back(entry);
+        self.pump(&mut st);
+        Ok(())
+    }
+
+    /// Sends pending tasks to ranks with room.
+    fn pump(&self, st: &mut State) {
+        while let Some(front) = st.pending.front() {
+            if front.done.is_cancelled() {
+                st.pending.pop_front();
+                continue;
+            }
+            // The least-loaded rank with room.
+            let best = self
+                .workers
+                .iter()
+                .filter_map(|&r| {
+                    let rs = &st.ranks[r as usize];
+                    let cap = rs.ready.as_ref()?.workers as usize;
+                    (!rs.finished && rs.in_flight.len() < 2 * cap)
+                        .then(|| (rs.in_flight.len() * 1024 / cap.max(1), r))
+                })
+                .min();
+            let Some((_, rank)) = best else { break };
+            let e = st.pending.pop_front().expect("front exists");
+            if !e.done.start() {
+                continue; // cancelled meanwhile
+            }
+            let msg = protocol::task(e.id, e.timeout, &e.call);
+            self.mpi.send(self.ep, rank, msg);
+            st.ranks[rank as usize].in_flight.insert(e.id, e);
+        }
+        self.maybe_end(st);
+    }
+
+    /// Once shut down and drained, tells every rank to finish.
+    fn maybe_end(&self, st: &mut State) {
+        if st.shutdown && !st.end_sent && st.idle() {
+            st.end_sent = true;
+            let end = Arc::new(protocol::frame(END, 0, &[]));
+            for &r in &self.workers {
+                self.mpi.send_shared(self.ep, r, end.clone());
+            }
+        }
+    }
+
+    fn complete_all(&self, list: Vec<(Box<dyn Complete>, Result<Vec<u8>, TaskError>)>) {
+        for (c, r) in list {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.finish(r))) {
+                Ok(Some(job)) => self.post(job),
+                Ok(None) => {}
+                Err(p) => crate::error::drop_quietly(p),
+            }
+        }
+    }
+
+    fn post(&self, job: Deferred) {
+        self.callbacks.post(job);
+    }
+
+    /// A message from `rank` (on the MPI thread).
+    fn on_message(&self, rank: i32, bytes: Vec<u8>) {
+        let Some(frame) = protocol::decode(&bytes) else {
+            log::warn!("concurrent-futures: ignored a malformed message from rank {rank}");
+            return;
+        };
+        let mut st = lock(&self.state);
+        let Some(rs) = st.ranks.get_mut(rank as usize) else {
+            return;
+        };
+        let mut finish = Vec::new();
+        match frame.kind {
+            READY => {
+                match codec::decode::<Ready>(&frame.body) {
+                    Ok(r) => {
+                        rs.ready = Some(Ready {
+                            workers: r.workers.max(1),
+                            ..r
+                        })
+                    }
+                    Err(e) => log::warn!("concurrent-futures: rank {rank} sent a bad READY: {e}"),
+                }
+                self.changed.notify_all();
+            }
+            FIN => {
+                rs.finished = true;
+                // Whatever it still held cannot come back.
+                for (_, e) in rs.in_flight.drain() {
+                    finish.push((
+                        e.done,
+                        Err(TaskError::WorkerDied {
+                            pid: 0,
+                            how: format!("its worker rank {rank} finished before replying"),
+                            host: None,
+                        }),
+                    ));
+                }
+                if st.all_finished() && !st.closed {
+                    st.closed = true;
+                    self.mpi.close(self.ep);
+                }
+                self.changed.notify_all();
+            }
+            OK | ERR => {
+                let Some(mut e) = rs.in_flight.remove(&frame.id) else {
+                    return;
+                };
+                let reply = if frame.kind == OK {
+                    Ok(frame.body)
+                } else {
+                    Err(match codec::decode::<RemoteError>(&frame.body) {
+                        Ok(err) => TaskError::from(err),
+                        Err(err) => TaskError::Serialization {
+                            message: format!("rank {rank} sent an unreadable error: {err}"),
+                        },
+                    })
+                };
+                match reply {
+                    Err(TaskError::WorkerDied { pid, how, host }) if e.retries_left > 0 => {
+                        e.retries_left -= 1;
+                        let host = host.unwrap_or_default();
+                        e.attempts.push(format!("worker {pid} on {host} {how}"));
+                        st.pending.push_front(e);
+                    }
+                    Err(TaskError::WorkerDied { pid, how, host }) if !e.attempts.is_empty() => {
+                        let n = e.attempts.len() + 1;
+                        let how = format!(
+                            "{how} (attempt {n} of {n}; before: {})",
+                            e.attempts.join("; ")
+                        );
+                        finish.push((e.done, Err(TaskError::WorkerDied { pid, how, host })));
+                    }
+                    other => finish.push((e.done, other)),
+                }
+                self.pump(&mut st);
+                self.changed.notify_all();
+            }
+            other => log::warn!("concurrent-futures: rank {rank} sent unexpected kind {other}"),
+        }
+        drop(st);
+        self.complete_all(finish);
+    }
+
+    /// Shuts down; with `wait`, returns once every task finished, every rank said FIN and
+    /// every callback ran.
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.shutdown_bounded(wait, cancel_futures, Duration::MAX);
+    }
+
+    fn shutdown_bounded(&self, wait: bool, cancel_futures: bool, limit: Duration) {
+        let mut st = lock(&self.state);
+        st.shutdown = true;
+        let mut cancelled = Vec::new();
+        if cancel_futures {
+            cancelled.extend(st.pending.drain(..).map(|e| e.done));
+        }
+        self.maybe_end(&mut st);
+        drop(st);
+        for c in cancelled {
+            c.cancel();
+        }
+        {
+            let mut st = lock(&self.state);
+            self.maybe_end(&mut st);
+        }
+        if !wait {
+            return;
+        }
+        let deadline = Instant::now().checked_add(limit);
+        let mut st = lock(&self.state);
+        while !(st.end_sent && st.all_finished()) {
+            let left = deadline.map_or(Duration::from_secs(3600), |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() {
+                return;
+            }
+            st = self
+                .changed
+                .wait_timeout(st, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        drop(st);
+        self.callbacks.wait_drained();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let st = lock(&self.state);
+        if !st.closed {
+            self.mpi.close(self.ep);
+        }
+    }
+}
