@@ -1,5 +1,5 @@
 //! The cluster engine in spawned mode: worker ranks started with `MPI_Comm_spawn` from this
-//! test binary (a singleton MPI process). Static mode runs under `mpirun`: `examples/mpi_suite.rs`.
+//! test binary (a singleton MPI process). Static mode runs under `mpirun`: `tests/mpi_static.rs`.
 #![cfg(feature = "mpi")]
 
 use std::time::Duration;

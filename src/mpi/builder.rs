@@ -13,25 +13,13 @@ pub(crate) const WORKER_ARG: &str = "--concurrent-futures-mpi-worker";
 
 /// Settings for an [`MpiPoolExecutor`]; end with [`spawn`](Self::spawn) or
 /// [`join_world`](Self::join_world).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct MpiPoolBuilder {
     pub(crate) max_workers: Option<usize>,
     pub(crate) workers_per_rank: Option<usize>,
     pub(crate) retries: u32,
     pub(crate) task_timeout: Option<Duration>,
     pub(crate) info: Vec<(String, String)>,
-}
-
-impl Default for MpiPoolBuilder {
-    fn default() -> Self {
-        MpiPoolBuilder {
-            max_workers: None,
-            workers_per_rank: None,
-            retries: 0,
-            task_timeout: None,
-            info: Vec::new(),
-        }
-    }
 }
 
 impl MpiPoolBuilder {

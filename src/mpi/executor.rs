@@ -163,7 +163,7 @@ impl MpiPoolExecutor {
             Box::new(move |items| self.submit_batch(f, items)),
             items.into_iter(),
             options,
-            2 * self.max_workers(),
+            self.max_workers(),
         )
     }
 
@@ -177,7 +177,7 @@ impl MpiPoolExecutor {
             Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
             items.into_iter(),
             MapOptions::default(),
-            2 * self.max_workers(),
+            self.max_workers(),
         )
     }
 
@@ -253,7 +253,7 @@ impl Executor for MpiPoolExecutor {
             Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
             items.into_iter(),
             options,
-            2 * self.max_workers(),
+            self.max_workers(),
         )
     }
 }

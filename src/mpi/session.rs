@@ -23,6 +23,11 @@ use crate::remote::registry::RemoteError;
 use crate::remote::wire::{ERR, OK};
 use crate::sync::lock;
 
+/// A message from a rank: `(rank, bytes)`.
+type Message = (i32, Vec<u8>);
+/// A future to complete, with its outcome.
+type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
+
 /// How long a new pool waits for its worker ranks to say they are ready.
 pub(crate) const READY_WAIT: Duration = Duration::from_secs(120);
 
@@ -104,7 +109,7 @@ impl Session {
         let callbacks =
             Callbacks::start().map_err(|e| format!("the callback thread could not start: {e}"))?;
         let slot: Arc<Mutex<Weak<Session>>> = Arc::new(Mutex::new(Weak::new()));
-        let early: Arc<Mutex<Vec<(i32, Vec<u8>)>>> = Arc::default();
+        let early: Arc<Mutex<Vec<Message>>> = Arc::default();
         let inbox = {
             let (slot, early) = (slot.clone(), early.clone());
             Box::new(move |rank: i32, bytes: Vec<u8>| {
@@ -270,7 +275,7 @@ impl Session {
         }
     }
 
-    fn complete_all(&self, list: Vec<(Box<dyn Complete>, Result<Vec<u8>, TaskError>)>) {
+    fn complete_all(&self, list: Vec<Finish>) {
         for (c, r) in list {
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.finish(r))) {
                 Ok(Some(job)) => self.post(job),
