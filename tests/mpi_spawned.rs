@@ -115,3 +115,4 @@ fn submit_map_and_failures_on_spawned_ranks() {
     pool.shutdown(true, false);
     assert!(pool.submit_fn(square, 1).unwrap_err().is_shutdown());
 }
+
