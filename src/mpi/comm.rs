@@ -9,7 +9,7 @@
 //! wait for good. Each buffer is kept alive until its request completes.
 //!
 //! Receiving polls (`MPI_Improbe`) and backs off adaptively when nothing happens: it spins for
-//! the first 50 µs after the last message, then naps for a sixteenth of the time it has been
+//! the first 200 µs after the last message, then naps for a sixteenth of the time it has been
 //! idle, at most 5 ms (1 ms while a send is still in progress), and a command wakes it at
 //! once. Blocking in the library instead is no cheaper: Open MPI's blocking receive busy-polls
 //! a core until the message comes. So an idle pool costs a few hundred wake-ups a second
@@ -42,7 +42,7 @@ pub(crate) const TAG: i32 = 0x4346;
 /// The name of the MPI thread.
 pub(crate) const THREAD_NAME: &str = "concurrent-futures-mpi";
 
-const SPIN: Duration = Duration::from_micros(50);
+const SPIN: Duration = Duration::from_micros(200);
 const MAX_NAP: Duration = Duration::from_millis(5);
 const MAX_NAP_SENDING: Duration = Duration::from_millis(1);
 const FINALIZE_WAIT: Duration = Duration::from_secs(10);

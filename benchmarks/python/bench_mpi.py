@@ -1,0 +1,35 @@
+"""mpi4py.futures on the workloads of examples/mpi_primes.rs, for comparison in the same run.
+
+    mpirun -n 3 --oversubscribe --mca btl tcp,self python3 -m mpi4py.futures benchmarks/python/bench_mpi.py
+    (MPI4PY_FUTURES_BACKOFF=0 for the manager's polling without backoff)
+"""
+import time
+from mpi4py.futures import MPIPoolExecutor
+
+
+def noop(x):
+    return x
+
+
+def main():
+    start = time.perf_counter()
+    with MPIPoolExecutor() as pool:
+        assert pool.submit(noop, 1).result() == 1
+        print(f"start-up to the first result: {(time.perf_counter() - start) * 1e3:.0f} ms")
+        rtt = []
+        for i in range(2000):
+            t = time.perf_counter()
+            pool.submit(noop, i).result()
+            rtt.append(time.perf_counter() - t)
+        rtt = sorted(rtt[200:])
+        print(f"round trip: median {rtt[len(rtt) // 2] * 1e6:.1f} µs, p90 {rtt[len(rtt) * 9 // 10] * 1e6:.1f} µs")
+        for chunk, n in ((1, 10_000), (100, 500_000)):
+            t = time.perf_counter()
+            total = sum(pool.map(noop, range(n), chunksize=chunk))
+            secs = time.perf_counter() - t
+            assert total == n * (n - 1) // 2
+            print(f"map, chunksize {chunk}: {n / secs:.0f} items/s")
+
+
+if __name__ == "__main__":
+    main()
