@@ -82,7 +82,10 @@ fn main() {
         pool.max_workers(),
         pool.ranks()
     );
-    println!("start-up to the first result: {:.0} ms", startup.as_secs_f64() * 1e3);
+    println!(
+        "start-up to the first result: {:.0} ms",
+        startup.as_secs_f64() * 1e3
+    );
 
     // Sequential round trip.
     let mut rtt: Vec<Duration> = (0..3000)
@@ -126,10 +129,16 @@ fn main() {
             _ => "n/a (another host)".into(),
         })
         .collect();
-    println!("idle for 1 s, CPU used (manager, ranks…): {}", used.join(", "));
+    println!(
+        "idle for 1 s, CPU used (manager, ranks…): {}",
+        used.join(", ")
+    );
 
     // Prime counting: sequential here, then on the pool.
-    let ranges: Vec<(u64, u64)> = (0..2_000_000).step_by(10_000).map(|i| (i, i + 10_000)).collect();
+    let ranges: Vec<(u64, u64)> = (0..2_000_000)
+        .step_by(10_000)
+        .map(|i| (i, i + 10_000))
+        .collect();
     let t = Instant::now();
     let seq: usize = ranges.iter().copied().map(count_primes).sum();
     let seq_t = t.elapsed();

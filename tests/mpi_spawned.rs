@@ -115,4 +115,3 @@ fn submit_map_and_failures_on_spawned_ranks() {
     pool.shutdown(true, false);
     assert!(pool.submit_fn(square, 1).unwrap_err().is_shutdown());
 }
-
