@@ -128,6 +128,50 @@ impl MpiPoolBuilder {
     }
 }
 
+impl MpiPoolBuilder {
+    /// Static mode over a communicator the program made (mpi4py's `MPICommExecutor(comm,
+    /// root)`), for a program that initialised MPI itself — with
+    /// `Threading::Multiple`, since the engine calls MPI from its own thread. Every rank of
+    /// `comm` calls this at the same point: `root` gets `Some(pool)` over the others, which
+    /// serve until its pool shuts down and then get `None`. The engine works on a duplicate of
+    /// `comm`, so the program's own messages on it are never mixed with the engine's.
+    pub fn join_comm(
+        self,
+        comm: &impl mpi::traits::Communicator,
+        root: i32,
+    ) -> Result<Option<MpiPoolExecutor>, BuildError> {
+        use super::comm::RawComm;
+        if mpi::environment::is_initialized()
+            && mpi::environment::threading_support() != mpi::Threading::Multiple
+        {
+            return Err(BuildError::new(
+                "join_comm needs MPI initialised with Threading::Multiple (the engine calls                  MPI from its own thread); or let the engine initialise MPI and use join_world",
+            ));
+        }
+        let (rank, size) = (comm.rank(), comm.size());
+        if !(0..size).contains(&root) {
+            return Err(BuildError::new(format!(
+                "root {root} is not a rank of the communicator (size {size})"
+            )));
+        }
+        let raw = || Open::Comm(RawComm(comm.as_raw()));
+        if rank == root {
+            let session = Session::start(raw(), Some(root), self.settings())
+                .map_err(|e| BuildError::new(format!("the cluster pool could not start: {e}")))?;
+            return Ok(Some(MpiPoolExecutor::from_session(session)));
+        }
+        let per = self
+            .workers_per_rank
+            .unwrap_or_else(crate::default_max_workers);
+        if per == 0 {
+            return Err(BuildError::new("workers_per_rank must be at least 1"));
+        }
+        super::rank::serve(raw(), root, per, DEFAULT_FRAME_LIMIT)
+            .map_err(|e| BuildError::new(format!("worker rank {rank} failed: {e}")))?;
+        Ok(None)
+    }
+}
+
 fn world_rank() -> Result<i32, String> {
     Ok(super::comm::get()?.world_rank)
 }

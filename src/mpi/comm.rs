@@ -55,6 +55,8 @@ pub(crate) type Inbox = Box<dyn FnMut(i32, Vec<u8>) + Send>;
 pub(crate) enum Open {
     /// A duplicate of the world communicator (static mode: every rank of the job opens one).
     World,
+    /// A duplicate of a communicator the program made (every rank of it opens one).
+    Comm(RawComm),
     /// `n` new processes running this program with `args` (spawned mode).
     Spawn {
         n: usize,
@@ -64,6 +66,12 @@ pub(crate) enum Open {
     /// The communicator to whoever spawned this process.
     Parent,
 }
+
+/// A communicator handle handed in by the program (MPI handles are plain values; the program
+/// initialised MPI with `MPI_THREAD_MULTIPLE`, so any thread may use them).
+pub(crate) struct RawComm(pub(crate) ffi::MPI_Comm);
+// SAFETY: see above; the engine only duplicates it, on its MPI thread.
+unsafe impl Send for RawComm {}
 
 /// An opened communicator.
 pub(crate) struct Opened {
@@ -391,6 +399,18 @@ fn open(what: Open) -> Result<(Comm, i32), String> {
     match what {
         Open::World => {
             let dup = world.duplicate();
+            let size = dup.size();
+            Ok((Comm::Intra(dup), size))
+        }
+        Open::Comm(RawComm(raw)) => {
+            // SAFETY: `raw` is a live communicator of the program's; the duplicate is ours.
+            let mut dup = unsafe { ffi::RSMPI_COMM_NULL };
+            let rc = unsafe { ffi::MPI_Comm_dup(raw, &mut dup) };
+            if rc != 0 {
+                return Err(error_string(rc));
+            }
+            // SAFETY: a fresh intra-communicator from MPI_Comm_dup.
+            let dup = unsafe { SimpleCommunicator::from_raw(dup) };
             let size = dup.size();
             Ok((Comm::Intra(dup), size))
         }

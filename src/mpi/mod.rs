@@ -44,3 +44,6 @@ mod session;
 
 pub use self::builder::MpiPoolBuilder;
 pub use self::executor::MpiPoolExecutor;
+/// The `mpi` crate (rsmpi) the engine is built on, for programs that initialise MPI themselves
+/// and hand in a communicator ([`MpiPoolBuilder::join_comm`]).
+pub use ::mpi as rsmpi;

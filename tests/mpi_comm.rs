@@ -1,0 +1,80 @@
+//! The `MPICommExecutor` shape: a program that initialised MPI itself (`Threading::Multiple`)
+//! hands in its communicator and a root other than 0. Relaunches this binary under `mpirun`
+//! with 3 ranks over TCP.
+#![cfg(feature = "mpi")]
+
+use std::process::Command;
+
+use concurrent_futures::mpi::rsmpi::{self, traits::*};
+use concurrent_futures::{register, MpiPoolExecutor};
+
+fn triple(x: u64) -> u64 {
+    3 * x
+}
+register!(triple);
+
+#[test]
+fn comm_rank() {
+    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_none() {
+        return; // not under mpirun: `own_communicator_under_mpirun` starts the job
+    }
+    let (universe, level) = rsmpi::initialize_with_threading(rsmpi::Threading::Multiple).unwrap();
+    assert_eq!(
+        level,
+        rsmpi::Threading::Multiple,
+        "Open MPI provides MPI_THREAD_MULTIPLE"
+    );
+    let world = universe.world();
+    let me = world.rank();
+    let pool = MpiPoolExecutor::builder()
+        .workers_per_rank(1)
+        .join_comm(&world, 1)
+        .expect("join the communicator");
+    match pool {
+        Some(pool) => {
+            assert_eq!(me, 1);
+            let ranks: Vec<i32> = pool.ranks().iter().map(|r| r.0).collect();
+            assert_eq!(ranks, [0, 2]);
+            let got: Vec<u64> = pool.map(triple, 0..100).map(Result::unwrap).collect();
+            assert_eq!(got, (0..100).map(|x| 3 * x).collect::<Vec<_>>());
+        }
+        None => assert_ne!(me, 1),
+    }
+    // The program's own communicator still works after the engine is done with it.
+    world.barrier();
+}
+
+#[test]
+fn own_communicator_under_mpirun() {
+    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() {
+        return;
+    }
+    let mut cmd = Command::new("timeout");
+    cmd.args(["300", "mpirun", "--allow-run-as-root", "--oversubscribe"])
+        .args(["--mca", "btl", "tcp,self", "-n", "3"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "comm_rank",
+            "--test-threads=1",
+            "--color",
+            "never",
+        ]);
+    let out = cmd
+        .output()
+        .expect("mpirun is installed (apt-get install openmpi-bin)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "mpirun: {:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert_eq!(
+        stdout
+            .matches("test result: ok. 1 passed; 0 failed")
+            .count(),
+        3,
+        "{stdout}\n{stderr}"
+    );
+}
