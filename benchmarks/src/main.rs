@@ -13,11 +13,14 @@
 //! | `memory`    | `memory.rs`    | resident bytes per task queued behind a blocked worker      |
 //! | `process`   | `process.rs`   | process engine vs. a raw pipe and Python's process pool     |
 //! | `codec`     | `codec.rs`     | serde formats: encode/decode time and size of 4 payloads    |
+//! | `cluster`   | `cluster.rs`   | the cluster engine vs. mpi4py.futures (`--features mpi`)    |
 //!
 //! The peers (`peers.rs`) and Python (`python.rs`, `python/bench_threads.py`) are shared by the
 //! groups. A new group (say, `process` for the process engine) is a module with a
 //! `run(&Config) -> Section` and a line in [`GROUPS`].
 
+#[cfg(feature = "mpi")]
+mod cluster;
 mod codec;
 mod idle;
 mod measure;
@@ -111,6 +114,13 @@ const GROUPS: &[Group] = &[
         about: "serde formats: encode + decode time and encoded size, 4 payloads",
         run: codec::run,
         child: None,
+    },
+    #[cfg(feature = "mpi")]
+    Group {
+        name: "cluster",
+        about: "the cluster engine vs. mpi4py.futures, 3 ranks over TCP (--features mpi)",
+        run: cluster::run,
+        child: Some(cluster::child),
     },
 ];
 

@@ -10,11 +10,11 @@
 //!
 //! Receiving polls (`MPI_Improbe`) and backs off adaptively when nothing happens: it spins for
 //! the first 200 µs after the last message, then naps for a sixteenth of the time it has been
-//! idle, at most 5 ms (1 ms while a send is still in progress), and a command wakes it at
+//! idle, at most 20 ms (1 ms while a send is still in progress), and a command wakes it at
 //! once. Blocking in the library instead is no cheaper: Open MPI's blocking receive busy-polls
-//! a core until the message comes. So an idle pool costs a few hundred wake-ups a second
+//! a core until the message comes. So an idle pool costs fewer than a hundred wake-ups a second
 //! (about 0 CPU) while a busy one answers within microseconds; after a long task, the reply
-//! waits at most a sixteenth of the task's time (and never more than 5 ms) to be noticed.
+//! waits at most a sixteenth of the task's time (and never more than 20 ms) to be noticed.
 //!
 //! At process exit (`atexit`) the thread shuts down what is still open and calls
 //! `MPI_Finalize`, which `mpirun` requires of every rank.
@@ -43,7 +43,7 @@ pub(crate) const TAG: i32 = 0x4346;
 pub(crate) const THREAD_NAME: &str = "concurrent-futures-mpi";
 
 const SPIN: Duration = Duration::from_micros(200);
-const MAX_NAP: Duration = Duration::from_millis(5);
+const MAX_NAP: Duration = Duration::from_millis(20);
 const MAX_NAP_SENDING: Duration = Duration::from_millis(1);
 const FINALIZE_WAIT: Duration = Duration::from_secs(10);
 
