@@ -3,7 +3,8 @@
 //! with 3 ranks over TCP.
 #![cfg(feature = "mpi")]
 
-use std::process::Command;
+#[path = "mpi/launch.rs"]
+mod launch;
 
 use concurrent_futures::mpi::rsmpi::{self, traits::*};
 use concurrent_futures::{register, MpiPoolExecutor};
@@ -15,7 +16,7 @@ register!(triple);
 
 #[test]
 fn comm_rank() {
-    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_none() {
+    if !launch::under_mpirun() {
         return; // not under mpirun: `own_communicator_under_mpirun` starts the job
     }
     let (universe, level) = rsmpi::initialize_with_threading(rsmpi::Threading::Multiple).unwrap();
@@ -46,35 +47,8 @@ fn comm_rank() {
 
 #[test]
 fn own_communicator_under_mpirun() {
-    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() {
+    if launch::under_mpirun() {
         return;
     }
-    let mut cmd = Command::new("timeout");
-    cmd.args(["300", "mpirun", "--allow-run-as-root", "--oversubscribe"])
-        .args(["--mca", "btl", "tcp,self", "-n", "3"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "comm_rank",
-            "--test-threads=1",
-            "--color",
-            "never",
-        ]);
-    let out = cmd
-        .output()
-        .expect("mpirun is installed (apt-get install openmpi-bin)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "mpirun: {:?}\n{stdout}\n{stderr}",
-        out.status
-    );
-    assert_eq!(
-        stdout
-            .matches("test result: ok. 1 passed; 0 failed")
-            .count(),
-        3,
-        "{stdout}\n{stderr}"
-    );
+    launch::run_on_ranks("comm_rank", 3);
 }

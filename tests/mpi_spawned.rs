@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use concurrent_futures::{as_completed, register, MapOptions, MpiPoolExecutor, SubmitOptions};
 
+#[path = "suite/util.rs"]
+mod util;
+
 fn square(x: u64) -> u64 {
     x * x
 }
@@ -38,6 +41,8 @@ fn pool(n: usize) -> MpiPoolExecutor {
 
 #[test]
 fn submit_map_and_failures_on_spawned_ranks() {
+    let _watchdog =
+        util::Watchdog::new("submit_map_and_failures_on_spawned_ranks", util::TEST_LIMIT);
     let pool = pool(2);
     assert_eq!(pool.max_workers(), 2);
     assert_eq!(pool.ranks().len(), 2);

@@ -3,7 +3,8 @@
 //! runs the checks over ranks 1 and 2; they serve until its pool shuts down, then return.
 #![cfg(feature = "mpi")]
 
-use std::process::Command;
+#[path = "mpi/launch.rs"]
+mod launch;
 
 use concurrent_futures::{register, Executor, MapOptions, MpiPoolExecutor, SubmitOptions};
 
@@ -29,8 +30,7 @@ fn total(pool: &impl Executor) -> u64 {
 /// Runs under `mpirun`: every rank calls `join_world`.
 #[test]
 fn static_rank() {
-    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_none() && std::env::var_os("PMI_RANK").is_none()
-    {
+    if !launch::under_mpirun() {
         return; // not under mpirun: `static_mode_under_mpirun` starts the job
     }
     let pool = MpiPoolExecutor::builder()
@@ -77,45 +77,8 @@ fn static_rank() {
 /// Starts the job above and checks that every rank finished cleanly.
 #[test]
 fn static_mode_under_mpirun() {
-    if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() {
+    if launch::under_mpirun() {
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new("timeout");
-    cmd.arg("300").arg("mpirun");
-    if unsafe { libc_geteuid() } == 0 {
-        cmd.arg("--allow-run-as-root");
-    }
-    cmd.args(["--oversubscribe", "--mca", "btl", "tcp,self", "-n", "3"])
-        .arg(exe)
-        .args([
-            "--exact",
-            "static_rank",
-            "--test-threads=1",
-            "--color",
-            "never",
-        ]);
-    let out = cmd
-        .output()
-        .expect("mpirun is installed (apt-get install openmpi-bin)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "mpirun: {:?}\n{stdout}\n{stderr}",
-        out.status
-    );
-    // Every rank ran the test and passed it.
-    assert_eq!(
-        stdout
-            .matches("test result: ok. 1 passed; 0 failed")
-            .count(),
-        3,
-        "{stdout}\n{stderr}"
-    );
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
+    launch::run_on_ranks("static_rank", 3);
 }

@@ -111,8 +111,19 @@ impl MpiPoolBuilder {
     /// `None` (and typically returns from `main`). mpi4py's `MPICommExecutor`.
     pub fn join_world(self) -> Result<Option<MpiPoolExecutor>, BuildError> {
         let rank = world_rank().map_err(BuildError::new)?;
-        if rank == 0 {
-            let session = Session::start(Open::World, Some(0), self.settings())
+        self.join(|| Open::World, rank, 0)
+    }
+
+    /// Static mode over the communicator `open` names, as `rank` of it: `root` builds the pool,
+    /// every other rank serves it.
+    fn join(
+        self,
+        open: impl Fn() -> Open,
+        rank: i32,
+        root: i32,
+    ) -> Result<Option<MpiPoolExecutor>, BuildError> {
+        if rank == root {
+            let session = Session::start(open(), Some(root), self.settings())
                 .map_err(|e| BuildError::new(format!("the cluster pool could not start: {e}")))?;
             return Ok(Some(MpiPoolExecutor::from_session(session)));
         }
@@ -122,13 +133,11 @@ impl MpiPoolBuilder {
         if per == 0 {
             return Err(BuildError::new("workers_per_rank must be at least 1"));
         }
-        super::rank::serve(Open::World, 0, per, DEFAULT_FRAME_LIMIT)
+        super::rank::serve(open(), root, per, DEFAULT_FRAME_LIMIT)
             .map_err(|e| BuildError::new(format!("worker rank {rank} failed: {e}")))?;
         Ok(None)
     }
-}
 
-impl MpiPoolBuilder {
     /// Static mode over a communicator the program made (mpi4py's `MPICommExecutor(comm,
     /// root)`), for a program that initialised MPI itself — with
     /// `Threading::Multiple`, since the engine calls MPI from its own thread. Every rank of
@@ -154,21 +163,7 @@ impl MpiPoolBuilder {
                 "root {root} is not a rank of the communicator (size {size})"
             )));
         }
-        let raw = || Open::Comm(RawComm(comm.as_raw()));
-        if rank == root {
-            let session = Session::start(raw(), Some(root), self.settings())
-                .map_err(|e| BuildError::new(format!("the cluster pool could not start: {e}")))?;
-            return Ok(Some(MpiPoolExecutor::from_session(session)));
-        }
-        let per = self
-            .workers_per_rank
-            .unwrap_or_else(crate::default_max_workers);
-        if per == 0 {
-            return Err(BuildError::new("workers_per_rank must be at least 1"));
-        }
-        super::rank::serve(raw(), root, per, DEFAULT_FRAME_LIMIT)
-            .map_err(|e| BuildError::new(format!("worker rank {rank} failed: {e}")))?;
-        Ok(None)
+        self.join(|| Open::Comm(RawComm(comm.as_raw())), rank, root)
     }
 }
 

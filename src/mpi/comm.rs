@@ -254,6 +254,7 @@ fn run(universe: Option<mpi::environment::Universe>) {
     };
     let mut eps: HashMap<u64, Endpoint> = HashMap::new();
     let mut out: Vec<Outgoing> = Vec::new();
+    let mut still: Vec<Outgoing> = Vec::new(); // reused: no allocation per turn
     let mut last = Instant::now();
     loop {
         let mut active = false;
@@ -299,14 +300,13 @@ fn run(universe: Option<mpi::environment::Universe>) {
             }
         }
         // Progress the sends; free what has gone.
-        let mut still = Vec::with_capacity(out.len());
         for o in out.drain(..) {
             match o.req.test() {
                 Ok(_) => active = true,
                 Err(req) => still.push(Outgoing { req, ..o }),
             }
         }
-        out = still;
+        std::mem::swap(&mut out, &mut still);
         // Receive.
         for e in eps.values_mut() {
             for _ in 0..64 {

@@ -8,10 +8,10 @@ use crate::error::{BuildError, SubmitError};
 use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 use crate::future::{Future, Promise};
 use crate::map::{Map, MapUnordered};
-use crate::remote::complete::{refusal, Batch, Chunk, Complete, Typed};
+use crate::remote::complete::{call_frame, refusal, Batch, Chunk, Complete, Typed};
 use crate::remote::registry::{lookup_fn, not_registered};
-use crate::remote::wire::{self, CALL, FLAG_BATCH};
-use crate::remote::{codec, ChunkedMap};
+use crate::remote::wire::FLAG_BATCH;
+use crate::remote::ChunkedMap;
 
 /// A pool over the ranks of an MPI job: mpi4py's `MPIPoolExecutor`, with the same API as
 /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor). Tasks are [registered](crate::register)
@@ -97,12 +97,15 @@ impl MpiPoolExecutor {
         what: &str,
     ) -> Result<(u64, Vec<u8>), String> {
         let id = self.session.next_id();
-        let mut frame = wire::begin(CALL, id, Some((name, flags)));
-        codec::encode_into(&mut frame, value)
-            .map_err(|e| format!("{what} could not be encoded: {e}"))?;
-        wire::finish(&mut frame, self.session.frame_limit)
-            .map_err(|e| format!("{what} is too large: {e}"))?;
-        Ok((id, frame))
+        call_frame(
+            id,
+            name,
+            flags,
+            value,
+            what,
+            self.session.settings.frame_limit,
+        )
+        .map(|f| (id, f))
     }
 
     fn enqueue<R: Send + 'static>(
@@ -117,8 +120,8 @@ impl MpiPoolExecutor {
         let entry = Entry {
             id,
             call: Arc::new(call),
-            timeout: options.timeout.or(self.session.task_timeout),
-            retries_left: options.retries.unwrap_or(self.session.retries),
+            timeout: options.timeout.or(self.session.settings.task_timeout),
+            retries_left: options.retries.unwrap_or(self.session.settings.retries),
             attempts: Vec::new(),
             done: done(Typed { promise, view }),
         };

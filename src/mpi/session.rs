@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 use super::comm::{self, Mpi, Open};
 use super::protocol::{self, Ready, END, FIN, READY};
 use crate::error::TaskError;
-use crate::future::Deferred;
 use crate::remote::callbacks::Callbacks;
 use crate::remote::codec;
-use crate::remote::complete::Complete;
+use crate::remote::complete::{complete_on, Complete};
 use crate::remote::registry::RemoteError;
 use crate::remote::wire::{ERR, OK};
 use crate::sync::lock;
@@ -76,9 +75,7 @@ pub(crate) struct Session {
     changed: Condvar,
     callbacks: Callbacks,
     next_id: AtomicU64,
-    pub(crate) retries: u32,
-    pub(crate) task_timeout: Option<Duration>,
-    pub(crate) frame_limit: usize,
+    pub(crate) settings: Settings,
 }
 
 /// Every live session, to shut down at exit before MPI is finalized.
@@ -141,9 +138,7 @@ impl Session {
             changed: Condvar::new(),
             callbacks,
             next_id: AtomicU64::new(1),
-            retries: s.retries,
-            task_timeout: s.task_timeout,
-            frame_limit: s.frame_limit,
+            settings: s,
         });
         *lock(&slot) = Arc::downgrade(&session);
         for (rank, bytes) in std::mem::take(&mut *lock(&early)) {
@@ -277,16 +272,8 @@ impl Session {
 
     fn complete_all(&self, list: Vec<Finish>) {
         for (c, r) in list {
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.finish(r))) {
-                Ok(Some(job)) => self.post(job),
-                Ok(None) => {}
-                Err(p) => crate::error::drop_quietly(p),
-            }
+            complete_on(&self.callbacks, c, r);
         }
-    }
-
-    fn post(&self, job: Deferred) {
-        self.callbacks.post(job);
     }
 
     /// A message from `rank` (on the MPI thread).
@@ -364,7 +351,9 @@ impl Session {
                     other => finish.push((e.done, other)),
                 }
                 self.pump(&mut st);
-                self.changed.notify_all();
+                if st.shutdown {
+                    self.changed.notify_all(); // only a shutdown waits for replies
+                }
             }
             other => log::warn!("concurrent-futures: rank {rank} sent unexpected kind {other}"),
         }

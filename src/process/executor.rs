@@ -12,10 +12,10 @@ use crate::future::{Future, Promise};
 use crate::map::{Map, MapUnordered};
 #[cfg(feature = "mpi")]
 use crate::remote::complete::Relay;
-use crate::remote::complete::{refusal, Batch, Chunk, Complete, Typed};
+use crate::remote::complete::{call_frame, refusal, Batch, Chunk, Complete, Typed};
 use crate::remote::registry::{lookup_fn, not_registered};
-use crate::remote::wire::{self, CALL, FLAG_BATCH};
-use crate::remote::{codec, ChunkedMap};
+use crate::remote::wire::FLAG_BATCH;
+use crate::remote::ChunkedMap;
 
 /// A pool of worker processes running registered functions: Python's `ProcessPoolExecutor`,
 /// without its limits. A worker that crashes fails only its own task; a running task can be
@@ -191,12 +191,7 @@ impl ProcessPoolExecutor {
         what: &str,
     ) -> Result<(u64, Vec<u8>), String> {
         let id = self.shared.next_id();
-        let mut frame = wire::begin(CALL, id, Some((name, flags)));
-        codec::encode_into(&mut frame, value)
-            .map_err(|e| format!("{what} could not be encoded: {e}"))?;
-        wire::finish(&mut frame, self.shared.cfg.frame_limit)
-            .map_err(|e| format!("{what} is too large: {e}"))?;
-        Ok((id, frame))
+        call_frame(id, name, flags, value, what, self.shared.cfg.frame_limit).map(|f| (id, f))
     }
 
     /// Queues a frame with a new future; `done` wraps the future's completer. `Err` carries

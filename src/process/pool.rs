@@ -329,12 +329,7 @@ impl Shared {
 
     /// Completes a future; its callbacks go to the callback thread.
     fn complete(&self, c: Box<dyn Complete>, r: Result<Vec<u8>, TaskError>) {
-        // `finish` contains its own panics; this is the last line of defence for the thread.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.finish(r))) {
-            Ok(Some(job)) => self.callbacks.post(job),
-            Ok(None) => {}
-            Err(p) => crate::error::drop_quietly(p),
-        }
+        crate::remote::complete::complete_on(&self.callbacks, c, r);
     }
 
     fn spawn_worker(&self) {

@@ -96,6 +96,37 @@ impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
     }
 }
 
+/// Builds the `CALL` frame for task `id`: function `name`, `flags`, and `value` encoded as its
+/// payload (`what` names it in errors: "the argument", "the chunk"). Every engine submits this way.
+pub(crate) fn call_frame<T: serde::Serialize>(
+    id: u64,
+    name: &str,
+    flags: u8,
+    value: &T,
+    what: &str,
+    limit: usize,
+) -> Result<Vec<u8>, String> {
+    let mut frame = super::wire::begin(super::wire::CALL, id, Some((name, flags)));
+    codec::encode_into(&mut frame, value)
+        .map_err(|e| format!("{what} could not be encoded: {e}"))?;
+    super::wire::finish(&mut frame, limit).map_err(|e| format!("{what} is too large: {e}"))?;
+    Ok(frame)
+}
+
+/// Completes a future and hands its callbacks to the engine's callback thread. `finish` contains
+/// its own panics; this is the last line of defence for the calling (reader or MPI) thread.
+pub(crate) fn complete_on(
+    callbacks: &super::callbacks::Callbacks,
+    c: Box<dyn Complete>,
+    r: Result<Vec<u8>, TaskError>,
+) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.finish(r))) {
+        Ok(Some(job)) => callbacks.post(job),
+        Ok(None) => {}
+        Err(p) => crate::error::drop_quietly(p),
+    }
+}
+
 /// Why a submit without an argument to give back was refused.
 pub(crate) fn refusal(cause: Option<String>) -> SubmitError<()> {
     match cause {
