@@ -131,6 +131,44 @@ struct Outgoing {
     _buf: Bytes,
 }
 
+/// A message that came before its owner: `(rank, bytes)`.
+type Early = (i32, Vec<u8>);
+
+/// Where an inbox delivers before its owner exists: a message can arrive (on the MPI thread)
+/// before `open` has returned and the owner is built. Messages that come early wait here and
+/// are delivered, in order, when the owner is set; checking and queuing happen under one lock,
+/// so none slips between "no owner yet" and the hand-over.
+pub(crate) struct Handoff<T> {
+    /// The owner once set, and the messages `(rank, bytes)` that came before it.
+    inner: Mutex<(Option<T>, Vec<Early>)>,
+}
+
+impl<T> Handoff<T> {
+    pub(crate) fn new() -> Self {
+        Handoff {
+            inner: Mutex::new((None, Vec::new())),
+        }
+    }
+
+    /// Delivers a message to the owner with `f`, or keeps it until there is one.
+    pub(crate) fn deliver(&self, rank: i32, bytes: Vec<u8>, f: impl FnOnce(&T, i32, Vec<u8>)) {
+        let mut g = lock(&self.inner);
+        match &g.0 {
+            Some(owner) => f(owner, rank, bytes),
+            None => g.1.push((rank, bytes)),
+        }
+    }
+
+    /// Sets the owner, delivering what came early to it first with `f`.
+    pub(crate) fn set(&self, owner: T, mut f: impl FnMut(&T, i32, Vec<u8>)) {
+        let mut g = lock(&self.inner);
+        for (rank, bytes) in std::mem::take(&mut g.1) {
+            f(&owner, rank, bytes);
+        }
+        g.0 = Some(owner);
+    }
+}
+
 /// The handle to the MPI thread.
 pub(crate) struct Mpi {
     queue: Mutex<VecDeque<Cmd>>,

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::comm::{self, Open};
+use super::comm::{self, Handoff, Open};
 use super::protocol::{self, Ready, END, FIN, READY, TASK};
 use crate::error::TaskError;
 use crate::executor::SubmitOptions;
@@ -47,26 +47,23 @@ pub(crate) fn serve(open: Open, manager: i32, workers: usize, limit: usize) -> R
         host: protocol::hostname(),
         limit,
     });
-    let ep_cell: Arc<std::sync::OnceLock<u64>> = Arc::default();
-    let early: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    // A TASK may beat `open`'s return (the endpoint id): it waits in the hand-off.
+    let handoff: Arc<Handoff<u64>> = Arc::new(Handoff::new());
+    let relay = move |shared: &Arc<Shared>| {
+        let shared = shared.clone();
+        move |&ep: &u64, rank: i32, bytes: Vec<u8>| {
+            if rank == manager {
+                on_message(&shared, mpi, ep, manager, bytes);
+            }
+        }
+    };
     let inbox = {
-        let (shared, ep_cell, early) = (shared.clone(), ep_cell.clone(), early.clone());
-        Box::new(move |rank: i32, bytes: Vec<u8>| {
-            if rank != manager {
-                return;
-            }
-            match ep_cell.get() {
-                Some(&ep) => on_message(&shared, mpi, ep, manager, bytes),
-                None => lock(&early).push(bytes),
-            }
-        })
+        let (handoff, relay) = (handoff.clone(), relay(&shared));
+        Box::new(move |rank: i32, bytes: Vec<u8>| handoff.deliver(rank, bytes, &relay))
     };
     let opened = mpi.open(open, inbox)?;
     let ep = opened.ep;
-    let _ = ep_cell.set(ep);
-    for bytes in std::mem::take(&mut *lock(&early)) {
-        on_message(&shared, mpi, ep, manager, bytes);
-    }
+    handoff.set(ep, relay(&shared));
     let ready = Ready {
         workers: workers as u32,
         host: shared.host.clone(),

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::comm::{self, Mpi, Open};
+use super::comm::{self, Handoff, Mpi, Open};
 use super::protocol::{self, Ready, END, FIN, READY};
 use crate::error::TaskError;
 use crate::remote::callbacks::Callbacks;
@@ -22,8 +22,12 @@ use crate::remote::registry::RemoteError;
 use crate::remote::wire::{ERR, OK};
 use crate::sync::lock;
 
-/// A message from a rank: `(rank, bytes)`.
-type Message = (i32, Vec<u8>);
+/// Hands a message to the session, if it is still there.
+fn deliver(session: &Weak<Session>, rank: i32, bytes: Vec<u8>) {
+    if let Some(s) = session.upgrade() {
+        s.on_message(rank, bytes);
+    }
+}
 /// A future to complete, with its outcome.
 type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
 
@@ -105,16 +109,12 @@ impl Session {
         comm::set_before_finalize(shutdown_all);
         let callbacks =
             Callbacks::start().map_err(|e| format!("the callback thread could not start: {e}"))?;
-        let slot: Arc<Mutex<Weak<Session>>> = Arc::new(Mutex::new(Weak::new()));
-        let early: Arc<Mutex<Vec<Message>>> = Arc::default();
+        // A READY may beat `open`'s return: it waits in the hand-off until the session exists.
+        let handoff: Arc<Handoff<Weak<Session>>> = Arc::new(Handoff::new());
         let inbox = {
-            let (slot, early) = (slot.clone(), early.clone());
+            let handoff = handoff.clone();
             Box::new(move |rank: i32, bytes: Vec<u8>| {
-                match lock(&slot).upgrade() {
-                    Some(s) => s.on_message(rank, bytes),
-                    // Before the session exists (a READY that beat `open`'s return): kept.
-                    None => lock(&early).push((rank, bytes)),
-                }
+                handoff.deliver(rank, bytes, deliver);
             })
         };
         let opened = mpi.open(open, inbox)?;
@@ -140,10 +140,7 @@ impl Session {
             next_id: AtomicU64::new(1),
             settings: s,
         });
-        *lock(&slot) = Arc::downgrade(&session);
-        for (rank, bytes) in std::mem::take(&mut *lock(&early)) {
-            session.on_message(rank, bytes);
-        }
+        handoff.set(Arc::downgrade(&session), deliver);
         // Wait for every worker rank.
         let deadline = Instant::now() + READY_WAIT;
         let mut st = lock(&session.state);
