@@ -1,6 +1,7 @@
 //! A spawned worker rank: the program was started by `MPI_Comm_spawn` with the worker argument,
 //! so a hook in `.init_array` serves its manager before `main` can run, then exits (which
-//! finalizes MPI). Started by hand, without an MPI parent, the program says so and exits.
+//! finalizes MPI). Started by hand, without an MPI parent, the program says so and exits. In
+//! every other program the hook only bounds Open MPI's spawn wait (`spawn.rs`) and returns.
 
 use std::io::Write;
 
@@ -31,6 +32,8 @@ fn args() -> Option<(String, String)> {
 }
 
 extern "C" fn bootstrap() {
+    // Every program that uses the engine: bound Open MPI's spawn wait (see `spawn.rs`).
+    super::spawn::bound_exchange();
     let Some((flag, per)) = args() else { return };
     if flag != WORKER_ARG {
         return;

@@ -20,7 +20,7 @@
 //! `MPI_Finalize`, which `mpirun` requires of every rank.
 
 use std::collections::{HashMap, VecDeque};
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -459,66 +459,14 @@ fn open(what: Open) -> Result<(Comm, i32), String> {
             let remote = parent.remote_size();
             Ok((Comm::Parent(parent), remote))
         }
-        Open::Spawn { n, args, info } => spawn(n, &args, &info).map(|c| {
+        Open::Spawn { n, args, info } => super::spawn::spawn(n, &args, &info).map(|c| {
             let remote = c.remote_size();
             (Comm::Inter(c), remote)
         }),
     }
 }
 
-fn spawn(
-    n: usize,
-    args: &[String],
-    info: &[(String, String)],
-) -> Result<InterCommunicator, String> {
-    let exe = std::fs::read_link("/proc/self/exe")
-        .map_err(|e| format!("cannot find this program's executable: {e}"))?;
-    let exe = CString::new(exe.as_os_str().as_encoded_bytes())
-        .map_err(|_| "the executable's path holds a NUL byte".to_string())?;
-    let args: Vec<CString> = args
-        .iter()
-        .map(|a| CString::new(a.as_str()).expect("no NUL in engine arguments"))
-        .collect();
-    let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
-    argv.push(std::ptr::null_mut());
-    let n = i32::try_from(n).map_err(|_| "too many ranks".to_string())?;
-    let mut errcodes = vec![0i32; n as usize];
-    // SAFETY: every pointer is valid for the call; the info object is freed after it.
-    unsafe {
-        let mut inf = ffi::RSMPI_INFO_NULL;
-        ffi::MPI_Info_create(&mut inf);
-        for (k, v) in info {
-            let (k, v) = (
-                CString::new(k.as_str()).map_err(|_| "NUL in an info key")?,
-                CString::new(v.as_str()).map_err(|_| "NUL in an info value")?,
-            );
-            ffi::MPI_Info_set(inf, k.as_ptr(), v.as_ptr());
-        }
-        let mut inter = ffi::RSMPI_COMM_NULL;
-        let rc = ffi::MPI_Comm_spawn(
-            exe.as_ptr(),
-            argv.as_mut_ptr(),
-            n,
-            inf,
-            0,
-            ffi::RSMPI_COMM_SELF,
-            &mut inter,
-            errcodes.as_mut_ptr(),
-        );
-        ffi::MPI_Info_free(&mut inf);
-        if rc != 0 {
-            return Err(error_string(rc));
-        }
-        if let Some(&e) = errcodes.iter().find(|&&e| e != 0) {
-            return Err(error_string(e));
-        }
-        ffi::MPI_Comm_set_errhandler(inter, ffi::RSMPI_ERRORS_RETURN);
-        InterCommunicator::try_from_raw(inter)
-            .ok_or_else(|| "MPI_Comm_spawn returned no intercommunicator".to_string())
-    }
-}
-
-fn error_string(code: i32) -> String {
+pub(crate) fn error_string(code: i32) -> String {
     let mut buf = vec![0 as c_char; 512];
     let mut len = 0;
     // SAFETY: the buffer holds MPI_MAX_ERROR_STRING (256 in Open MPI and MPICH) bytes and more.

@@ -27,6 +27,8 @@
 //! - A task that crashes (segfault, abort, `exit`, the OOM killer) kills a local worker
 //!   process; the rank reports `WorkerDied` with its host and the pid, starts another worker,
 //!   and the task is retried if it may be ([`retries`](MpiPoolBuilder::retries)).
+//! - A spawn that Open MPI leaves hanging (a known Open MPI 4.1 / PMIx 4 fault) is bounded and
+//!   tried again (`spawn.rs`).
 //! - A rank that dies itself (its node lost) is beyond what MPI reports: Open MPI and MPICH end
 //!   the whole job then, and so does this engine.
 //! - `shutdown(wait)` lets queued tasks run (or cancels them), then sends `END` to every rank;
@@ -41,6 +43,7 @@ mod executor;
 mod protocol;
 mod rank;
 mod session;
+mod spawn;
 
 pub use self::builder::MpiPoolBuilder;
 pub use self::executor::MpiPoolExecutor;
