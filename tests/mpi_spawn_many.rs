@@ -1,8 +1,8 @@
-//! Many spawns, one after another. Open MPI 4.1 with PMIx 4 (Debian 12's pair) hangs in
+//! Many spawns from two threads at once. Open MPI 4.1 with PMIx 4 (Debian 12's pair) hangs in
 //! `MPI_Comm_spawn` about once in sixty spawns, for good unless the engine bounds the wait and
 //! tries again (`src/mpi/spawn.rs`). With the wait unbounded
-//! (`OMPI_MCA_pmix_base_exchange_timeout=-1`), this test hung in one run of three here; bounded, it passed four of four, each with a
-//! spawn that timed out and was tried again.
+//! (`OMPI_MCA_pmix_base_exchange_timeout=-1`), this test hung in one run of three here;
+//! bounded, it passed four of four, each with a spawn that timed out and was tried again.
 #![cfg(feature = "mpi")]
 
 use std::time::Duration;

@@ -9,9 +9,9 @@
 //! start-up hook, which runs before `main` while the program has one thread, sets
 //! `OMPI_MCA_pmix_base_exchange_timeout` to [`EXCHANGE_WAIT`] seconds where the environment
 //! does not set it already (`-1` there keeps Open MPI's unbounded wait); Open MPI gives up
-//! after about half of that (8 s of 15 here). A spawn attempt that
-//! ran out of that time is tried again, up to [`ATTEMPTS`] times; Open MPI ends the ranks of an
-//! attempt that hung when the program exits. Any other failure is reported at once.
+//! after about half of that (8 s of 15 here). A spawn attempt that ran out of that time is
+//! tried again, up to [`ATTEMPTS`] times; Open MPI ends the ranks of an attempt that hung when
+//! the program exits. Any other failure is reported at once.
 //!
 //! Other MPI libraries (MPICH, Intel MPI) ignore the variable and spawn as before.
 
@@ -56,8 +56,8 @@ pub(crate) fn spawn(
     info: &[(String, String)],
 ) -> Result<InterCommunicator, String> {
     let wait = exchange_wait();
-    let mut timed_out = 0;
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 1;
+    loop {
         let started = Instant::now();
         let err = match spawn_once(n, args, info) {
             Ok(c) => return Ok(c),
@@ -66,24 +66,22 @@ pub(crate) fn spawn(
         let took = started.elapsed();
         // Open MPI gives up after about half the bound (8 s of 15 here); a spawn that fails
         // for any other reason fails within a second.
-        let hung = wait.is_some_and(|w| took >= w / 3);
-        if !hung {
+        if !wait.is_some_and(|w| took >= w / 3) {
             return Err(format!("{err} (after {took:.1?})"));
         }
-        timed_out += 1;
         log::warn!(
             "concurrent-futures: MPI_Comm_spawn attempt {attempt} of {ATTEMPTS} timed out after \
              {took:.1?} (a known Open MPI 4.1 / PMIx 4 hang); {err}"
         );
         if attempt == ATTEMPTS {
             return Err(format!(
-                "{err} (each of {timed_out} attempts timed out, the last after {took:.1?}: the new \
+                "{err} (each of {ATTEMPTS} attempts timed out, the last after {took:.1?}: the new \
                  ranks never finished MPI_Init, a known hang of Open MPI 4.1 with PMIx 4, \
                  openpmix/openpmix#2735)"
             ));
         }
+        attempt += 1;
     }
-    unreachable!("the last attempt returns")
 }
 
 fn spawn_once(
