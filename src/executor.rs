@@ -142,7 +142,8 @@ pub struct MapOptions {
 }
 
 impl MapOptions {
-    /// The defaults: a buffer of `4 × max_workers` tasks in flight, no timeout, chunks of 1.
+    /// The defaults: the engine's [`default_buffer_size`](Executor::default_buffer_size) of
+    /// tasks in flight (`4 × max_workers` on threads and processes), no timeout, chunks of 1.
     ///
     /// ```
     /// use concurrent_futures::MapOptions;
@@ -303,6 +304,20 @@ pub trait Executor {
     /// ```
     fn max_workers(&self) -> usize;
 
+    /// How many tasks (or chunks) a `map` keeps in flight when [`MapOptions::buffer_size`] is
+    /// not set: `4 × max_workers` on threads and processes; the cluster engine keeps more (a
+    /// round trip across ranks is long next to a short task, and each rank needs a deep queue
+    /// to stay busy).
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::with_max_workers(3).unwrap();
+    /// assert_eq!(pool.default_buffer_size(), 12);
+    /// ```
+    fn default_buffer_size(&self) -> usize {
+        crate::map::default_buffer(self.max_workers())
+    }
+
     /// `f` over `items`, results in input order, lazily with a bounded buffer
     /// (see [`MapOptions`]). Each item is a `Result`, so one failure hides nothing.
     ///
@@ -380,7 +395,7 @@ pub trait Executor {
         MapUnordered::new(
             Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
             items.into_iter(),
-            MapOptions::default(),
+            MapOptions::new().buffer_size(self.default_buffer_size()),
             self.max_workers(),
         )
     }

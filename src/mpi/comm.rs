@@ -6,7 +6,10 @@
 //!
 //! Sends are non-blocking (`MPI_Isend`): a blocking send of a large message waits for the
 //! receiver to post its receive, and two ranks sending each other large messages at once would
-//! wait for good. Each buffer is kept alive until its request completes.
+//! wait for good. Each buffer is kept alive until its request completes. Sends to the same rank
+//! that were queued while the thread was busy go as one message (up to [`COALESCE`] bytes;
+//! a larger buffer goes alone, uncopied): the bytes are the concatenation, and the protocol's
+//! frames carry their own lengths, so a burst of small tasks costs one MPI message.
 //!
 //! Receiving polls (`MPI_Improbe`) and backs off adaptively when nothing happens: it spins for
 //! the first 200 µs after the last message, then naps for a sixteenth of the time it has been
@@ -46,6 +49,8 @@ const SPIN: Duration = Duration::from_micros(200);
 const MAX_NAP: Duration = Duration::from_millis(20);
 const MAX_NAP_SENDING: Duration = Duration::from_millis(1);
 const FINALIZE_WAIT: Duration = Duration::from_secs(10);
+/// The most bytes that queued sends to one rank are merged into.
+pub(crate) const COALESCE: usize = 64 << 10;
 
 pub(crate) type Bytes = Arc<Vec<u8>>;
 /// Receives `(source rank, message)` on the MPI thread.
@@ -297,8 +302,22 @@ fn run(universe: Option<mpi::environment::Universe>) {
     loop {
         let mut active = false;
         let cmds: Vec<Cmd> = lock(&mpi.queue).drain(..).collect();
+        let mut merge = Merge::default();
         for cmd in cmds {
             active = true;
+            let cmd = match cmd {
+                Cmd::Send(ep, rank, bytes) => {
+                    if let Some((ep, rank, bytes)) = merge.add(ep, rank, bytes) {
+                        isend(&eps, &mut out, ep, rank, bytes);
+                    }
+                    continue;
+                }
+                other => other,
+            };
+            // Whatever else comes keeps its place after the sends before it.
+            if let Some((ep, rank, bytes)) = merge.take() {
+                isend(&eps, &mut out, ep, rank, bytes);
+            }
             match cmd {
                 Cmd::Open(what, inbox, reply) => {
                     let r = open(what).map(|(comm, remote)| {
@@ -315,16 +334,7 @@ fn run(universe: Option<mpi::environment::Universe>) {
                     });
                     let _ = reply.send(r);
                 }
-                Cmd::Send(ep, rank, bytes) => {
-                    if let Some(e) = eps.get(&ep) {
-                        let req = e.comm.isend(rank, &bytes);
-                        out.push(Outgoing {
-                            ep,
-                            req,
-                            _buf: bytes,
-                        });
-                    }
-                }
+                Cmd::Send(..) => unreachable!("sends are merged above"),
                 Cmd::Close(ep) => {
                     if let Some(e) = eps.get_mut(&ep) {
                         e.closing = true;
@@ -336,6 +346,9 @@ fn run(universe: Option<mpi::environment::Universe>) {
                     return;
                 }
             }
+        }
+        if let Some((ep, rank, bytes)) = merge.take() {
+            isend(&eps, &mut out, ep, rank, bytes);
         }
         // Progress the sends; free what has gone.
         for o in out.drain(..) {
@@ -386,6 +399,55 @@ fn run(universe: Option<mpi::environment::Universe>) {
             };
             std::thread::park_timeout((idle / 16).clamp(Duration::from_micros(20), cap));
         }
+    }
+}
+
+fn isend(eps: &HashMap<u64, Endpoint>, out: &mut Vec<Outgoing>, ep: u64, rank: i32, bytes: Bytes) {
+    if let Some(e) = eps.get(&ep) {
+        let req = e.comm.isend(rank, &bytes);
+        out.push(Outgoing {
+            ep,
+            req,
+            _buf: bytes,
+        });
+    }
+}
+
+/// Consecutive sends to one rank, merged into one message.
+#[derive(Default)]
+pub(crate) struct Merge {
+    to: Option<(u64, i32)>,
+    parts: Vec<Bytes>,
+    len: usize,
+}
+
+impl Merge {
+    /// Adds a send; returns a message to send first when this one cannot join the current one
+    /// (another rank, or too large together).
+    pub(crate) fn add(&mut self, ep: u64, rank: i32, bytes: Bytes) -> Option<(u64, i32, Bytes)> {
+        let fits = self.to == Some((ep, rank)) && self.len + bytes.len() <= COALESCE;
+        let before = if fits { None } else { self.take() };
+        self.to = Some((ep, rank));
+        self.len += bytes.len();
+        self.parts.push(bytes);
+        before
+    }
+
+    /// The merged message, if any: one part goes as it is, several are concatenated.
+    pub(crate) fn take(&mut self) -> Option<(u64, i32, Bytes)> {
+        let (ep, rank) = self.to.take()?;
+        let len = std::mem::take(&mut self.len);
+        let mut parts = std::mem::take(&mut self.parts);
+        let bytes = if parts.len() == 1 {
+            parts.pop().expect("one part")
+        } else {
+            let mut all = Vec::with_capacity(len);
+            for p in &parts {
+                all.extend_from_slice(p);
+            }
+            Arc::new(all)
+        };
+        Some((ep, rank, bytes))
     }
 }
 

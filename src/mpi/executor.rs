@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::builder::MpiPoolBuilder;
-use super::session::{Entry, Session};
+use super::session::{Entry, Session, MAX_WINDOW};
 use crate::error::{BuildError, SubmitError};
 use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 use crate::future::{Future, Promise};
@@ -124,6 +124,7 @@ impl MpiPoolExecutor {
             retries_left: options.retries.unwrap_or(self.session.settings.retries),
             attempts: Vec::new(),
             done: done(Typed { promise, view }),
+            sent: None,
         };
         self.session
             .submit(entry)
@@ -162,12 +163,29 @@ impl MpiPoolExecutor {
         items: I,
         options: MapOptions,
     ) -> ChunkedMap<'_, R, I::IntoIter> {
+        let options = self.map_buffer(options);
         ChunkedMap::new(
             Box::new(move |items| self.submit_batch(f, items)),
             items.into_iter(),
             options,
             self.max_workers(),
         )
+    }
+
+    /// How many tasks (or chunks) a map keeps in flight unless told: `64 × max_workers`,
+    /// enough to fill every rank's window of tasks in flight (a round trip across ranks is
+    /// long next to a short task, so a rank needs up to 32 per local worker on the way to stay
+    /// busy) and as many again ready for when a rank has room. With the `4 × max_workers` of
+    /// the local engines, a map of microsecond tasks would wait on the network between items.
+    pub fn default_buffer_size(&self) -> usize {
+        self.max_workers() * MAX_WINDOW * 2
+    }
+
+    fn map_buffer(&self, options: MapOptions) -> MapOptions {
+        match options.buffer_size {
+            Some(_) => options,
+            None => options.buffer_size(self.default_buffer_size()),
+        }
     }
 
     /// `f` over `items`, results in completion order.
@@ -179,7 +197,7 @@ impl MpiPoolExecutor {
         MapUnordered::new(
             Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
             items.into_iter(),
-            MapOptions::default(),
+            self.map_buffer(MapOptions::default()),
             self.max_workers(),
         )
     }
@@ -246,6 +264,9 @@ impl Executor for MpiPoolExecutor {
     fn max_workers(&self) -> usize {
         MpiPoolExecutor::max_workers(self)
     }
+    fn default_buffer_size(&self) -> usize {
+        MpiPoolExecutor::default_buffer_size(self)
+    }
     fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &self,
         f: impl TaskFn<A, R>,
@@ -255,7 +276,7 @@ impl Executor for MpiPoolExecutor {
         Map::new(
             Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
             items.into_iter(),
-            options,
+            self.map_buffer(options),
             self.max_workers(),
         )
     }

@@ -1,7 +1,9 @@
-//! The messages between a manager and its worker ranks. Each MPI message is one frame in the
-//! process engine's format ([`wire`](crate::remote::wire)): the same header, and the same
-//! `CALL` body inside `TASK`, so a worker rank relays it to a local worker process with only
-//! its task id rewritten.
+//! The messages between a manager and its worker ranks. Each MPI message holds one or more
+//! frames back to back in the process engine's format ([`wire`](crate::remote::wire)): the same
+//! header (which carries each frame's length), and the same `CALL` body inside `TASK`, so a
+//! worker rank relays it to a local worker process with only its task id rewritten. Frames
+//! queued for the same rank while the MPI thread was busy travel as one message (see
+//! [`comm`](super::comm)), so a burst of small tasks or replies costs one send, not one each.
 //!
 //! ```text
 //!  manager → rank   TASK (4):   body = time limit in ms, u64 LE (0: none) | a CALL frame
@@ -54,12 +56,26 @@ pub(crate) fn parse_task(body: &[u8]) -> Option<(Option<Duration>, &[u8])> {
     Some(((ms > 0).then(|| Duration::from_millis(ms)), &body[8..]))
 }
 
-/// Decodes one whole message.
-pub(crate) fn decode(bytes: &[u8]) -> Option<Frame> {
-    match wire::decode(bytes, usize::MAX >> 1) {
-        Ok((f, used)) if used == bytes.len() => Some(f),
-        _ => None,
-    }
+/// Decodes one whole message into its frames, in order; `None` if any part is malformed (the
+/// frames before it are still returned first, so nothing that arrived whole is lost).
+pub(crate) fn frames(bytes: &[u8]) -> impl Iterator<Item = Option<Frame>> + '_ {
+    let mut rest = bytes;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if rest.is_empty() || failed {
+            return None;
+        }
+        match wire::decode(rest, usize::MAX >> 1) {
+            Ok((f, used)) => {
+                rest = &rest[used..];
+                Some(Some(f))
+            }
+            Err(_) => {
+                failed = true;
+                Some(None)
+            }
+        }
+    })
 }
 
 /// This machine's name.
@@ -72,4 +88,57 @@ pub(crate) fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mpi::comm::{Merge, COALESCE};
+    use std::sync::Arc;
+
+    #[test]
+    fn merged_sends_split_back_into_their_frames_in_order() {
+        let mut m = Merge::default();
+        let mut sent = Vec::new();
+        for id in 0..5u64 {
+            let f = frame(TASK, id, &id.to_le_bytes());
+            if let Some(msg) = m.add(1, 2, Arc::new(f)) {
+                sent.push(msg);
+            }
+        }
+        sent.extend(m.take());
+        assert_eq!(
+            sent.len(),
+            1,
+            "five small sends to one rank go as one message"
+        );
+        let (ep, rank, bytes) = &sent[0];
+        assert_eq!((*ep, *rank), (1, 2));
+        let ids: Vec<u64> = frames(bytes).map(|f| f.expect("well formed").id).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn sends_to_other_ranks_or_past_the_cap_are_not_merged() {
+        let mut m = Merge::default();
+        let small = Arc::new(frame(END, 0, &[]));
+        assert!(m.add(1, 1, small.clone()).is_none());
+        let other = m.add(1, 2, small.clone()).expect("another rank flushes");
+        assert_eq!(other.1, 1);
+        let big = Arc::new(frame(TASK, 7, &vec![0; COALESCE]));
+        let flushed = m.add(1, 2, big.clone()).expect("too large together");
+        assert_eq!(flushed.1, 2);
+        let (_, _, alone) = m.take().expect("the large one");
+        assert!(Arc::ptr_eq(&alone, &big), "a single part is sent uncopied");
+        assert!(m.take().is_none());
+    }
+
+    #[test]
+    fn a_malformed_tail_yields_the_frames_before_it_then_stops() {
+        let mut bytes = frame(FIN, 3, &[]);
+        bytes.extend_from_slice(&[200, 0, 0, 0, 1]);
+        let got: Vec<Option<u64>> = frames(&bytes).map(|f| f.map(|f| f.id)).collect();
+        assert_eq!(got, [Some(3), None]);
+        assert_eq!(frames(&[]).count(), 0);
+    }
 }

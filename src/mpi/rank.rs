@@ -19,6 +19,7 @@ use crate::process::ProcessPoolExecutor;
 use crate::remote::codec;
 use crate::remote::registry::RemoteError;
 use crate::remote::serve::reply_frame;
+use crate::remote::wire::Frame;
 use crate::sync::lock;
 
 struct Shared {
@@ -92,10 +93,15 @@ fn on_message(
     manager: i32,
     bytes: Vec<u8>,
 ) {
-    let Some(frame) = protocol::decode(&bytes) else {
-        log::warn!("concurrent-futures: ignored a malformed message from the manager");
-        return;
-    };
+    for frame in protocol::frames(&bytes) {
+        match frame {
+            Some(frame) => on_frame(shared, mpi, ep, manager, frame),
+            None => log::warn!("concurrent-futures: ignored a malformed message from the manager"),
+        }
+    }
+}
+
+fn on_frame(shared: &Arc<Shared>, mpi: &'static comm::Mpi, ep: u64, manager: i32, frame: Frame) {
     match frame.kind {
         TASK => {
             let id = frame.id;

@@ -19,7 +19,7 @@ use crate::remote::callbacks::Callbacks;
 use crate::remote::codec;
 use crate::remote::complete::{complete_on, Complete};
 use crate::remote::registry::RemoteError;
-use crate::remote::wire::{ERR, OK};
+use crate::remote::wire::{Frame, ERR, OK};
 use crate::sync::lock;
 
 /// Hands a message to the session, if it is still there.
@@ -42,13 +42,49 @@ pub(crate) struct Entry {
     pub(crate) retries_left: u32,
     pub(crate) attempts: Vec<String>,
     pub(crate) done: Box<dyn Complete>,
+    /// When it was last sent to a rank.
+    pub(crate) sent: Option<Instant>,
 }
+
+/// How much queued work a rank may hold, in time: the window of tasks in flight to a rank
+/// grows until the tasks beyond its workers add up to about this much (see [`RankState::window`]).
+const QUEUED_WORK: Duration = Duration::from_millis(2);
+/// The most tasks in flight to a rank, per local worker (and the least, 2: one running, one
+/// on its way).
+pub(crate) const MAX_WINDOW: usize = 32;
 
 #[derive(Default)]
 struct RankState {
     ready: Option<Ready>,
     in_flight: HashMap<u64, Entry>,
     finished: bool,
+    /// A moving average of the time from sending a task to its reply (`None` before the first).
+    latency: Option<Duration>,
+}
+
+impl RankState {
+    /// How many tasks may be in flight to this rank. A short task waits mostly on the round
+    /// trip, so a rank needs many in flight to stay busy; a long one gains nothing from a deep
+    /// queue and would be better run by a rank that frees up first. With `L` the average time
+    /// from send to reply, the window per worker is `QUEUED_WORK / L`, between 2 and
+    /// [`MAX_WINDOW`]: since `L` grows with the queue (`L ≈ round trip + window × task time`),
+    /// the work a rank holds beyond what it runs settles near `QUEUED_WORK`, so an idle rank
+    /// never waits on much work parked at a busy one, while a stream of microsecond tasks
+    /// keeps about `MAX_WINDOW` per worker on the way.
+    fn window(&self, workers: usize) -> usize {
+        let per = match self.latency {
+            None => 2,
+            Some(l) => (QUEUED_WORK.as_nanos() / l.as_nanos().max(1)) as usize,
+        };
+        workers * per.clamp(2, MAX_WINDOW)
+    }
+
+    fn record(&mut self, sample: Duration) {
+        self.latency = Some(match self.latency {
+            None => sample,
+            Some(l) => (l * 7 + sample) / 8,
+        });
+    }
 }
 
 #[derive(Default)]
@@ -240,7 +276,7 @@ impl Session {
                 .filter_map(|&r| {
                     let rs = &st.ranks[r as usize];
                     let cap = rs.ready.as_ref()?.workers as usize;
-                    (!rs.finished && rs.in_flight.len() < 2 * cap)
+                    (!rs.finished && rs.in_flight.len() < rs.window(cap))
                         .then(|| (rs.in_flight.len() * 1024 / cap.max(1), r))
                 })
                 .min();
@@ -251,6 +287,10 @@ impl Session {
             }
             let msg = protocol::task(e.id, e.timeout, &e.call);
             self.mpi.send(self.ep, rank, msg);
+            let e = Entry {
+                sent: Some(Instant::now()),
+                ..e
+            };
             st.ranks[rank as usize].in_flight.insert(e.id, e);
         }
         self.maybe_end(st);
@@ -273,12 +313,19 @@ impl Session {
         }
     }
 
-    /// A message from `rank` (on the MPI thread).
+    /// A message from `rank` (on the MPI thread): one or more frames.
     fn on_message(&self, rank: i32, bytes: Vec<u8>) {
-        let Some(frame) = protocol::decode(&bytes) else {
-            log::warn!("concurrent-futures: ignored a malformed message from rank {rank}");
-            return;
-        };
+        for frame in protocol::frames(&bytes) {
+            match frame {
+                Some(frame) => self.on_frame(rank, frame),
+                None => {
+                    log::warn!("concurrent-futures: ignored a malformed message from rank {rank}")
+                }
+            }
+        }
+    }
+
+    fn on_frame(&self, rank: i32, frame: Frame) {
         let mut st = lock(&self.state);
         let Some(rs) = st.ranks.get_mut(rank as usize) else {
             return;
@@ -320,6 +367,9 @@ impl Session {
                 let Some(mut e) = rs.in_flight.remove(&frame.id) else {
                     return;
                 };
+                if let Some(sent) = e.sent {
+                    rs.record(sent.elapsed());
+                }
                 let reply = if frame.kind == OK {
                     Ok(frame.body)
                 } else {
@@ -409,5 +459,39 @@ impl Drop for Session {
         if !st.closed {
             self.mpi.close(self.ep);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_deepens_for_short_tasks_and_stays_shallow_for_long_ones() {
+        let mut rs = RankState::default();
+        assert_eq!(rs.window(3), 6, "before any reply: two per worker");
+        for _ in 0..64 {
+            rs.record(Duration::from_micros(20));
+        }
+        assert_eq!(
+            rs.window(3),
+            3 * MAX_WINDOW,
+            "microsecond tasks: the deepest window"
+        );
+        for _ in 0..64 {
+            rs.record(Duration::from_millis(50));
+        }
+        assert_eq!(rs.window(3), 6, "long tasks: back to two per worker");
+        rs.latency = Some(Duration::from_micros(250));
+        assert_eq!(rs.window(1), 8, "in between: QUEUED_WORK / latency");
+    }
+
+    #[test]
+    fn the_latency_is_a_moving_average() {
+        let mut rs = RankState::default();
+        rs.record(Duration::from_micros(800));
+        assert_eq!(rs.latency, Some(Duration::from_micros(800)));
+        rs.record(Duration::from_micros(0));
+        assert_eq!(rs.latency, Some(Duration::from_micros(700)));
     }
 }

@@ -49,8 +49,9 @@ pub fn map_is_lazy_over_infinite_input<E: Executor>(make: impl Fn(usize) -> E) {
         .map(Result::unwrap)
         .collect();
     assert_eq!(first, (0..20).map(|x| x * x).collect::<Vec<_>>());
-    // 20 consumed, plus at most one buffer (4 per worker) read ahead.
-    assert!(read.get() <= 20 + 8, "read {} items", read.get());
+    // 20 consumed, plus at most one buffer read ahead.
+    let ahead = pool.default_buffer_size() as u64;
+    assert!(read.get() <= 20 + ahead, "read {} items", read.get());
 }
 
 pub fn map_buffer_bounds_reading_ahead<E: Executor>(make: impl Fn(usize) -> E) {
@@ -74,14 +75,25 @@ pub fn map_buffer_bounds_reading_ahead<E: Executor>(make: impl Fn(usize) -> E) {
     assert_eq!(it.map(Result::unwrap).collect::<Vec<_>>(), [0, 1, 4]);
 }
 
-pub fn map_default_buffer_is_four_per_worker<E: Executor>(make: impl Fn(usize) -> E) {
+pub fn map_default_buffer_is_the_engines<E: Executor>(make: impl Fn(usize) -> E) {
     for workers in [1, 2, 3] {
         let pool = make(workers);
+        let buffer = pool.default_buffer_size();
+        assert!(
+            buffer >= 4 * workers && buffer % workers == 0,
+            "a fixed number per worker, at least 4: {buffer} for {workers}"
+        );
         let read = Cell::new(0usize);
-        let input = (0..100u64).inspect(|_| read.set(read.get() + 1));
+        let n = buffer as u64 + 50;
+        let input = (0..n).inspect(|_| read.set(read.get() + 1));
         let it = pool.map(square, input);
-        assert_eq!(read.get(), 4 * workers);
-        assert_eq!(it.count(), 100);
+        assert_eq!(read.get(), buffer, "one buffer read ahead, no more");
+        assert_eq!(it.count() as u64, n);
+        let read = Cell::new(0usize);
+        let input = (0..n).inspect(|_| read.set(read.get() + 1));
+        let it = pool.map_unordered(square, input);
+        assert_eq!(read.get(), buffer, "map_unordered reads as far ahead");
+        assert_eq!(it.count() as u64, n);
     }
 }
 
@@ -219,5 +231,6 @@ pub fn map_unordered_is_lazy_over_infinite_input<E: Executor>(make: impl Fn(usiz
         let r = (v as f64).sqrt() as u64;
         assert_eq!(r * r, v, "{v} is not one of the squares");
     }
-    assert!(read.get() <= 10 + 8, "read {} items", read.get());
+    let ahead = pool.default_buffer_size() as u64;
+    assert!(read.get() <= 10 + ahead, "read {} items", read.get());
 }

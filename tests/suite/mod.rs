@@ -260,7 +260,7 @@ macro_rules! executor_suite {
             map::map_preserves_input_order,
             map::map_is_lazy_over_infinite_input,
             map::map_buffer_bounds_reading_ahead,
-            map::map_default_buffer_is_four_per_worker,
+            map::map_default_buffer_is_the_engines,
             map::map_total_timeout_ends_iteration,
             map::map_timeout_not_reached_returns_everything,
             map::map_drop_cancels_unstarted,
