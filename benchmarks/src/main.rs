@@ -201,7 +201,12 @@ fn main() {
         python: python::find(),
         workers: 2,
     };
-    let command = std::iter::once("cargo run --release -p benchmarks --bin bench".to_string())
+    let base = if cfg!(feature = "mpi") {
+        "cargo run --release -p benchmarks --features mpi --bin bench"
+    } else {
+        "cargo run --release -p benchmarks --bin bench"
+    };
+    let command = std::iter::once(base.to_string())
         .chain((!args.is_empty()).then(|| format!("-- {}", args.join(" "))))
         .collect::<Vec<_>>()
         .join(" ");

@@ -21,6 +21,15 @@
 //! kinds, all under one tag on a communicator of the engine's own: a duplicate of the world in
 //! static mode, the spawn intercommunicator in spawned mode).
 //!
+//! # How much is in flight
+//!
+//! The session sends each task to the least-loaded rank with room. A rank's room is a window
+//! that follows the round trip (`session.rs`, `RankState::window`): between 2 and 32 tasks per
+//! local worker, deeper the shorter the time from send to reply, so a stream of microsecond
+//! tasks hides the network while long tasks are not parked at a busy rank. Sends queued for one
+//! rank while the MPI thread was busy go out as one MPI message (`comm.rs`), and a `map` keeps
+//! 64 tasks per worker in flight ([`MpiPoolExecutor::default_buffer_size`]).
+//!
 //! # Failures and shutdown
 //!
 //! - A task that panics fails its future, with the panic's message and location.

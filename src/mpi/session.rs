@@ -46,9 +46,8 @@ pub(crate) struct Entry {
     pub(crate) sent: Option<Instant>,
 }
 
-/// How much queued work a rank may hold, in time: the window of tasks in flight to a rank
-/// grows until the tasks beyond its workers add up to about this much (see [`RankState::window`]).
-const QUEUED_WORK: Duration = Duration::from_millis(2);
+/// The scale of queued work a rank may hold, in time (see [`RankState::window`]).
+const QUEUED_WORK: Duration = Duration::from_millis(10);
 /// The most tasks in flight to a rank, per local worker (and the least, 2: one running, one
 /// on its way).
 pub(crate) const MAX_WINDOW: usize = 32;
@@ -66,11 +65,12 @@ impl RankState {
     /// How many tasks may be in flight to this rank. A short task waits mostly on the round
     /// trip, so a rank needs many in flight to stay busy; a long one gains nothing from a deep
     /// queue and would be better run by a rank that frees up first. With `L` the average time
-    /// from send to reply, the window per worker is `QUEUED_WORK / L`, between 2 and
-    /// [`MAX_WINDOW`]: since `L` grows with the queue (`L ≈ round trip + window × task time`),
-    /// the work a rank holds beyond what it runs settles near `QUEUED_WORK`, so an idle rank
-    /// never waits on much work parked at a busy one, while a stream of microsecond tasks
-    /// keeps about `MAX_WINDOW` per worker on the way.
+    /// from send to reply, the window per worker is `w = QUEUED_WORK / L`, between 2 and
+    /// [`MAX_WINDOW`]. As the queue makes up part of `L` (`L ≥ w × s` for tasks of `s` each),
+    /// the work queued per worker, about `w × s`, stays under `√(QUEUED_WORK × s)`: 1 ms for
+    /// 100 µs tasks, so an idle rank never waits on much work parked at a busy one, while a
+    /// stream of microsecond tasks keeps up to `MAX_WINDOW` per worker on the way. (A rank
+    /// always gets two per worker: with tasks longer than `QUEUED_WORK`, one more each.)
     fn window(&self, workers: usize) -> usize {
         let per = match self.latency {
             None => 2,
@@ -482,8 +482,8 @@ mod tests {
             rs.record(Duration::from_millis(50));
         }
         assert_eq!(rs.window(3), 6, "long tasks: back to two per worker");
-        rs.latency = Some(Duration::from_micros(250));
-        assert_eq!(rs.window(1), 8, "in between: QUEUED_WORK / latency");
+        rs.latency = Some(Duration::from_millis(1));
+        assert_eq!(rs.window(1), 10, "in between: QUEUED_WORK / latency");
     }
 
     #[test]
