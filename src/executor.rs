@@ -332,13 +332,14 @@ pub trait Executor {
     /// let pool = ThreadPoolExecutor::with_max_workers(2).unwrap();
     /// assert_eq!(parse_all(&pool, &["1", " 2", "x"]), [Some(1), Some(2), None]);
     /// ```
-    fn map<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
+    fn map<'a, A: Payload, R: Payload, I: IntoIterator<Item = A>>(
+        &'a self,
         f: impl TaskFn<A, R>,
         items: I,
-    ) -> Map<'_, R, I::IntoIter>
+    ) -> Map<'a, R, I::IntoIter>
     where
         Self: Sized,
+        I::IntoIter: 'a,
     {
         self.map_with(f, items, MapOptions::default())
     }
@@ -355,14 +356,15 @@ pub trait Executor {
     /// }
     /// assert_eq!(sum_of_squares(&ThreadPoolExecutor::new(), 10), 385);
     /// ```
-    fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
+    fn map_with<'a, A: Payload, R: Payload, I: IntoIterator<Item = A>>(
+        &'a self,
         f: impl TaskFn<A, R>,
         items: I,
         options: MapOptions,
-    ) -> Map<'_, R, I::IntoIter>
+    ) -> Map<'a, R, I::IntoIter>
     where
         Self: Sized,
+        I::IntoIter: 'a,
     {
         Map::new(
             Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),

@@ -44,13 +44,14 @@ pub(crate) fn refused(e: SubmitError<()>) -> TaskError {
 /// assert_eq!(first, [0, 1, 4, 9, 16]);
 /// ```
 #[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
-pub struct Map<'a, R, I: Iterator> {
-    submit: SubmitOne<'a, I::Item, R>,
-    input: Option<I>,
-    in_flight: VecDeque<Result<Future<R>, TaskError>>,
-    buffer_size: usize,
-    deadline: Option<Instant>,
-    ended: bool,
+pub struct Map<'a, R, I: Iterator>(Inner<'a, R, I>);
+
+enum Inner<'a, R, I: Iterator> {
+    /// One task per item, on this engine's own futures.
+    PerItem(PerItem<'a, R, I>),
+    /// An engine's own map (the process and cluster engines send `chunksize` items per
+    /// message), behind the one type the [`Executor`](crate::Executor) trait returns.
+    Engine(Box<dyn Iterator<Item = Result<R, TaskError>> + 'a>),
 }
 
 impl<'a, R, I: Iterator> Map<'a, R, I> {
@@ -60,7 +61,48 @@ impl<'a, R, I: Iterator> Map<'a, R, I> {
         options: MapOptions,
         max_workers: usize,
     ) -> Self {
-        let mut m = Map {
+        Map(Inner::PerItem(PerItem::new(
+            submit,
+            input,
+            options,
+            max_workers,
+        )))
+    }
+
+    /// An engine's own map, as a `Map`.
+    pub(crate) fn engine(map: impl Iterator<Item = Result<R, TaskError>> + 'a) -> Self {
+        Map(Inner::Engine(Box::new(map)))
+    }
+}
+
+impl<R, I: Iterator> Iterator for Map<'_, R, I> {
+    type Item = Result<R, TaskError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            Inner::PerItem(m) => m.next(),
+            Inner::Engine(m) => m.next(),
+        }
+    }
+}
+
+struct PerItem<'a, R, I: Iterator> {
+    submit: SubmitOne<'a, I::Item, R>,
+    input: Option<I>,
+    in_flight: VecDeque<Result<Future<R>, TaskError>>,
+    buffer_size: usize,
+    deadline: Option<Instant>,
+    ended: bool,
+}
+
+impl<'a, R, I: Iterator> PerItem<'a, R, I> {
+    fn new(
+        submit: SubmitOne<'a, I::Item, R>,
+        input: I,
+        options: MapOptions,
+        max_workers: usize,
+    ) -> Self {
+        let mut m = PerItem {
             submit,
             input: Some(input),
             in_flight: VecDeque::new(),
@@ -103,7 +145,7 @@ impl<'a, R, I: Iterator> Map<'a, R, I> {
     }
 }
 
-impl<R, I: Iterator> Iterator for Map<'_, R, I> {
+impl<R, I: Iterator> Iterator for PerItem<'_, R, I> {
     type Item = Result<R, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -137,7 +179,7 @@ impl<R, I: Iterator> Iterator for Map<'_, R, I> {
     }
 }
 
-impl<R, I: Iterator> Drop for Map<'_, R, I> {
+impl<R, I: Iterator> Drop for PerItem<'_, R, I> {
     fn drop(&mut self) {
         self.cancel_rest();
     }

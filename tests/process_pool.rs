@@ -385,6 +385,23 @@ fn chunked_map_a_dead_worker_fails_its_chunk_only() {
     }
 }
 
+/// Through the `Executor` trait, `chunksize` is the engine's own: a worker that dies fails
+/// its whole chunk, as through the inherent method (one item per message would fail 999 alone).
+#[test]
+fn chunksize_holds_through_the_executor_trait() {
+    let _w = watchdog("chunksize_holds_through_the_executor_trait");
+    fn generic(pool: &impl concurrent_futures::Executor, items: Vec<u64>) -> Vec<bool> {
+        pool.map_with(picky, items, MapOptions::new().chunksize(4))
+            .map(|r| r.is_err_and(|e| e.is_worker_died()))
+            .collect()
+    }
+    let pool = pool(2);
+    let items: Vec<u64> = (1..=8).chain([999, 11, 12, 13]).chain(14..=17).collect();
+    let died = generic(&pool, items);
+    let want: Vec<bool> = (0..16).map(|i| (8..12).contains(&i)).collect();
+    assert_eq!(died, want, "the chunk [999, 11, 12, 13] fails together");
+}
+
 #[test]
 fn chunked_map_chunk_over_the_frame_limit_is_reported() {
     let _w = watchdog("chunked_map_chunk_over_the_frame_limit_is_reported");

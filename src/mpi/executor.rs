@@ -267,17 +267,16 @@ impl Executor for MpiPoolExecutor {
     fn default_buffer_size(&self) -> usize {
         MpiPoolExecutor::default_buffer_size(self)
     }
-    fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
+    fn map_with<'a, A: Payload, R: Payload, I: IntoIterator<Item = A>>(
+        &'a self,
         f: impl TaskFn<A, R>,
         items: I,
         options: MapOptions,
-    ) -> Map<'_, R, I::IntoIter> {
-        Map::new(
-            Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
-            items.into_iter(),
-            self.map_buffer(options),
-            self.max_workers(),
-        )
+    ) -> Map<'a, R, I::IntoIter>
+    where
+        I::IntoIter: 'a,
+    {
+        // The same map as the inherent one: `chunksize` items per message.
+        Map::engine(MpiPoolExecutor::map_with(self, f, items, options))
     }
 }

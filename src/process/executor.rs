@@ -551,22 +551,16 @@ impl Executor for ProcessPoolExecutor {
     fn max_workers(&self) -> usize {
         ProcessPoolExecutor::max_workers(self)
     }
-    fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
+    fn map_with<'a, A: Payload, R: Payload, I: IntoIterator<Item = A>>(
+        &'a self,
         f: impl TaskFn<A, R>,
         items: I,
         options: MapOptions,
-    ) -> Map<'_, R, I::IntoIter> {
-        // Through the trait, items travel one per message; use the inherent `map_with` for
-        // chunks.
-        Map::new(
-            Box::new(move |a| {
-                self.submit_inner(f, a, SubmitOptions::new(), true)
-                    .map_err(|e| e.map(|_| ()))
-            }),
-            items.into_iter(),
-            options,
-            self.max_workers(),
-        )
+    ) -> Map<'a, R, I::IntoIter>
+    where
+        I::IntoIter: 'a,
+    {
+        // The same map as the inherent one: `chunksize` items per message.
+        Map::engine(ProcessPoolExecutor::map_with(self, f, items, options))
     }
 }
