@@ -70,9 +70,27 @@ pub enum TaskError {
     },
     /// The value was already taken out of this future by an earlier `result` call.
     AlreadyTaken,
+    /// The executor was shut down before this item of a `map` could be submitted: the same
+    /// cause as [`SubmitError::Shutdown`] from `submit`.
+    Shutdown,
 }
 
 impl TaskError {
+    /// The kind's name, as a `Debug` of a future shows it (`finished raised Panicked: …`).
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            TaskError::Panicked { .. } => "Panicked",
+            TaskError::Cancelled => "Cancelled",
+            TaskError::BrokenExecutor { .. } => "BrokenExecutor",
+            TaskError::Timeout { .. } => "Timeout",
+            TaskError::TaskTimedOut { .. } => "TaskTimedOut",
+            TaskError::WorkerDied { .. } => "WorkerDied",
+            TaskError::Serialization { .. } => "Serialization",
+            TaskError::AlreadyTaken => "AlreadyTaken",
+            TaskError::Shutdown => "Shutdown",
+        }
+    }
+
     /// The task panicked.
     ///
     /// ```
@@ -113,6 +131,20 @@ impl TaskError {
     /// ```
     pub fn is_broken(&self) -> bool {
         matches!(self, TaskError::BrokenExecutor { .. })
+    }
+    /// The executor was shut down before the item could be submitted (a `map` after
+    /// `shutdown`); `submit` reports the same cause as [`SubmitError::Shutdown`].
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::new();
+    /// pool.shutdown(true, false);
+    /// let err = pool.map(|x: u32| x, 0..3).next().unwrap().unwrap_err();
+    /// assert!(err.is_shutdown());
+    /// assert!(pool.submit(|| 1).unwrap_err().is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, TaskError::Shutdown)
     }
     /// A timed wait gave up; the future is still usable.
     ///
@@ -287,6 +319,9 @@ impl fmt::Display for TaskError {
             ),
             TaskError::Serialization { message } => write!(f, "serialization failed: {message}"),
             TaskError::AlreadyTaken => f.write_str("the result was already taken from this future"),
+            TaskError::Shutdown => f.write_str(
+                "not submitted: the executor was shut down; map before shutdown, or on a new executor",
+            ),
         }
     }
 }

@@ -154,7 +154,11 @@ impl MapOptions {
         Self::default()
     }
     /// How many tasks may be submitted ahead of the consumer (Python 3.14's `buffersize`).
-    /// At least 1.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is 0 (no task could ever be in flight), as Python raises `ValueError` and
+    /// [`Iterator::step_by`] panics on 0; the message names the fix.
     ///
     /// ```
     /// use concurrent_futures::{MapOptions, ThreadPoolExecutor};
@@ -167,10 +171,17 @@ impl MapOptions {
     ///     MapOptions::new().buffer_size(8),
     /// );
     /// assert_eq!(parsed.map(Result::unwrap).sum::<u64>(), 3 * 999 * 1000 / 2);
-    /// assert_eq!(MapOptions::new().buffer_size(0).get_buffer_size(), Some(1));
+    /// let zero = std::panic::catch_unwind(|| MapOptions::new().buffer_size(0));
+    /// assert!(zero.is_err());
     /// ```
+    #[track_caller]
     pub fn buffer_size(mut self, n: usize) -> Self {
-        self.buffer_size = Some(n.max(1));
+        assert!(
+            n > 0,
+            "MapOptions::buffer_size(0): a map needs room for at least 1 task in flight; \
+             pass 1 or more (or leave it unset for the engine's default)"
+        );
+        self.buffer_size = Some(n);
         self
     }
     /// A total timeout counted from the `map` call; when it passes, the next item is
@@ -201,6 +212,11 @@ impl MapOptions {
     }
     /// How many items travel per message (process engine; the thread engine ignores it).
     ///
+    /// # Panics
+    ///
+    /// If `n` is 0 (a message of no items), as Python raises `ValueError` and
+    /// [`slice::chunks`] panics on 0; the message names the fix.
+    ///
     /// ```
     /// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
     /// fn cube(x: u64) -> u64 { x * x * x }
@@ -210,9 +226,16 @@ impl MapOptions {
     /// let opts = MapOptions::new().chunksize(100);
     /// let sum: u64 = pool.map_with(cube, 0..10_000, opts).map(Result::unwrap).sum();
     /// assert_eq!(sum, (0..10_000u64).map(cube).sum());
+    /// assert!(std::panic::catch_unwind(|| MapOptions::new().chunksize(0)).is_err());
     /// ```
+    #[track_caller]
     pub fn chunksize(mut self, n: usize) -> Self {
-        self.chunksize = Some(n.max(1));
+        assert!(
+            n > 0,
+            "MapOptions::chunksize(0): a chunk holds at least 1 item; pass 1 or more \
+             (1 sends each item on its own)"
+        );
+        self.chunksize = Some(n);
         self
     }
     /// The configured buffer size, if set.

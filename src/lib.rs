@@ -86,7 +86,7 @@ mod wait;
 
 pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
 pub use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
-pub use crate::future::{Future, FutureState, Promise};
+pub use crate::future::{Future, FutureState, InvalidState, Promise};
 pub use crate::map::{Map, MapUnordered};
 #[cfg(feature = "mpi")]
 pub use crate::mpi::{MpiPoolBuilder, MpiPoolExecutor};

@@ -24,6 +24,7 @@ pub(crate) fn default_buffer(max_workers: usize) -> usize {
 /// The error a map yields in order for an item the executor refused.
 pub(crate) fn refused(e: SubmitError<()>) -> TaskError {
     match e {
+        SubmitError::Shutdown(_) => TaskError::Shutdown,
         SubmitError::Broken(_, cause) => TaskError::BrokenExecutor { cause },
         SubmitError::Invalid(_, message) => TaskError::Serialization { message },
         other => TaskError::BrokenExecutor {
@@ -51,6 +52,7 @@ enum Inner<'a, R, I: Iterator> {
     PerItem(PerItem<'a, R, I>),
     /// An engine's own map (the process and cluster engines send `chunksize` items per
     /// message), behind the one type the [`Executor`](crate::Executor) trait returns.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     Engine(Box<dyn Iterator<Item = Result<R, TaskError>> + 'a>),
 }
 
@@ -70,6 +72,7 @@ impl<'a, R, I: Iterator> Map<'a, R, I> {
     }
 
     /// An engine's own map, as a `Map`.
+    #[cfg(feature = "process")]
     pub(crate) fn engine(map: impl Iterator<Item = Result<R, TaskError>> + 'a) -> Self {
         Map(Inner::Engine(Box::new(map)))
     }

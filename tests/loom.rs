@@ -160,7 +160,7 @@ fn cancel_vs_run_with_blocked_waiter() {
 fn result_vs_set_result() {
     model(|| {
         let (p, f) = Promise::new();
-        let completer = thread::spawn(move || p.set_result(5u32));
+        let completer = thread::spawn(move || p.set_result(5u32).unwrap());
         assert_eq!(f.result(), Ok(5));
         completer.join().unwrap();
     });
@@ -178,7 +178,7 @@ fn two_waiters_vs_completion() {
             f2.wait();
             assert!(f2.done());
         });
-        let completer = thread::spawn(move || p.set_result(5u32));
+        let completer = thread::spawn(move || p.set_result(5u32).unwrap());
         f.wait();
         waiter.join().unwrap();
         completer.join().unwrap();
@@ -209,7 +209,7 @@ fn callback_vs_completion() {
     model(|| {
         let calls = Arc::new(AtomicUsize::new(0));
         let (p, f) = Promise::new();
-        let completer = thread::spawn(move || p.set_result(5u32));
+        let completer = thread::spawn(move || p.set_result(5u32).unwrap());
         let c = calls.clone();
         f.add_done_callback(move |f| {
             assert_eq!(f.state(), FutureState::Finished);
@@ -373,7 +373,7 @@ fn idle_worker_is_claimed_not_duplicated() {
         let (open, gate) = Promise::<()>::new();
         let second = pool.submit(move || gate.result().is_ok()).unwrap();
         assert_eq!(pool.thread_count(), 1, "an idle worker was not reused");
-        open.set_result(());
+        open.set_result(()).unwrap();
         assert_eq!(second.result(), Ok(true));
     });
 }
@@ -534,7 +534,7 @@ fn as_completed_yields_each_once() {
         let a = pool.submit(|| 1u32).unwrap();
         let b = pool.submit(|| 2u32).unwrap();
         let (p, c) = Promise::new();
-        let completer = thread::spawn(move || p.set_result(3u32));
+        let completer = thread::spawn(move || p.set_result(3u32).unwrap());
         let cancelled_b = b.cancel();
         let mut keys: Vec<u8> = as_completed(vec![(a, 0u8), (b, 1), (c, 2)])
             .map(|(f, k)| {
@@ -560,7 +560,7 @@ fn wait_sets_are_exact() {
         let pool = pool(1);
         let a = pool.submit(|| 1u32).unwrap();
         let (p, b) = Promise::new();
-        let completer = thread::spawn(move || p.set_result(2u32));
+        let completer = thread::spawn(move || p.set_result(2u32).unwrap());
         let first = wait([&a, &b], None, ReturnWhen::FirstCompleted);
         assert!(!first.done.is_empty());
         assert_eq!(first.done.len() + first.not_done.len(), 2);

@@ -316,7 +316,7 @@ fn promises_as_completed_and_map() {
     let (p, pf) = Promise::new();
     let (dropped, df) = Promise::<u32>::new();
     let t = std::thread::spawn(move || {
-        p.set_result(100u32);
+        p.set_result(100u32).unwrap();
         drop(dropped);
     });
     let mut futs: Vec<_> = (0..N as u32)

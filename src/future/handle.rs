@@ -483,17 +483,31 @@ impl<T> Hash for Future<T> {
     }
 }
 
+/// As Python's `repr` of a future: the state, and once finished what it returned (the value's
+/// type, so `T` need not be `Debug`) or raised (the error's kind and message).
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::new();
+/// let ok = pool.submit(|| 7u32).unwrap();
+/// ok.wait();
+/// assert!(format!("{ok:?}").contains("state: finished returned u32"));
+/// let failed = pool.submit(|| -> u32 { panic!("boom") }).unwrap();
+/// failed.wait();
+/// assert!(format!("{failed:?}").contains("state: finished raised Panicked: task panicked: boom"));
+/// ```
 impl<T> fmt::Debug for Future<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ty = std::any::type_name::<T>();
         let state = match self.state() {
-            FutureState::Pending => "pending",
-            FutureState::Running => "running",
-            FutureState::Cancelled => "cancelled",
+            FutureState::Pending => "pending".to_string(),
+            FutureState::Running => "running".to_string(),
+            FutureState::Cancelled => "cancelled".to_string(),
             FutureState::Finished => match &self.core().lock().slot {
-                Slot::Value(_) => "finished (returned)",
-                Slot::Taken => "finished (returned, value taken)",
-                Slot::Error(_) => "finished (failed)",
-                Slot::Empty => "finished",
+                Slot::Value(_) => format!("finished returned {ty}"),
+                Slot::Taken => format!("finished returned {ty} (value taken)"),
+                Slot::Error(e) => format!("finished raised {}: {e}", e.kind_name()),
+                Slot::Empty => "finished".to_string(),
             },
         };
         f.debug_struct("Future")

@@ -12,4 +12,4 @@ mod promise;
 pub(crate) use self::core::Deferred;
 pub(crate) use self::handle::{deadline_after, Shared};
 pub use self::handle::{Future, FutureState};
-pub use self::promise::Promise;
+pub use self::promise::{InvalidState, Promise};

@@ -1,8 +1,10 @@
 //! [`Promise<T>`]: the producer's half of a future that no executor runs — for custom engines,
 //! adapters and tests (Python's `Future()` plus `set_result`/`set_exception`).
 
+use std::fmt;
+
 use super::core::{Core, PENDING};
-use super::handle::{Future, Shared};
+use super::handle::{Future, FutureState, Shared};
 use crate::error::TaskError;
 use crate::sync::Arc;
 
@@ -32,8 +34,8 @@ impl<T: Send + 'static> Shared<T> for PromiseShared<T> {
 /// use concurrent_futures::Promise;
 /// let (promise, future) = Promise::new();
 /// std::thread::spawn(move || {
-///     if promise.set_running_or_notify_cancel() {
-///         promise.set_result("hello");
+///     if promise.set_running_or_notify_cancel() == Ok(true) {
+///         promise.set_result("hello").expect("not cancelled");
 ///     }
 /// });
 /// assert_eq!(future.result(), Ok("hello"));
@@ -49,7 +51,7 @@ impl<T: Send + 'static> Promise<T> {
     /// use concurrent_futures::{FutureState, Promise};
     /// let (promise, future) = Promise::<String>::new();
     /// assert_eq!(future.state(), FutureState::Pending);
-    /// promise.set_result("ready".to_string());
+    /// promise.set_result("ready".to_string()).unwrap();
     /// assert_eq!(future.result().unwrap(), "ready");
     /// ```
     pub fn new() -> (Promise<T>, Future<T>) {
@@ -63,16 +65,38 @@ impl<T: Send + 'static> Promise<T> {
         )
     }
 
-    /// Marks the future running; returns `false` if it was cancelled (then the work should be
-    /// skipped). Python's `set_running_or_notify_cancel`.
+    /// Marks the future running: `Ok(true)` if it was pending (now running: do the work),
+    /// `Ok(false)` if it was cancelled (skip the work). Called again, or after the future
+    /// finished, it is an error, as Python raises `RuntimeError`. Python's
+    /// `set_running_or_notify_cancel`.
     ///
     /// ```
-    /// use concurrent_futures::Promise;
+    /// use concurrent_futures::{FutureState, Promise};
+    /// let (p, f) = Promise::<u8>::new();
+    /// assert_eq!(p.set_running_or_notify_cancel(), Ok(true));
+    /// let twice = p.set_running_or_notify_cancel().unwrap_err();
+    /// assert_eq!(twice.state(), FutureState::Running);
+    ///
     /// let (p, f) = Promise::<u8>::new();
     /// assert!(f.cancel());
-    /// assert!(!p.set_running_or_notify_cancel());
+    /// assert_eq!(p.set_running_or_notify_cancel(), Ok(false));
     /// ```
-    pub fn set_running_or_notify_cancel(&self) -> bool {
+    pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidState> {
+        let s = self.shared.as_ref().expect("promise is live");
+        if s.core.try_start() {
+            return Ok(true);
+        }
+        match s.core.state() {
+            super::core::CANCELLED => Ok(false),
+            super::core::RUNNING => Err(InvalidState::new((), FutureState::Running)),
+            _ => Err(InvalidState::new((), FutureState::Finished)),
+        }
+    }
+
+    /// For engines: marks the future running; false if it was cancelled. Running already (a
+    /// retried task) counts as started.
+    #[cfg(feature = "process")]
+    pub(crate) fn start(&self) -> bool {
         let s = self.shared.as_ref().expect("promise is live");
         s.core.try_start() || s.core.state() == super::core::RUNNING
     }
@@ -92,28 +116,64 @@ impl<T: Send + 'static> Promise<T> {
             .is_some_and(|s| s.core.state() == super::core::CANCELLED)
     }
 
-    /// Completes the future with a value (ignored if it was cancelled).
+    /// Completes the future with a value. If the future was cancelled, nothing reads it: the
+    /// error hands the value back (Python raises `InvalidStateError`).
     ///
     /// ```
-    /// use concurrent_futures::Promise;
+    /// use concurrent_futures::{FutureState, Promise};
     /// let (p, f) = Promise::new();
-    /// p.set_result(3);
+    /// p.set_result(3).unwrap();
     /// assert_eq!(f.result(), Ok(3));
+    ///
+    /// let (p, f) = Promise::new();
+    /// f.cancel();
+    /// let refused = p.set_result(String::from("late")).unwrap_err();
+    /// assert_eq!(refused.state(), FutureState::Cancelled);
+    /// assert_eq!(refused.into_inner(), "late");
     /// ```
-    pub fn set_result(mut self, value: T) {
-        self.finish(Ok(value));
+    pub fn set_result(mut self, value: T) -> Result<(), InvalidState<T>> {
+        match self.complete(Ok(value)) {
+            Ok(()) => Ok(()),
+            Err((Ok(value), state)) => Err(InvalidState::new(value, state)),
+            Err((Err(_), _)) => unreachable!("a value comes back as a value"),
+        }
     }
 
-    /// Completes the future with an error (ignored if it was cancelled).
+    /// Completes the future with an error; if the future was cancelled, the error hands it
+    /// back, as [`set_result`](Self::set_result) does.
     ///
     /// ```
     /// use concurrent_futures::{Promise, TaskError};
     /// let (p, f) = Promise::<()>::new();
-    /// p.set_exception(TaskError::Cancelled);
+    /// p.set_exception(TaskError::Cancelled).unwrap();
     /// assert!(f.result().unwrap_err().is_cancelled());
     /// ```
-    pub fn set_exception(mut self, err: TaskError) {
-        self.finish(Err(err));
+    pub fn set_exception(mut self, err: TaskError) -> Result<(), InvalidState<TaskError>> {
+        match self.complete(Err(err)) {
+            Ok(()) => Ok(()),
+            Err((Err(err), state)) => Err(InvalidState::new(err, state)),
+            Err((Ok(_), _)) => unreachable!("an error comes back as an error"),
+        }
+    }
+
+    /// Completes with `outcome`, or hands it back with the state that refused it.
+    #[allow(clippy::type_complexity)]
+    fn complete(
+        &mut self,
+        outcome: Result<T, TaskError>,
+    ) -> Result<(), (Result<T, TaskError>, FutureState)> {
+        let Some(s) = self.shared.take() else {
+            return Err((outcome, FutureState::Finished));
+        };
+        if s.core.state() == PENDING && !s.core.try_start() {
+            return Err((outcome, state_of(&s.core)));
+        }
+        if s.core.is_final() {
+            return Err((outcome, state_of(&s.core)));
+        }
+        let w = s.core.complete(outcome);
+        w.wake(|| Future::from_shared(s));
+        Ok(())
     }
 
     #[cfg(feature = "process")]
@@ -133,21 +193,88 @@ impl<T: Send + 'static> Promise<T> {
         let w = s.core.complete(outcome);
         w.wake_deferring(|| Future::from_shared(s))
     }
+}
 
-    /// Completes with `outcome` (used by engines).
-    pub(crate) fn finish(&mut self, outcome: Result<T, TaskError>) {
-        let Some(s) = self.shared.take() else { return };
-        if s.core.state() == PENDING && !s.core.try_start() {
-            // Cancelled (or failed) meanwhile: the outcome has no reader.
-            return;
-        }
-        if s.core.is_final() {
-            return;
-        }
-        let w = s.core.complete(outcome);
-        w.wake(|| Future::from_shared(s));
+fn state_of<T>(core: &Core<T>) -> FutureState {
+    match core.state() {
+        super::core::CANCELLED => FutureState::Cancelled,
+        super::core::RUNNING => FutureState::Running,
+        PENDING => FutureState::Pending,
+        _ => FutureState::Finished,
     }
 }
+
+/// A [`Promise`] call the future's state does not allow: completing a cancelled future, or
+/// marking it running twice. Hands back what was given ([`into_inner`](Self::into_inner)).
+///
+/// ```
+/// use concurrent_futures::Promise;
+/// let (p, f) = Promise::<Vec<u8>>::new();
+/// f.cancel();
+/// let err = p.set_result(vec![1, 2, 3]).unwrap_err();
+/// assert_eq!(err.to_string(), "the future was cancelled: nothing will read this value (into_inner gives it back)");
+/// assert_eq!(err.into_inner(), [1, 2, 3]);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct InvalidState<V = ()> {
+    value: V,
+    state: FutureState,
+}
+
+impl<V> InvalidState<V> {
+    fn new(value: V, state: FutureState) -> Self {
+        InvalidState { value, state }
+    }
+    /// The state the future was in.
+    ///
+    /// ```
+    /// use concurrent_futures::{FutureState, Promise};
+    /// let (p, _f) = Promise::<u8>::new();
+    /// p.set_running_or_notify_cancel().unwrap();
+    /// assert_eq!(p.set_running_or_notify_cancel().unwrap_err().state(), FutureState::Running);
+    /// ```
+    pub fn state(&self) -> FutureState {
+        self.state
+    }
+    /// What was given back.
+    ///
+    /// ```
+    /// use concurrent_futures::Promise;
+    /// let (p, f) = Promise::new();
+    /// f.cancel();
+    /// assert_eq!(p.set_result(5).unwrap_err().into_inner(), 5);
+    /// ```
+    pub fn into_inner(self) -> V {
+        self.value
+    }
+}
+
+impl<V> fmt::Debug for InvalidState<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvalidState")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V> fmt::Display for InvalidState<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.state {
+            FutureState::Cancelled => f.write_str(
+                "the future was cancelled: nothing will read this value (into_inner gives it back)",
+            ),
+            FutureState::Running => {
+                f.write_str("the future is already running: call set_running_or_notify_cancel once")
+            }
+            FutureState::Finished => {
+                f.write_str("the future has finished: it can be completed only once")
+            }
+            FutureState::Pending => f.write_str("the future is still pending"),
+        }
+    }
+}
+
+impl<V> std::error::Error for InvalidState<V> {}
 
 impl<T: Send + 'static> Drop for Promise<T> {
     fn drop(&mut self) {

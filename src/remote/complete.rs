@@ -78,7 +78,7 @@ fn settle<R: Send + 'static>(
 
 impl<R: DeserializeOwned + Send + 'static> Complete for Typed<R> {
     fn start(&self) -> bool {
-        self.promise.set_running_or_notify_cancel()
+        self.promise.start()
     }
     fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
         let Typed { promise, view } = *self;
@@ -175,7 +175,7 @@ pub(crate) struct Batch<R: Send + 'static>(pub(crate) Typed<Chunk<R>>);
 
 impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
     fn start(&self) -> bool {
-        self.0.promise.set_running_or_notify_cancel()
+        self.0.promise.start()
     }
     fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
         let Typed { promise, view } = self.0;

@@ -62,9 +62,9 @@ pub fn as_completed_timeout<F: AsFuture>(
 /// let (first, f1) = Promise::new();
 /// let (second, f2) = Promise::new();
 /// let mut it = as_completed([f1, f2]);
-/// second.set_result("second");
+/// second.set_result("second").unwrap();
 /// assert_eq!(it.next().unwrap().result(), Ok("second")); // whichever finishes first
-/// first.set_result("first");
+/// first.set_result("first").unwrap();
 /// assert_eq!(it.next().unwrap().result(), Ok("first"));
 /// assert!(it.next().is_none());
 /// ```

@@ -67,10 +67,10 @@ pub fn map_buffer_bounds_reading_ahead<E: Executor>(make: impl Fn(usize) -> E) {
     assert_eq!(it.map(Result::unwrap).count(), 28);
     assert_eq!(read.get(), 30);
 
-    // A buffer of 0 is a buffer of 1.
+    // A buffer of 1: one in flight at a time.
     let read = Cell::new(0usize);
     let input = (0..3u64).inspect(|_| read.set(read.get() + 1));
-    let it = pool.map_with(square, input, MapOptions::new().buffer_size(0));
+    let it = pool.map_with(square, input, MapOptions::new().buffer_size(1));
     assert_eq!(read.get(), 1);
     assert_eq!(it.map(Result::unwrap).collect::<Vec<_>>(), [0, 1, 4]);
 }

@@ -1,6 +1,6 @@
 //! `submit_fn` and its payloads, panics, `shutdown` and what a shut-down executor refuses.
 
-use concurrent_futures::{Executor, Future, TaskError};
+use concurrent_futures::{Executor, Future, MapOptions, TaskError};
 
 use super::util::LONG;
 use super::*;
@@ -182,9 +182,20 @@ pub fn map_after_shutdown_reports_refusal_once<E: Executor>(make: impl Fn(usize)
     pool.shutdown(false, false);
     let mut it = pool.map(square, 0..10);
     let err = it.next().expect("one item for the refusal").unwrap_err();
-    assert!(err.is_broken(), "{err:?}");
+    assert!(err.is_shutdown(), "the same kind as submit's: {err:?}");
+    assert!(!err.is_broken(), "{err:?}");
     assert!(err.to_string().contains("shut down"), "{err}");
     assert!(it.next().is_none(), "the iteration ends after a refusal");
+    drop(it);
+    let mut it = pool.map_unordered(square, 0..10);
+    let err = it.next().expect("one item for the refusal").unwrap_err();
+    assert!(err.is_shutdown(), "map_unordered too: {err:?}");
+    assert!(it.next().is_none(), "the iteration ends after a refusal");
+    drop(it);
+    let mut it = pool.map_with(square, 0..10, MapOptions::new().chunksize(3));
+    let err = it.next().expect("one item for the refusal").unwrap_err();
+    assert!(err.is_shutdown(), "a chunked map too: {err:?}");
+    assert!(pool.submit_fn(square, 1).unwrap_err().is_shutdown());
 }
 
 pub fn shutdown_without_wait_returns_while_task_runs<E: Executor>(make: impl Fn(usize) -> E) {
