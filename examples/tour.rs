@@ -18,8 +18,8 @@ use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
 use concurrent_futures::{
-    as_completed, register, wait, Executor, Future, MapOptions, ProcessPoolExecutor, ReturnWhen,
-    ThreadPoolExecutor,
+    as_completed, register, wait, AnyExecutor, Engine, Executor, Future, MapOptions,
+    ProcessPoolExecutor, ReturnWhen, ThreadPoolExecutor,
 };
 use rand::random;
 
@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     python_patterns()?;
     beyond_python()?;
     processes()?;
+    engine_from_flag()?;
     println!("\ntour finished in {:.2?}", start.elapsed());
     Ok(())
 }
@@ -353,5 +354,28 @@ fn processes() -> Result<(), Box<dyn Error>> {
         .map(|f| f.result())
         .collect::<Result<Vec<_>, _>>()?;
     line("other results", counts);
+    Ok(())
+}
+
+/// The engine from `--engine threads|processes` (processes when not given).
+fn engine_flag() -> Result<Engine, Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--engine") {
+        Some(i) => Ok(args.get(i + 1).ok_or("--engine needs a value")?.parse()?),
+        None => Ok(Engine::Processes),
+    }
+}
+
+fn engine_from_flag() -> Result<(), Box<dyn Error>> {
+    heading("One engine chosen at run time: --engine threads|processes (AnyExecutor)");
+    // The code below is the same whichever engine runs it.
+    fn total(pool: &impl Executor) -> usize {
+        let ranges = (0..8u64).map(|i| (i * 10_000, (i + 1) * 10_000));
+        pool.map_with(count_primes, ranges, MapOptions::new().chunksize(4))
+            .map(|r| r.expect("count_primes does not fail"))
+            .sum()
+    }
+    let pool = AnyExecutor::new(engine_flag()?, Some(2))?;
+    println!("primes below 80,000 on {}: {}", pool.engine(), total(&pool));
     Ok(())
 }

@@ -478,6 +478,10 @@ impl BuildError {
             message: message.into(),
         }
     }
+    /// What was wrong, without the `invalid executor configuration:` prefix.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl fmt::Display for BuildError {

@@ -70,6 +70,7 @@ pub use crate::remote::__private;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod any;
 mod error;
 mod executor;
 mod future;
@@ -84,6 +85,7 @@ mod sync;
 mod thread;
 mod wait;
 
+pub use crate::any::{AnyExecutor, Engine};
 pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
 pub use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 pub use crate::future::{Future, FutureState, InvalidState, Promise};
