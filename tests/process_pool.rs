@@ -275,6 +275,24 @@ fn debug_names_the_workers() {
 
 // ----- what a task sees ----------------------------------------------------------------------
 
+/// A worker shows in `ps` as `prog: worker` and in `top` as `prog:worker` (the kernel's
+/// 15-byte name), after this program, not as `exe`.
+#[test]
+fn workers_are_named_after_the_program() {
+    let _w = watchdog("workers_are_named_after_the_program");
+    let pool = pool(1);
+    let pid = pool.submit_fn(pid_of, ()).unwrap();
+    let pid = result(pid).unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let argv0 = String::from_utf8_lossy(cmdline.split(|&b| b == 0).next().unwrap()).into_owned();
+    let exe = std::env::current_exe().unwrap();
+    let prog = exe.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(argv0, format!("{prog}: worker"));
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    let short: String = prog.chars().take(8).collect();
+    assert_eq!(comm.trim_end(), format!("{short}:worker"), "prog is {prog}");
+}
+
 #[test]
 fn task_stdin_is_empty() {
     let _w = watchdog("task_stdin_is_empty");

@@ -74,12 +74,29 @@ extern "C" fn bootstrap() {
         }
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    name_this_worker();
     crate::remote::unwind::install_hook(marker.flags & FLAG_PRINT_PANICS != 0);
     let code = serve(&marker);
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     // SAFETY: ends the process; nothing of the worker must run afterwards.
     unsafe { libc::_exit(code) }
+}
+
+/// Names the worker for `top` and `ps -e` (the kernel's 15-byte `comm`, which is `exe` after a
+/// start through `/proc/self/exe`): `prog:worker` from the `prog: worker` its parent gave as
+/// `argv[0]`, the program's name shortened to fit.
+fn name_this_worker() {
+    let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else {
+        return;
+    };
+    let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+    let prog = argv0.strip_suffix(b": worker").unwrap_or(argv0);
+    let keep = prog.len().min(15 - b":worker".len());
+    let mut name = prog[..keep].to_vec();
+    name.extend_from_slice(b":worker\0");
+    // SAFETY: a NUL-terminated buffer of at most 16 bytes, as PR_SET_NAME reads.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
 }
 
 /// This process's privileges, parent and standard input, as [`admit`] needs them.

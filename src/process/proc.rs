@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -69,6 +69,20 @@ pub(crate) fn worker_program() -> std::path::PathBuf {
     std::path::PathBuf::from("/proc/self/exe")
 }
 
+/// What a worker is called in `ps` (its `argv[0]`): `prog: worker`, after the program's own
+/// name, as pools in the field name theirs (the kernel would otherwise show `exe`, the link
+/// the worker was started through).
+pub(crate) fn worker_name() -> String {
+    let prog = std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::current_exe().ok())
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "concurrent-futures".into());
+    format!("{prog}: worker")
+}
+
 impl WorkerProc {
     /// Starts a worker: this program, re-executed (from the spawner thread) with a fresh marker
     /// and one end of a socket pair as its stdin.
@@ -77,7 +91,8 @@ impl WorkerProc {
         let (ours, theirs) = UnixStream::pair()?; // both close-on-exec
         let marker = Marker::new(opts.frame_limit, opts.flags);
         let mut cmd = Command::new(worker_program());
-        cmd.env(WORKER_ENV, marker.encode())
+        cmd.arg0(worker_name())
+            .env(WORKER_ENV, marker.encode())
             .stdin(Stdio::from(OwnedFd::from(theirs)));
         let child = super::spawner::spawn(cmd)?;
         let pidfd = pidfd_open(child.id());
