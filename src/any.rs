@@ -36,10 +36,10 @@ pub const WORKERS_VAR: &str = "CONCURRENT_FUTURES_MAX_WORKERS";
 pub enum Engine {
     /// [`ThreadPoolExecutor`]: for I/O-bound work and closures.
     Threads,
-    /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor): CPU-bound work, crash isolation
+    /// `ProcessPoolExecutor`: CPU-bound work, crash isolation
     /// (the `process` feature, on by default).
     Processes,
-    /// [`MpiPoolExecutor`](crate::MpiPoolExecutor) in spawned mode (the `mpi` feature).
+    /// `MpiPoolExecutor` in spawned mode (the `mpi` feature).
     Cluster,
 }
 

@@ -50,13 +50,37 @@
 //! | `Future()` + `set_result` (for executor authors)     | [`Promise::new()`](Promise::new)                                |
 //! | `asyncio.wrap_future(f)`                             | `f.await` ([`Future`] implements `std::future::Future`)         |
 //! | —                                                    | [`pool.scope(\|s\| ..)`](ThreadPoolExecutor::scope): tasks that borrow from the stack |
+//! | `ProcessPoolExecutor(max_workers=n)`                 | `ProcessPoolExecutor::with_max_workers(n)` (the `process` feature, on by default; Linux) |
+//! | pickling a module-level function                     | `register!(f)` once, next to `fn f`; arguments and results are serde types |
+//! | `executor.map(fn, xs, chunksize=k)`                  | `map_with(fn, xs, MapOptions::new().chunksize(k))`, through the [`Executor`] trait too |
+//! | `if __name__ == "__main__":`                         | nothing: a worker is this program re-executed, and a start-up hook serves tasks before `main` runs |
+//! | choosing the executor class at run time              | [`AnyExecutor::new(engine, n)`](AnyExecutor::new), [`AnyExecutor::from_env()`](AnyExecutor::from_env) |
+//! | `mpi4py.futures.MPIPoolExecutor`                     | `MpiPoolExecutor` (the `mpi` feature)                           |
+//!
+//! # Platforms
+//!
+//! The thread engine runs wherever `std` has threads. The process engine (and the cluster
+//! engine, which runs one inside each rank) is **Linux-only**: it relies on `/proc/self/exe`,
+//! `PR_SET_PDEATHSIG`, `pidfd` and `SO_PEERCRED`.
+//!
+//! # What is easy to get wrong
+//!
+//! - **Dropping a [`Future`] does not cancel its task** (unlike `asyncio.wrap_future` and
+//!   dropping a Rust `async` future): the task runs and its result is dropped. Call
+//!   [`cancel`](Future::cancel) first to skip a task that has not started.
+//! - **`panic = "abort"`** in the profile turns every panic into an abort: on the thread engine
+//!   a task's panic then ends the whole program instead of failing its future; on the process
+//!   and cluster engines it ends only the worker process, and the future gets `WorkerDied`.
+//! - **A stack overflow** in a thread-pool task aborts the process (Rust cannot unwind from
+//!   it); run code that may recurse without bound on processes, where it kills one worker.
 //!
 //! # Design notes
 //!
-//! Next to the code: the future's state table and the no-lost-wake-up argument in
-//! `src/future/core.rs`; the thread engine's reuse, sleep, shutdown and nested-wait protocols in
-//! `src/thread/mod.rs`; why scoped tasks are sound in `src/thread/scope.rs`; O(n) waiting in
-//! `src/wait/completion.rs`.
+//! Next to the code, and rendered in [`design`]: the future's state table and the
+//! no-lost-wake-up argument ([`design::future_states`]); the thread engine's reuse, sleep,
+//! shutdown and nested-wait protocols ([`design::thread_engine`]); why scoped tasks are sound
+//! ([`design::scoped_tasks`]); O(n) waiting ([`design::waiting_on_many`]); and the process
+//! engine's in its module documentation.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -71,6 +95,7 @@ pub use crate::remote::__private;
 pub struct ReadmeDoctests;
 
 mod any;
+pub mod design;
 mod error;
 mod executor;
 mod future;

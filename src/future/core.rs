@@ -1,32 +1,4 @@
-//! The shared state behind every [`Future`](crate::Future): a one-byte state word read without
-//! locking, and a mutex around the result slot and the list of waiters.
-//!
-//! # State machine
-//!
-//! | from      | to        | by                                             | who owns the work afterwards |
-//! |-----------|-----------|------------------------------------------------|------------------------------|
-//! | `PENDING` | `RUNNING` | `try_start` (CAS): a worker, or a helping waiter | the thread that won the CAS |
-//! | `PENDING` | `CANCELLED` | `cancel` (CAS under the lock)                | nobody: the work is dropped  |
-//! | `PENDING` | `FINISHED` | `fail_pending` (CAS under the lock): a broken executor | nobody: the work is dropped |
-//! | `RUNNING` | `FINISHED` | `complete` (store under the lock)            | —                            |
-//!
-//! `FINISHED` and `CANCELLED` are final. Every transition out of `PENDING` is a compare-and-swap,
-//! so exactly one thread wins it: a cancelled task never starts, a started task is never
-//! cancelled, and the winner alone may touch the task's closure (see `thread/task.rs`).
-//!
-//! # Why no wake-up is lost
-//!
-//! Every transition *into* a final state happens while holding `inner`'s lock, and the same
-//! critical section drains the waiter list. A waiter registers itself while holding the lock and
-//! re-reads the state under it. So for any waiter, either its registration comes first (and the
-//! completer, which locks afterwards, finds it in the list and wakes it), or the completion comes
-//! first (and the waiter, locking afterwards, sees the final state and does not wait). The state
-//! byte is also read without the lock (`done()`, the spin before parking), which is only ever
-//! used to return early, never to decide to sleep.
-//!
-//! Thread waiters sleep in `std::thread::park` and are woken by `Thread::unpark`, whose token
-//! makes a wake-up sent between "registered" and "parked" stick; the parking loop re-checks the
-//! state after every return from `park`, so spurious returns are harmless.
+#![doc = include_str!("core.md")]
 
 use std::task::Waker;
 

@@ -1,16 +1,4 @@
-//! The worker marker: the environment variable through which a parent tells a re-executed copy
-//! of itself to serve as a worker, and the checks that copy makes before it believes it.
-//!
-//! ```text
-//!  CONCURRENT_FUTURES_WORKER=cf1:<parent pid>:<token, 32 hex digits>:<frame limit>:<flags>
-//! ```
-//!
-//! The token is 128 random bits drawn per spawn; the worker sends it back in its first frame
-//! (`HELLO`), and the parent accepts no reply from a worker before a matching one — so a marker
-//! that leaked into some other process's environment, or a process that is not the one the parent
-//! started, is recognised. The parent pid is checked against `getppid()` and against the
-//! `SO_PEERCRED` of the socket on standard input (see [`admit`]). Flags: bit 0, print the
-//! panics of tasks on the worker's stderr.
+#![doc = include_str!("marker.md")]
 
 use std::fmt::Write as _;
 

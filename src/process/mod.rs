@@ -1,4 +1,5 @@
-//! The process engine: [`ProcessPoolExecutor`].
+//! The process engine: [`ProcessPoolExecutor`]. Linux only (it relies on `/proc/self/exe`,
+//! `PR_SET_PDEATHSIG`, `pidfd` and `SO_PEERCRED`).
 //!
 //! A worker that crashes fails only the task it was running; the pool replaces it and goes on:
 //!

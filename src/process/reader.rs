@@ -1,21 +1,4 @@
-//! The parent's reader thread, one per worker: it reads the worker's replies and notices its
-//! end, whatever the worker's descendants do.
-//!
-//! The socket is read without blocking, into a [`FrameBuf`]; when it is empty the thread polls
-//! for a moment (`wire::READ_SPIN`), then blocks in `poll` on two descriptors: the socket, and a
-//! pidfd of the worker process, which becomes readable when the process ends. End-of-stream
-//! alone is not enough: a task that forked a child which lingers (a daemon, a stuck helper)
-//! leaves that child holding the worker's end of the socket, so end-of-stream would come only
-//! when the child exits — for a daemon, never — and the worker's task, its timeout, `kill`,
-//! `terminate_workers` and `shutdown(wait)` would wait with it. When the process has ended, the
-//! thread takes what is left in the socket (a worker's last reply is complete in the socket buffer
-//! before it can exit), shuts the parent's end down (a write blocked on a full buffer returns),
-//! reaps the process and reports its end. On kernels without `pidfd_open` (before Linux 5.3)
-//! the poll wakes every 250 ms to ask `waitid(WNOWAIT)` instead.
-//!
-//! End-of-stream from a process that has not ended (it closed the socket itself) is given two
-//! seconds to become an exit, then the process is killed: a worker without a channel is of no use
-//! and must not be waited for.
+#![doc = include_str!("reader.md")]
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};

@@ -1,14 +1,4 @@
-//! Where worker processes are started from: one thread per program that lives as long as the
-//! program does.
-//!
-//! Workers ask the kernel for `SIGKILL` when their parent dies (`PR_SET_PDEATHSIG`), and the
-//! kernel's notion of "parent" for that signal is the *thread* that started the child: a worker
-//! started from a short-lived thread (a user's thread that submitted, or a pool's reader thread,
-//! which ends when its worker does) would be killed when that thread ends. So every worker is
-//! started here. The thread is started by the first [`ProcessPoolExecutor`] to be built (a
-//! failure to start it is that build's error) and never exits; idle, it blocks on its channel.
-//!
-//! [`ProcessPoolExecutor`]: crate::ProcessPoolExecutor
+#![doc = include_str!("spawner.md")]
 
 use std::io;
 use std::process::{Child, Command};

@@ -1,14 +1,4 @@
-//! Where a process pool's done-callbacks run: one thread per pool, never a reader thread.
-//!
-//! A reader thread delivers its worker's results. If it also ran their callbacks, a callback that
-//! waits on another task of the same pool would block the very thread that must deliver that
-//! task's result (with one worker: for good). So a reader completes the future — the value is
-//! stored and waiting threads, `wait`/`as_completed` and `.await` are woken at once — and hands
-//! the callbacks to this thread. They run in completion order; a callback may block (on this
-//! pool's futures, too): results keep arriving meanwhile, only later callbacks wait.
-//!
-//! `shutdown(wait = true)` returns after the callbacks of every task have run, as in Python
-//! (unless it is called from a callback, which would wait for itself).
+#![doc = include_str!("callbacks.md")]
 
 use std::cell::Cell;
 use std::sync::mpsc::{channel, Sender};

@@ -1,14 +1,4 @@
-//! Panics in a worker process: every piece of user code a worker runs — decoding the argument,
-//! the function, encoding and dropping the result — runs inside [`catch`], so a panic becomes a
-//! [`RemoteError::Panicked`] on that task and the worker goes on serving.
-//!
-//! The worker installs its own panic hook ([`install_hook`], before it serves): while a task's
-//! code runs, the hook records where the panic happened (`file:line:column`) and, when
-//! `RUST_BACKTRACE` (or `RUST_LIB_BACKTRACE`) asks for one, the backtrace; both travel to the
-//! parent inside the error, like Python's remote traceback. It prints nothing unless the pool
-//! was built with [`print_worker_panics(true)`](crate::ProcessPoolBuilder::print_worker_panics):
-//! the message already reaches the caller in the error. A panic outside a task (a thread the
-//! task started) goes to the hook that was there before, so nothing is hidden.
+#![doc = include_str!("unwind.md")]
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,16 +1,4 @@
-//! Scoped tasks: closures that borrow from the caller's stack, joined when the scope ends
-//! (like `std::thread::scope`, on the pool's threads).
-//!
-//! # Why this is sound
-//!
-//! A scoped task's closure and result may borrow data that lives for `'env`. The task is erased
-//! to a `'static` job like any other (`task.rs`), so the scope must not return while anything
-//! in the task's allocation could still be used. The allocation carries a [`LiveTask`] as its
-//! last field; its `Drop` (which runs after the closure and the result were dropped) decrements
-//! the scope's `live` count. `ThreadPoolExecutor::scope` returns (or resumes a panic) only after
-//! `live` reached zero, i.e. after every scoped task's allocation is gone — whoever held the
-//! last reference (the queue, a worker, a helper, a `ScopedFuture`). Leaking a `ScopedFuture`
-//! (`mem::forget`) makes the scope wait forever, which is safe.
+#![doc = include_str!("scope.md")]
 
 use std::marker::PhantomData;
 use std::ops::Deref;

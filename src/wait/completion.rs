@@ -1,14 +1,4 @@
-//! A queue of "future number `i` is done" events, fed by the futures themselves.
-//!
-//! `wait`, `as_completed` and `map_unordered` register one [`Completion`] on each future with the
-//! future's index as token (`Waiter::Set`). A completing future pushes its token and unparks the
-//! consumer; the consumer pops tokens. Each future is visited a constant number of times, so
-//! waiting on `n` futures is O(n) in total, with no polling.
-//!
-//! No wake-up is lost: the consumer records itself (`waiter`) and checks the queue in one
-//! critical section; a producer pushes and reads `waiter` in one critical section, then unparks.
-//! Either the producer sees the consumer's record (and unparks it, which sticks even if the
-//! consumer has not parked yet), or the consumer sees the pushed token.
+#![doc = include_str!("completion.md")]
 
 use std::collections::VecDeque;
 use std::time::Instant;

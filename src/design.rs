@@ -1,0 +1,37 @@
+//! The design notes, one page each: the same text as the module documentation next to the
+//! code it describes (most of those modules are private, so their notes are rendered here).
+//! The public engine modules carry their own: `process` (how a task flows between the
+//! processes, how a dead worker is detected, the threat model), `process::wire` (the frame
+//! format) and, with the `mpi` feature, `mpi` (the cluster engine).
+
+#[doc = include_str!("future/core.md")]
+pub mod future_states {}
+
+#[doc = include_str!("thread/README.md")]
+pub mod thread_engine {}
+
+#[doc = include_str!("thread/scope.md")]
+pub mod scoped_tasks {}
+
+#[doc = include_str!("wait/completion.md")]
+pub mod waiting_on_many {}
+
+#[cfg(feature = "process")]
+#[doc = include_str!("process/marker.md")]
+pub mod worker_admission {}
+
+#[cfg(feature = "process")]
+#[doc = include_str!("process/reader.md")]
+pub mod worker_reader {}
+
+#[cfg(feature = "process")]
+#[doc = include_str!("process/spawner.md")]
+pub mod worker_spawner {}
+
+#[cfg(feature = "process")]
+#[doc = include_str!("remote/callbacks.md")]
+pub mod callback_thread {}
+
+#[cfg(feature = "process")]
+#[doc = include_str!("remote/unwind.md")]
+pub mod panics_across_processes {}
