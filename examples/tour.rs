@@ -377,5 +377,11 @@ fn engine_from_flag() -> Result<(), Box<dyn Error>> {
     }
     let pool = AnyExecutor::new(engine_flag()?, Some(2))?;
     println!("primes below 80,000 on {}: {}", pool.engine(), total(&pool));
+    // Every engine keeps cheap counters (tokio's RuntimeMetrics is the model).
+    let s = pool.stats();
+    println!(
+        "stats: {} submitted, {} completed, {} failed, {} workers alive, busy {:.1?}",
+        s.submitted, s.completed, s.failed, s.workers_alive, s.busy
+    );
     Ok(())
 }

@@ -249,6 +249,9 @@ impl Executor for AnyExecutor {
     fn default_buffer_size(&self) -> usize {
         each!(self, p => Executor::default_buffer_size(p))
     }
+    fn stats(&self) -> crate::PoolStats {
+        each!(self, p => Executor::stats(p))
+    }
     fn map_with<'a, A: Payload, R: Payload, I: IntoIterator<Item = A>>(
         &'a self,
         f: impl TaskFn<A, R>,

@@ -341,6 +341,24 @@ pub trait Executor {
         crate::map::default_buffer(self.max_workers())
     }
 
+    /// The executor's counters ([`PoolStats`](crate::PoolStats)): tasks submitted, queued,
+    /// running, completed, failed and cancelled, workers alive and replaced, busy time. Cheap
+    /// enough to call as often as a progress display wants.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, Executor, ProcessPoolExecutor};
+    /// fn double(x: u32) -> u32 { x * 2 }
+    /// register!(double);
+    /// fn report(pool: &impl Executor) -> String {
+    ///     let s = pool.stats();
+    ///     format!("{} done of {}, {} workers", s.done(), s.submitted, s.workers_alive)
+    /// }
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// pool.submit_fn(double, 21).unwrap().wait();
+    /// assert_eq!(report(&pool), "1 done of 1, 1 workers");
+    /// ```
+    fn stats(&self) -> crate::PoolStats;
+
     /// `f` over `items`, results in input order, lazily with a bounded buffer
     /// (see [`MapOptions`]). Each item is a `Result`, so one failure hides nothing.
     ///

@@ -106,6 +106,7 @@ pub mod mpi;
 pub mod process;
 #[cfg(feature = "process")]
 pub mod remote;
+mod stats;
 mod sync;
 mod thread;
 mod wait;
@@ -119,6 +120,7 @@ pub use crate::map::{Map, MapUnordered};
 pub use crate::mpi::{MpiPoolBuilder, MpiPoolExecutor};
 #[cfg(feature = "process")]
 pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};
+pub use crate::stats::PoolStats;
 
 /// Without the `process` feature there are no worker processes: `register!` only checks that
 /// its arguments are functions, so code that registers its tasks builds either way.

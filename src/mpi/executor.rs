@@ -213,6 +213,16 @@ impl MpiPoolExecutor {
         self.session.max_workers()
     }
 
+    /// The pool's counters ([`PoolStats`](crate::PoolStats)): tasks (a `map` chunk counts as
+    /// one) submitted, queued (at the manager), running (sent to a rank), completed, failed,
+    /// cancelled; the local workers of the ranks still serving; workers replaced (tasks that
+    /// came back from a dead worker); and the busy time, estimated from the replies (each
+    /// reply counts its round trip, at most as many times the gap since that rank's previous
+    /// reply as the rank has workers).
+    pub fn stats(&self) -> crate::PoolStats {
+        self.session.stats()
+    }
+
     /// The worker ranks: `(rank, host, pid, local workers)`.
     pub fn ranks(&self) -> Vec<(i32, String, u32, usize)> {
         self.session.ranks()
@@ -257,6 +267,9 @@ impl Executor for MpiPoolExecutor {
         arg: A,
     ) -> Result<Future<R>, SubmitError<A>> {
         MpiPoolExecutor::submit_fn(self, f, arg)
+    }
+    fn stats(&self) -> crate::PoolStats {
+        MpiPoolExecutor::stats(self)
     }
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         MpiPoolExecutor::shutdown(self, wait, cancel_futures)

@@ -59,6 +59,8 @@ struct RankState {
     finished: bool,
     /// A moving average of the time from sending a task to its reply (`None` before the first).
     latency: Option<Duration>,
+    /// When its last reply came (for the busy-time estimate).
+    last_reply: Option<Instant>,
 }
 
 impl RankState {
@@ -116,6 +118,7 @@ pub(crate) struct Session {
     callbacks: Callbacks,
     next_id: AtomicU64,
     pub(crate) settings: Settings,
+    stats: crate::stats::Counters,
 }
 
 /// Every live session, to shut down at exit before MPI is finalized.
@@ -175,6 +178,7 @@ impl Session {
             callbacks,
             next_id: AtomicU64::new(1),
             settings: s,
+            stats: Default::default(),
         });
         handoff.set(Arc::downgrade(&session), deliver);
         // Wait for every worker rank.
@@ -238,6 +242,20 @@ impl Session {
             .collect()
     }
 
+    /// The counters, with the local workers of the ranks still serving.
+    pub(crate) fn stats(&self) -> crate::PoolStats {
+        let alive = {
+            let st = lock(&self.state);
+            st.ranks
+                .iter()
+                .filter(|r| !r.finished)
+                .filter_map(|r| r.ready.as_ref())
+                .map(|r| r.workers as usize)
+                .sum()
+        };
+        self.stats.snapshot(alive)
+    }
+
     pub(crate) fn queued(&self) -> usize {
         lock(&self.state).pending.len()
     }
@@ -258,6 +276,7 @@ impl Session {
             return Err((entry, cause));
         }
         st.pending.push_back(entry);
+        self.stats.submitted();
         self.pump(&mut st);
         Ok(())
     }
@@ -267,6 +286,7 @@ impl Session {
         while let Some(front) = st.pending.front() {
             if front.done.is_cancelled() {
                 st.pending.pop_front();
+                self.stats.cancelled();
                 continue;
             }
             // The least-loaded rank with room.
@@ -282,8 +302,13 @@ impl Session {
                 .min();
             let Some((_, rank)) = best else { break };
             let e = st.pending.pop_front().expect("front exists");
+            let again = e.done.is_running(); // a retry
             if !e.done.start() {
+                self.stats.cancelled();
                 continue; // cancelled meanwhile
+            }
+            if !again {
+                self.stats.started();
             }
             let msg = protocol::task(e.id, e.timeout, &e.call);
             self.mpi.send(self.ep, rank, msg);
@@ -348,6 +373,7 @@ impl Session {
                 rs.finished = true;
                 // Whatever it still held cannot come back.
                 for (_, e) in rs.in_flight.drain() {
+                    self.stats.finished(false);
                     finish.push((
                         e.done,
                         Err(TaskError::WorkerDied {
@@ -368,7 +394,15 @@ impl Session {
                     return;
                 };
                 if let Some(sent) = e.sent {
-                    rs.record(sent.elapsed());
+                    let now = Instant::now();
+                    let latency = now - sent;
+                    rs.record(latency);
+                    // Busy time, estimated: a rank with a queue answers every `task / workers`,
+                    // so a reply stands for at most `workers` times the gap since the last one.
+                    let workers = rs.ready.as_ref().map_or(1, |r| r.workers);
+                    let gap = rs.last_reply.map_or(latency, |t| (now - t) * workers);
+                    self.stats.busy(latency.min(gap));
+                    rs.last_reply = Some(now);
                 }
                 let reply = if frame.kind == OK {
                     Ok(frame.body)
@@ -380,6 +414,9 @@ impl Session {
                         },
                     })
                 };
+                if matches!(reply, Err(TaskError::WorkerDied { .. })) {
+                    self.stats.replaced(); // its rank starts another worker
+                }
                 match reply {
                     Err(TaskError::WorkerDied { pid, how, host }) if e.retries_left > 0 => {
                         e.retries_left -= 1;
@@ -393,9 +430,13 @@ impl Session {
                             "{how} (attempt {n} of {n}; before: {})",
                             e.attempts.join("; ")
                         );
+                        self.stats.finished(false);
                         finish.push((e.done, Err(TaskError::WorkerDied { pid, how, host })));
                     }
-                    other => finish.push((e.done, other)),
+                    other => {
+                        self.stats.finished(other.is_ok());
+                        finish.push((e.done, other));
+                    }
                 }
                 self.pump(&mut st);
                 if st.shutdown {
@@ -425,6 +466,7 @@ impl Session {
         drop(st);
         for c in cancelled {
             c.cancel();
+            self.stats.cancelled();
         }
         {
             let mut st = lock(&self.state);

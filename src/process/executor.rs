@@ -437,6 +437,26 @@ impl ProcessPoolExecutor {
         self.shared.shutdown(wait, cancel_futures);
     }
 
+    /// The pool's counters ([`PoolStats`](crate::PoolStats)): tasks (a `map` chunk counts as
+    /// one) submitted, queued, running, completed, failed and cancelled; worker processes alive
+    /// and replaced after a death; the time workers spent on tasks.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn crash(_: ()) { std::process::exit(3) }
+    /// fn one(_: ()) -> u8 { 1 }
+    /// register!(crash, one);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// pool.submit_fn(crash, ()).unwrap().wait();
+    /// pool.submit_fn(one, ()).unwrap().wait();
+    /// let s = pool.stats();
+    /// assert_eq!((s.submitted, s.completed, s.failed), (2, 1, 1));
+    /// assert_eq!(s.workers_replaced, 1);
+    /// ```
+    pub fn stats(&self) -> crate::PoolStats {
+        self.shared.snapshot()
+    }
+
     /// The most worker processes.
     ///
     /// ```
@@ -544,6 +564,9 @@ impl Executor for ProcessPoolExecutor {
         arg: A,
     ) -> Result<Future<R>, SubmitError<A>> {
         ProcessPoolExecutor::submit_fn(self, f, arg)
+    }
+    fn stats(&self) -> crate::PoolStats {
+        ProcessPoolExecutor::stats(self)
     }
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         ProcessPoolExecutor::shutdown(self, wait, cancel_futures)

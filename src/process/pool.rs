@@ -92,6 +92,8 @@ struct Slot {
     killed: bool,
     tasks_done: usize,
     idle_since: Instant,
+    /// Since when its oldest task in flight has been running (for the busy time).
+    busy_since: Instant,
 }
 
 impl Entry {
@@ -166,6 +168,7 @@ pub(crate) struct Shared {
     timers: Timers,
     callbacks: Callbacks,
     me: Weak<Shared>,
+    pub(crate) stats: crate::stats::Counters,
 }
 
 std::thread_local! {
@@ -181,6 +184,7 @@ impl Shared {
         let callbacks = Callbacks::start()?;
         let shared = Arc::new_cyclic(|me| Shared {
             cfg,
+            stats: Default::default(),
             state: Mutex::new(State {
                 pending: VecDeque::new(),
                 workers: Vec::new(),
@@ -226,6 +230,7 @@ impl Shared {
             return Err((entry, cause));
         }
         st.pending.push_back(entry);
+        self.stats.submitted();
         let work = self.pump(&mut st);
         drop(st);
         self.execute(work);
@@ -249,6 +254,7 @@ impl Shared {
                 while let Some(e) = st.pending.front() {
                     if e.done.is_cancelled() {
                         st.pending.pop_front();
+                        self.stats.cancelled();
                         continue;
                     }
                     if !slot.accepts(e, self.cfg.max_tasks_per_child) {
@@ -258,8 +264,16 @@ impl Shared {
                     // Sent is running: `cancel()` returning true must mean the task never runs,
                     // and once in a worker's socket it will. Its clock starts now (a task with a
                     // time limit is only ever sent to an idle worker).
+                    let again = e.done.is_running(); // sent before, to a worker that died
                     if !e.done.start() {
+                        self.stats.cancelled();
                         continue; // cancelled meanwhile
+                    }
+                    if !again {
+                        self.stats.started();
+                    }
+                    if slot.in_flight.is_empty() {
+                        slot.busy_since = Instant::now();
                     }
                     let timeout = e.timeout;
                     slot.proc.queue(e.frame.clone());
@@ -272,6 +286,7 @@ impl Shared {
         // Drop cancelled entries at the front so that they do not cause spawns.
         while st.pending.front().is_some_and(|e| e.done.is_cancelled()) {
             st.pending.pop_front();
+            self.stats.cancelled();
         }
         // Start workers for what is still waiting (also during shutdown: accepted work runs),
         // counting those already starting or initializing as spare.
@@ -321,6 +336,7 @@ impl Shared {
         }
         for c in work.cancels {
             c.cancel();
+            self.stats.cancelled();
         }
         for (c, r) in work.finish {
             self.complete(c, r);
@@ -399,6 +415,7 @@ impl Shared {
             killed: false,
             tasks_done: 0,
             idle_since: Instant::now(),
+            busy_since: Instant::now(),
         });
         drop(handoff);
         // Tasks wait for the worker's HELLO; the initializer frame is sent at once (the worker
@@ -512,6 +529,9 @@ impl Shared {
         let entry = slot.in_flight.pop_front().expect("checked above");
         slot.tasks_done += 1;
         slot.idle_since = Instant::now();
+        self.stats.busy(slot.idle_since - slot.busy_since);
+        slot.busy_since = slot.idle_since; // the next task in the worker runs from now
+        self.stats.finished(reply.is_ok());
         let limit_reached = self
             .cfg
             .max_tasks_per_child
@@ -549,6 +569,9 @@ impl Shared {
             return;
         };
         let mut slot = st.workers.swap_remove(i);
+        if slot.hello && !slot.retiring && !st.terminating {
+            self.stats.replaced(); // died serving: another starts when there is work
+        }
         // The oldest unanswered task was running; the others never started: queue them again
         // (they are marked running, so they run on another worker), unless the pool's workers
         // are being terminated.
@@ -585,11 +608,10 @@ impl Shared {
             mark_broken(&mut st, cause);
         }
         let mut work = self.pump(&mut st);
-        work.finish.extend(
-            unstarted
-                .into_iter()
-                .map(|d| (d, Err(terminated_before_start()))),
-        );
+        for d in unstarted {
+            self.stats.finished(false);
+            work.finish.push((d, Err(terminated_before_start())));
+        }
         self.changed.notify_all();
         drop(st);
         if let Some(mut entry) = running {
@@ -656,6 +678,7 @@ impl Shared {
                     host: None,
                 },
             };
+            self.stats.finished(false);
             work.finish.push((entry.done, Err(err)));
         }
         self.execute(work);
@@ -761,28 +784,6 @@ fn mark_broken(st: &mut State, cause: &str) {
     }
 }
 
-/// Why a pool whose workers die before they can serve is broken.
-fn cannot_start(pid: u32, how: &str) -> String {
-    let exe = std::fs::read_link(super::proc::worker_program())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "this program".into());
-    let loader = std::path::Path::new(&exe)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("ld-") || n.starts_with("ld.so"));
-    let hint = if loader {
-        format!(
-            ": this program was started through the dynamic loader ({exe}), which cannot be \
-             re-executed as the program; run the program directly"
-        )
-    } else {
-        format!(
-            ": re-executing {exe} did not give a worker (started through a loader or an \
-             emulator, or killed at start?); run the program directly"
-        )
-    };
-    format!("worker processes cannot start: worker {pid} {how} before it could serve{hint}")
-}
-
 mod lifecycle;
+use super::proc::cannot_start;
 use lifecycle::terminated_before_start;

@@ -262,3 +262,26 @@ fn signal_name(sig: i32) -> &'static str {
         _ => "signal",
     }
 }
+
+/// Why a pool whose workers die before they can serve is broken.
+pub(crate) fn cannot_start(pid: u32, how: &str) -> String {
+    let exe = std::fs::read_link(worker_program())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "this program".into());
+    let loader = std::path::Path::new(&exe)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("ld-") || n.starts_with("ld.so"));
+    let hint = if loader {
+        format!(
+            ": this program was started through the dynamic loader ({exe}), which cannot be \
+             re-executed as the program; run the program directly"
+        )
+    } else {
+        format!(
+            ": re-executing {exe} did not give a worker (started through a loader or an \
+             emulator, or killed at start?); run the program directly"
+        )
+    };
+    format!("worker processes cannot start: worker {pid} {how} before it could serve{hint}")
+}

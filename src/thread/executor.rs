@@ -352,6 +352,21 @@ impl ThreadPoolExecutor {
         self.pool.thread_count()
     }
 
+    /// The pool's counters: tasks submitted, queued, running, completed, failed, cancelled,
+    /// worker threads alive and replaced, and the time workers were busy.
+    ///
+    /// ```
+    /// use concurrent_futures::ThreadPoolExecutor;
+    /// let pool = ThreadPoolExecutor::with_max_workers(2).unwrap();
+    /// let futures: Vec<_> = (0..10).map(|i| pool.submit(move || i * 2).unwrap()).collect();
+    /// futures.iter().for_each(|f| f.wait());
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.submitted, stats.completed, stats.done()), (10, 10, 10));
+    /// ```
+    pub fn stats(&self) -> crate::PoolStats {
+        self.pool.stats.snapshot(self.pool.thread_count())
+    }
+
     /// How many tasks are queued and not yet taken by a worker.
     ///
     /// ```
@@ -442,6 +457,9 @@ impl Executor for ThreadPoolExecutor {
         ThreadPoolExecutor::submit_fn(self, f, arg)
     }
 
+    fn stats(&self) -> crate::PoolStats {
+        ThreadPoolExecutor::stats(self)
+    }
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         ThreadPoolExecutor::shutdown(self, wait, cancel_futures)
     }

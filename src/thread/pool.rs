@@ -59,6 +59,8 @@ pub(crate) struct Pool {
     waiting_workers: AtomicUsize,
     /// Signalled (under `sleep_lock`) whenever a worker thread exits.
     exited: Condvar,
+    /// What `stats()` reports (worker threads hold a reference too, for nested waits).
+    pub(crate) stats: std::sync::Arc<crate::stats::Counters>,
 }
 
 /// The bounded queue's accounting: how many admitted tasks have not left `PENDING` yet.
@@ -145,6 +147,7 @@ impl Pool {
             gate: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
             idle: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
             threads: AtomicUsize::new(0),
+            stats: Default::default(),
             sleeping: AtomicUsize::new(0),
             sleep_lock: Mutex::new(0),
             wake: Condvar::new(),
@@ -229,7 +232,9 @@ impl Pool {
             // instead, which frees a slot.
             if super::worker::current_pool() == self.id {
                 if let Some(job) = self.pop() {
-                    job.run(&mut || {});
+                    if job.run(&self.stats, &mut || {}).is_none() {
+                        self.stats.cancelled();
+                    }
                 }
                 continue;
             }
@@ -248,6 +253,7 @@ impl Pool {
         // and spawn a thread the job did not need. Reserving a new thread stays *after* the push
         // (see `try_retire`).
         let claimed = self.try_claim_idle();
+        self.stats.submitted();
         self.queue.push(job);
         fence(SeqCst);
         if !claimed && self.try_reserve_thread() {
@@ -473,7 +479,12 @@ impl Pool {
     fn drain_failing(&self) {
         let err = self.broken_error();
         while let Some(job) = self.pop() {
-            job.fail(err.clone());
+            // Not pending any more: it was cancelled while queued.
+            if job.fail(err.clone()) {
+                self.stats.failed_unstarted();
+            } else {
+                self.stats.cancelled();
+            }
         }
     }
 
@@ -483,7 +494,9 @@ impl Pool {
         if cancel_futures {
             self.cancelling.store(true, Release);
             while let Some(job) = self.pop() {
+                // Cancelled now, or by its holder while queued: either way, never started.
                 job.cancel_job();
+                self.stats.cancelled();
             }
         }
         self.wake_all();

@@ -16,17 +16,21 @@ use std::cell::UnsafeCell;
 use crate::error::{drop_quietly, TaskError};
 use crate::future::core::Core;
 use crate::future::{Future, Shared};
+use crate::stats::Counters;
 use crate::sync::Arc;
 
 /// A unit of work in a pool's queue.
 pub(crate) trait Job: Send + Sync {
     /// Runs the task if it is still pending; `before_complete` is called after the closure
     /// returned and before the future is completed (the worker uses it to say it is available).
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut());
-    /// Cancels the task if it is still pending (shutdown with `cancel_futures`).
-    fn cancel_job(self: Arc<Self>);
-    /// Fails the task if it is still pending (broken executor).
-    fn fail(self: Arc<Self>, err: TaskError);
+    /// Runs the task if it is still pending: `Some(true)` if it returned a value, `Some(false)`
+    /// if it panicked, `None` if it had been cancelled (or failed) before.
+    /// Counts it in `stats` when it starts and when it finishes.
+    fn run(self: Arc<Self>, stats: &Counters, before_complete: &mut dyn FnMut()) -> Option<bool>;
+    /// Cancels the task if it is still pending (shutdown with `cancel_futures`); true if it was.
+    fn cancel_job(self: Arc<Self>) -> bool;
+    /// Fails the task if it is still pending (broken executor); true if it was.
+    fn fail(self: Arc<Self>, err: TaskError) -> bool;
     /// Blocks until the task is final (scoped tasks, at the end of the scope).
     fn wait_final(self: Arc<Self>);
 }
@@ -130,7 +134,9 @@ where
     T: Send,
 {
     /// Runs the closure (the caller won PENDING → RUNNING) and completes the future.
-    fn execute(self: Arc<Self>, before_complete: &mut dyn FnMut()) {
+    /// Runs the closure; `before_complete(ok)` runs before the future completes (so that what
+    /// it records is visible to whoever the completion wakes).
+    fn execute(self: Arc<Self>, before_complete: &mut dyn FnMut(bool)) -> bool {
         let outcome = match self.take_func() {
             Some(f) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
                 .map_err(TaskError::from_panic),
@@ -138,9 +144,11 @@ where
                 cause: "task closure missing (internal error)".into(),
             }),
         };
-        before_complete();
+        let ok = outcome.is_ok();
+        before_complete(ok);
         let wakeups = self.core.complete(outcome);
         wakeups.wake(|| view(self));
+        ok
     }
 }
 
@@ -149,22 +157,32 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) {
+    fn run(self: Arc<Self>, stats: &Counters, before_complete: &mut dyn FnMut()) -> Option<bool> {
         if self.core.try_start() {
+            stats.started();
             self.left_pending();
-            self.execute(before_complete);
+            Some(self.execute(&mut |ok| {
+                stats.finished(ok);
+                before_complete();
+            }))
+        } else {
+            None
         }
     }
 
-    fn cancel_job(self: Arc<Self>) {
-        Shared::cancel(self);
+    fn cancel_job(self: Arc<Self>) -> bool {
+        Shared::cancel(self)
     }
 
-    fn fail(self: Arc<Self>, err: TaskError) {
-        if let Ok(w) = self.core.fail_pending(err) {
-            self.left_pending();
-            drop_quietly(self.take_func());
-            w.wake(|| view(self));
+    fn fail(self: Arc<Self>, err: TaskError) -> bool {
+        match self.core.fail_pending(err) {
+            Ok(w) => {
+                self.left_pending();
+                drop_quietly(self.take_func());
+                w.wake(|| view(self));
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -198,8 +216,9 @@ where
     /// queued runs it itself. See `thread/mod.rs`.
     fn help(self: Arc<Self>) -> bool {
         if super::worker::current_pool() == self.pool_id && self.core.try_start() {
+            super::worker::with_current_stats(Counters::started);
             self.left_pending();
-            self.execute(&mut || {});
+            self.execute(&mut |ok| super::worker::with_current_stats(|c| c.finished(ok)));
             return true;
         }
         false

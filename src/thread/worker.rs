@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::pool::{JoinHandle, Pool};
 use crate::error::{drop_quietly, panic_message};
+use crate::stats::Counters;
 use crate::sync::{backoff, Arc};
 
 /// How long an idle worker keeps looking for work before it sleeps. Long enough that a
@@ -16,10 +17,23 @@ const IDLE_SPIN: Duration = Duration::from_micros(50);
 #[cfg(not(loom))]
 std::thread_local! {
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+    static CURRENT_STATS: std::cell::RefCell<Option<std::sync::Arc<Counters>>> =
+        const { std::cell::RefCell::new(None) };
 }
 #[cfg(loom)]
 loom::thread_local! {
     static CURRENT_POOL: Cell<usize> = Cell::new(0);
+    static CURRENT_STATS: std::cell::RefCell<Option<std::sync::Arc<Counters>>> =
+        std::cell::RefCell::new(None);
+}
+
+/// Runs `f` with the counters of the pool this worker thread serves (none off the pool).
+pub(crate) fn with_current_stats(f: impl FnOnce(&Counters)) {
+    CURRENT_STATS.with(|c| {
+        if let Some(c) = c.borrow().as_ref() {
+            f(c)
+        }
+    })
 }
 
 /// The id of the pool whose worker this thread is, or 0.
@@ -77,6 +91,7 @@ impl Drop for Exit {
                     self.pool.id
                 );
                 if !self.pool.should_exit() && self.pool.try_reserve_thread() {
+                    self.pool.stats.replaced();
                     self.pool.spawn_worker();
                 }
             }
@@ -86,6 +101,7 @@ impl Drop for Exit {
 
 pub(crate) fn run(pool: Arc<Pool>, _index: usize) {
     CURRENT_POOL.with(|c| c.set(pool.id));
+    CURRENT_STATS.with(|c| *c.borrow_mut() = Some(pool.stats.clone()));
     let exit = Exit {
         pool: pool.clone(),
         marked: Cell::new(false),
@@ -100,29 +116,42 @@ pub(crate) fn run(pool: Arc<Pool>, _index: usize) {
         }
     }
     let mut marked = false;
+    // When this worker last woke up to work (its busy time runs until it goes idle).
+    let mut busy_since: Option<Instant> = None;
     loop {
         // Busy half: run jobs until the queue is empty.
         if let Some(job) = pool.pop() {
+            if busy_since.is_none() && !cfg!(loom) {
+                busy_since = Some(Instant::now());
+            }
             if marked {
                 pool.unmark_idle();
                 marked = false;
                 exit.marked.set(false);
             }
             if pool.is_broken() {
-                job.clone().fail(pool.broken_error());
+                if job.clone().fail(pool.broken_error()) {
+                    pool.stats.failed_unstarted();
+                } else {
+                    pool.stats.cancelled(); // cancelled while queued
+                }
             } else if pool.cancelling() {
-                job.clone().cancel_job();
+                job.clone().cancel_job(); // now, or by its holder while queued
+                pool.stats.cancelled();
             } else {
                 // Say "available" before the future completes, so that a caller woken by this
                 // result and submitting again reuses this worker instead of spawning one.
                 // (Only when the queue is empty: otherwise this worker goes straight on to the
                 // next job, and marking would cost two shared writes per task in a burst.)
-                job.clone().run(&mut || {
+                let ran = job.clone().run(&pool.stats, &mut || {
                     if pool.queue_is_empty() {
                         pool.mark_idle();
                         marked = true;
                     }
                 });
+                if ran.is_none() {
+                    pool.stats.cancelled(); // cancelled while queued
+                }
                 exit.marked.set(marked);
             }
             // The last reference may drop the task's result; a panicking `Drop` is contained.
@@ -131,6 +160,9 @@ pub(crate) fn run(pool: Arc<Pool>, _index: usize) {
         }
 
         // Idle half.
+        if let Some(t) = busy_since.take() {
+            pool.stats.busy(t.elapsed());
+        }
         if !marked {
             pool.mark_idle();
             marked = true;
@@ -176,13 +208,18 @@ fn spin_for_work(pool: &Pool) -> bool {
 pub(crate) struct KillWorker(pub(crate) Option<Arc<super::pool::Bound>>);
 
 impl super::task::Job for KillWorker {
-    fn run(self: Arc<Self>, _: &mut dyn FnMut()) {
+    fn run(self: Arc<Self>, stats: &Counters, _: &mut dyn FnMut()) -> Option<bool> {
+        stats.failed_unstarted();
         if let Some(b) = &self.0 {
             b.release();
         }
         std::panic::resume_unwind(Box::new("worker killed on purpose (test hook)"));
     }
-    fn cancel_job(self: Arc<Self>) {}
-    fn fail(self: Arc<Self>, _: crate::error::TaskError) {}
+    fn cancel_job(self: Arc<Self>) -> bool {
+        false
+    }
+    fn fail(self: Arc<Self>, _: crate::error::TaskError) -> bool {
+        false
+    }
     fn wait_final(self: Arc<Self>) {}
 }

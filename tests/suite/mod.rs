@@ -237,6 +237,7 @@ macro_rules! executor_suite {
             submit::shutdown_cancel_futures_cancels_only_unstarted,
             submit::drop_waits_for_every_task,
             submit::futures_outlive_their_executor,
+            submit::stats_count_every_outcome,
             future::state_moves_pending_running_finished,
             future::cancel_pending_future,
             future::cancel_running_future_is_refused,

@@ -261,3 +261,48 @@ pub fn futures_outlive_their_executor<E: Executor>(make: impl Fn(usize) -> E) {
     }
     assert_eq!(failure.exception().unwrap().panic_message(), Some("late"));
 }
+
+/// `stats()` counts each outcome once: values, a panic, a cancelled task; and after shutdown
+/// nothing is queued or running.
+pub fn stats_count_every_outcome<E: Executor>(make: impl Fn(usize) -> E) {
+    let mut h = Held::new(make);
+    let running = h.pool.stats();
+    assert!(running.running >= 1, "the blocker runs: {running:?}");
+    assert!(running.workers_alive >= 1, "{running:?}");
+    let cancelled = h.pool.submit_fn(square, 2).unwrap();
+    assert!(cancelled.cancel());
+    let ok: Vec<_> = (0..3)
+        .map(|i| h.pool.submit_fn(square, i).unwrap())
+        .collect();
+    let bad = h.pool.submit_fn(panic_with, "counted".to_string()).unwrap();
+    let queued = h.pool.stats();
+    assert!(
+        queued.queued >= 4,
+        "three values and a panic wait: {queued:?}"
+    );
+    h.release();
+    for mut f in ok {
+        assert!(f.result_timeout(LONG).is_ok());
+    }
+    let mut bad = bad;
+    assert!(bad.result_timeout(LONG).unwrap_err().is_panic());
+    let fillers = h.fillers.len() as u64;
+    let before = h.pool.stats();
+    h.pool.shutdown(true, false);
+    let s = h.pool.stats();
+    // The blocker and the fillers completed with values too.
+    assert_eq!(
+        s.submitted,
+        1 + fillers + 1 + 3 + 1,
+        "{s:?} (before shutdown: {before:?})"
+    );
+    assert_eq!(s.failed, 1, "{s:?}");
+    assert_eq!(s.cancelled, 1, "{s:?}");
+    assert_eq!(s.completed, 1 + fillers + 3, "{s:?}");
+    assert_eq!((s.queued, s.running), (0, 0), "{s:?}");
+    assert_eq!(s.done(), s.submitted, "{s:?}");
+    assert!(
+        s.busy > std::time::Duration::ZERO,
+        "the blocker kept a worker busy: {s:?}"
+    );
+}

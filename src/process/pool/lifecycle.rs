@@ -10,6 +10,12 @@ use crate::error::TaskError;
 use crate::sync::lock;
 
 impl Shared {
+    /// The counters, with the worker processes alive now.
+    pub(crate) fn snapshot(&self) -> crate::PoolStats {
+        let alive = lock(&self.state).workers.len();
+        self.stats.snapshot(alive)
+    }
+
     /// Stops the task whose future has identity `future_id`, if it is running.
     pub(crate) fn kill(&self, future_id: usize) -> bool {
         let mut st = lock(&self.state);
@@ -42,9 +48,11 @@ impl Shared {
         };
         for c in unstarted {
             if c.is_running() {
+                self.stats.finished(false);
                 self.complete(c, Err(terminated_before_start()));
             } else {
                 c.cancel();
+                self.stats.cancelled();
             }
         }
         // A task may ignore `SIGTERM` (or be slow to act on it): after the grace period, the
@@ -87,7 +95,15 @@ impl Shared {
         drop(st);
         self.execute(work);
         for e in drained {
-            if e.done.start() {
+            let sent = e.done.is_running();
+            if !e.done.start() {
+                self.stats.cancelled();
+            } else {
+                if sent {
+                    self.stats.finished(false);
+                } else {
+                    self.stats.failed_unstarted();
+                }
                 self.complete(
                     e.done,
                     Err(TaskError::BrokenExecutor {
