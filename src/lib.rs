@@ -109,6 +109,7 @@ pub mod remote;
 mod stats;
 mod sync;
 mod thread;
+mod trace;
 mod wait;
 
 pub use crate::any::{AnyExecutor, Engine};

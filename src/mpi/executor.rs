@@ -125,6 +125,8 @@ impl MpiPoolExecutor {
             attempts: Vec::new(),
             done: done(Typed { promise, view }),
             sent: None,
+            origin: crate::trace::Origin::capture(),
+            running: None,
         };
         self.session
             .submit(entry)

@@ -31,6 +31,14 @@ fn deliver(session: &Weak<Session>, rank: i32, bytes: Vec<u8>) {
 /// A future to complete, with its outcome.
 type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
 
+/// The registered name in a `CALL` frame (for a task's span).
+#[cfg(feature = "tracing")]
+fn call_name(call: &[u8]) -> &str {
+    call.get(crate::remote::wire::HEADER..)
+        .and_then(|b| crate::remote::wire::parse_call(b).ok())
+        .map_or("?", |c| c.name)
+}
+
 /// How long a new pool waits for its worker ranks to say they are ready.
 pub(crate) const READY_WAIT: Duration = Duration::from_secs(120);
 
@@ -44,6 +52,10 @@ pub(crate) struct Entry {
     pub(crate) done: Box<dyn Complete>,
     /// When it was last sent to a rank.
     pub(crate) sent: Option<Instant>,
+    /// The submitter's span, and the task's own while a rank has it (`tracing`).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) origin: crate::trace::Origin,
+    pub(crate) running: Option<crate::trace::Running>,
 }
 
 /// The scale of queued work a rank may hold, in time (see [`RankState::window`]).
@@ -269,6 +281,7 @@ impl Session {
     }
 
     /// Queues a task. `Err` carries the broken pool's cause, or `None` after shutdown.
+    #[allow(clippy::result_large_err)] // a refused entry goes back whole, on the rare path
     pub(crate) fn submit(&self, entry: Entry) -> Result<(), (Entry, Option<String>)> {
         let mut st = lock(&self.state);
         if st.shutdown {
@@ -314,6 +327,8 @@ impl Session {
             self.mpi.send(self.ep, rank, msg);
             let e = Entry {
                 sent: Some(Instant::now()),
+                #[cfg(feature = "tracing")]
+                running: Some(e.origin.start("cluster", call_name(&e.call), rank as u64)),
                 ..e
             };
             st.ranks[rank as usize].in_flight.insert(e.id, e);
@@ -414,6 +429,9 @@ impl Session {
                         },
                     })
                 };
+                if let Some(r) = e.running.take() {
+                    r.finish(crate::trace::outcome(&reply));
+                }
                 if matches!(reply, Err(TaskError::WorkerDied { .. })) {
                     self.stats.replaced(); // its rank starts another worker
                 }

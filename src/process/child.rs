@@ -75,6 +75,8 @@ extern "C" fn bootstrap() {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     name_this_worker();
+    #[cfg(feature = "tracing")]
+    crate::trace::forward::install();
     crate::remote::unwind::install_hook(marker.flags & FLAG_PRINT_PANICS != 0);
     let code = serve(&marker);
     let _ = std::io::stdout().flush();
@@ -97,6 +99,25 @@ fn name_this_worker() {
     name.extend_from_slice(b":worker\0");
     // SAFETY: a NUL-terminated buffer of at most 16 bytes, as PR_SET_NAME reads.
     unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
+/// Sends the events task `id` emitted (if any) ahead of its reply. Too many to fit the frame
+/// limit: dropped.
+#[cfg(feature = "tracing")]
+fn send_events(fd: RawFd, id: u64, limit: usize) -> std::io::Result<()> {
+    let events = crate::trace::forward::take();
+    if events.is_empty() {
+        return Ok(());
+    }
+    let Ok(body) = crate::remote::codec::encode(&events) else {
+        return Ok(());
+    };
+    let mut f = wire::begin(wire::EVENTS, id, None);
+    f.extend_from_slice(&body);
+    match wire::finish(&mut f, limit) {
+        Ok(()) => send_all(fd, &f),
+        Err(_) => Ok(()),
+    }
 }
 
 /// This process's privileges, parent and standard input, as [`admit`] needs them.
@@ -191,7 +212,14 @@ fn serve(marker: &Marker) -> i32 {
                 return EXIT_PROTOCOL;
             }
         };
-        if send_all(fd, &run_frame(frame, limit)).is_err() {
+        #[cfg(feature = "tracing")]
+        let id = frame.id;
+        let reply = run_frame(frame, limit);
+        #[cfg(feature = "tracing")]
+        if send_events(fd, id, limit).is_err() {
+            return 0;
+        }
+        if send_all(fd, &reply).is_err() {
             return 0;
         }
     }

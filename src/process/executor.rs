@@ -215,6 +215,8 @@ impl ProcessPoolExecutor {
             retries_left: options.retries.unwrap_or(self.shared.cfg.retries),
             attempts: Vec::new(),
             done: done(Typed { promise, view }),
+            origin: crate::trace::Origin::capture(),
+            running: None,
         };
         // A refused entry is dropped unstarted; nobody holds its future.
         self.shared
@@ -247,6 +249,8 @@ impl ProcessPoolExecutor {
                 send: reply,
                 started: Default::default(),
             }),
+            origin: crate::trace::Origin::capture(),
+            running: None,
         };
         self.shared.submit(entry).map_err(|(entry, cause)| {
             entry.done.finish(Err(crate::TaskError::BrokenExecutor {

@@ -39,6 +39,10 @@ pub(crate) struct Entry {
     /// How the earlier attempts ended (their workers died).
     pub(crate) attempts: Vec<String>,
     pub(crate) done: Box<dyn Complete>,
+    /// The submitter's span, and the task's own while it is in a worker (`tracing`).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) origin: crate::trace::Origin,
+    pub(crate) running: Option<crate::trace::Running>,
 }
 
 #[derive(Clone)]
@@ -223,6 +227,7 @@ impl Shared {
     // ----- events ------------------------------------------------------------------------------
 
     /// Queues a task. `Err` gives it back with the reason when the pool refuses work.
+    #[allow(clippy::result_large_err)] // a refused entry goes back whole, on the rare path
     pub(crate) fn submit(&self, entry: Entry) -> Result<(), (Entry, Option<String>)> {
         let mut st = lock(&self.state);
         if st.shutdown {
@@ -275,6 +280,12 @@ impl Shared {
                     if slot.in_flight.is_empty() {
                         slot.busy_since = Instant::now();
                     }
+                    #[cfg(feature = "tracing")]
+                    let e = {
+                        let (mut e, pid) = (e, slot.proc.pid as u64);
+                        e.running = Some(e.origin.start("processes", task_name(&e.frame), pid));
+                        e
+                    };
                     let timeout = e.timeout;
                     slot.proc.queue(e.frame.clone());
                     work.sends.push((slot.proc.clone(), e.id, timeout));
@@ -462,8 +473,31 @@ impl Shared {
         match frame.kind {
             HELLO => self.on_hello(proc, &frame.body),
             OK | ERR => self.on_reply(proc, frame),
+            #[cfg(feature = "tracing")]
+            wire::EVENTS => self.on_events(proc, frame),
             other => Err(format!("unexpected frame kind {other}")),
         }
+    }
+
+    /// Events a task emitted in the worker: emitted here, in the task's span. Events for a task
+    /// the worker is not running (it was taken back) are dropped.
+    #[cfg(feature = "tracing")]
+    fn on_events(&self, proc: &Arc<WorkerProc>, frame: wire::Frame) -> Result<(), String> {
+        let events: Vec<crate::trace::forward::Event> =
+            codec::decode(&frame.body).map_err(|e| format!("unreadable EVENTS frame: {e}"))?;
+        let st = lock(&self.state);
+        let Some(slot) = st.workers.iter().find(|s| Arc::ptr_eq(&s.proc, proc)) else {
+            return Ok(());
+        };
+        if let Some(r) = slot
+            .in_flight
+            .front()
+            .filter(|e| e.id == frame.id)
+            .and_then(|e| e.running.as_ref())
+        {
+            r.replay(&events, proc.pid);
+        }
+        Ok(())
     }
 
     fn on_hello(&self, proc: &Arc<WorkerProc>, token: &[u8]) -> Result<(), String> {
@@ -532,6 +566,10 @@ impl Shared {
         self.stats.busy(slot.idle_since - slot.busy_since);
         slot.busy_since = slot.idle_since; // the next task in the worker runs from now
         self.stats.finished(reply.is_ok());
+        let mut entry = entry;
+        if let Some(r) = entry.running.take() {
+            r.finish(crate::trace::outcome(&reply));
+        }
         let limit_reached = self
             .cfg
             .max_tasks_per_child
@@ -679,6 +717,9 @@ impl Shared {
                 },
             };
             self.stats.finished(false);
+            if let Some(r) = entry.running.take() {
+                r.finish("failed");
+            }
             work.finish.push((entry.done, Err(err)));
         }
         self.execute(work);
@@ -782,6 +823,15 @@ fn mark_broken(st: &mut State, cause: &str) {
         log::error!("process pool broken: {cause}");
         st.broken = Some(cause.to_owned());
     }
+}
+
+/// The registered name in a `CALL` frame (for a task's span).
+#[cfg(feature = "tracing")]
+fn task_name(frame: &[u8]) -> &str {
+    frame
+        .get(wire::HEADER..)
+        .and_then(|b| wire::parse_call(b).ok())
+        .map_or("?", |c| c.name)
 }
 
 mod lifecycle;

@@ -54,6 +54,8 @@ pub const OK: u8 = 16;
 pub const ERR: u8 = 17;
 /// Worker → parent, first frame: the marker's token.
 pub const HELLO: u8 = 18;
+/// Worker → parent, before a task's reply (the `tracing` feature): the events the task emitted.
+pub const EVENTS: u8 = 19;
 /// Call flag: the payload is a `Vec` of arguments.
 pub const FLAG_BATCH: u8 = 1;
 

@@ -41,6 +41,8 @@ pub(crate) struct Task<F, T> {
     /// The bounded queue's slot this task holds while `PENDING` (bounded pools only).
     bound: Option<Arc<super::pool::Bound>>,
     core: Core<T>,
+    /// The submitter's span (`tracing`; empty without the feature).
+    origin: crate::trace::Origin,
     // Declared last: dropped after `func` and `core` (closure and result), which is what lets a
     // scope return once every guard is gone.
     _scope: Option<super::scope::LiveTask>,
@@ -67,8 +69,16 @@ where
             pool_id,
             bound,
             core: Core::new(),
+            origin: crate::trace::Origin::capture(),
             _scope: scope,
         }
+    }
+
+    /// The task's span, opened as it starts on this worker thread.
+    fn span(&self) -> crate::trace::Running {
+        let index = super::worker::current_index() as u64;
+        self.origin
+            .start("threads", std::any::type_name::<F>(), index)
     }
 
     /// Gives back the bounded-queue slot. Called once, by the winner of the CAS out of PENDING.
@@ -161,10 +171,15 @@ where
         if self.core.try_start() {
             stats.started();
             self.left_pending();
-            Some(self.execute(&mut |ok| {
-                stats.finished(ok);
-                before_complete();
-            }))
+            let span = self.span();
+            let ok = span.in_scope(|| {
+                self.execute(&mut |ok| {
+                    stats.finished(ok);
+                    before_complete();
+                })
+            });
+            span.finish(if ok { "ok" } else { "panicked" });
+            Some(ok)
         } else {
             None
         }
@@ -218,7 +233,11 @@ where
         if super::worker::current_pool() == self.pool_id && self.core.try_start() {
             super::worker::with_current_stats(Counters::started);
             self.left_pending();
-            self.execute(&mut |ok| super::worker::with_current_stats(|c| c.finished(ok)));
+            let span = self.span();
+            let ok = span.in_scope(|| {
+                self.execute(&mut |ok| super::worker::with_current_stats(|c| c.finished(ok)))
+            });
+            span.finish(if ok { "ok" } else { "panicked" });
             return true;
         }
         false

@@ -17,12 +17,14 @@ const IDLE_SPIN: Duration = Duration::from_micros(50);
 #[cfg(not(loom))]
 std::thread_local! {
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+    static CURRENT_INDEX: Cell<usize> = const { Cell::new(0) };
     static CURRENT_STATS: std::cell::RefCell<Option<std::sync::Arc<Counters>>> =
         const { std::cell::RefCell::new(None) };
 }
 #[cfg(loom)]
 loom::thread_local! {
     static CURRENT_POOL: Cell<usize> = Cell::new(0);
+    static CURRENT_INDEX: Cell<usize> = Cell::new(0);
     static CURRENT_STATS: std::cell::RefCell<Option<std::sync::Arc<Counters>>> =
         std::cell::RefCell::new(None);
 }
@@ -42,6 +44,11 @@ pub(crate) fn current_pool() -> usize {
 }
 
 /// Whether this thread is a worker of some thread pool.
+/// The index of this worker thread in its pool (its name's suffix).
+pub(crate) fn current_index() -> usize {
+    CURRENT_INDEX.with(|c| c.get())
+}
+
 pub(crate) fn on_worker_thread() -> bool {
     current_pool() != 0
 }
@@ -99,8 +106,9 @@ impl Drop for Exit {
     }
 }
 
-pub(crate) fn run(pool: Arc<Pool>, _index: usize) {
+pub(crate) fn run(pool: Arc<Pool>, index: usize) {
     CURRENT_POOL.with(|c| c.set(pool.id));
+    CURRENT_INDEX.with(|c| c.set(index));
     CURRENT_STATS.with(|c| *c.borrow_mut() = Some(pool.stats.clone()));
     let exit = Exit {
         pool: pool.clone(),
