@@ -14,6 +14,8 @@
 //!                    OK (16):             body = payload (the encoded result, or for a batch a
 //!                                                  Vec of per-item encoded results)
 //!                    ERR (17):            body = an encoded RemoteError
+//!                    EVENTS (19):         body = the `tracing` events the task emitted, just
+//!                                         before its OK/ERR (the `tracing` feature only)
 //!
 //!  payloads are encoded with `codec` (postcard).
 //! ```
