@@ -21,6 +21,12 @@ pub(crate) fn default_buffer(max_workers: usize) -> usize {
     (max_workers.saturating_mul(4)).max(4)
 }
 
+/// The size hint of `n` items held plus what `input` has left (nothing once it is dropped).
+pub(crate) fn remaining<I: Iterator>(n: usize, input: Option<&I>) -> (usize, Option<usize>) {
+    let (lo, hi) = input.map_or((0, Some(0)), |i| i.size_hint());
+    (lo.saturating_add(n), hi.and_then(|h| h.checked_add(n)))
+}
+
 /// The error a map yields in order for an item the executor refused.
 pub(crate) fn refused(e: SubmitError<()>) -> TaskError {
     match e {
@@ -87,7 +93,30 @@ impl<R, I: Iterator> Iterator for Map<'_, R, I> {
             Inner::Engine(m) => m.next(),
         }
     }
+
+    /// Exact when the input's is: the items not yielded yet, in flight or still to be read.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            Inner::PerItem(m) => m.size_hint(),
+            Inner::Engine(m) => m.size_hint(),
+        }
+    }
 }
+
+/// `len()` is how many results are still to come, so a progress bar (`indicatif`'s
+/// `.progress()`) knows its length. One exception: a map that ends early — its total timeout
+/// passed, or the executor refused an item — yields that error as its last item, and fewer
+/// items than `len()` said.
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::new();
+/// let mut results = pool.map(|x: u32| x + 1, vec![1, 2, 3]);
+/// assert_eq!(results.len(), 3);
+/// results.next();
+/// assert_eq!(results.len(), 2);
+/// ```
+impl<R, I: ExactSizeIterator> ExactSizeIterator for Map<'_, R, I> {}
 
 struct PerItem<'a, R, I: Iterator> {
     submit: SubmitOne<'a, I::Item, R>,
@@ -150,6 +179,13 @@ impl<'a, R, I: Iterator> PerItem<'a, R, I> {
 
 impl<R, I: Iterator> Iterator for PerItem<'_, R, I> {
     type Item = Result<R, TaskError>;
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.ended {
+            return (0, Some(0));
+        }
+        remaining(self.in_flight.len(), self.input.as_ref())
+    }
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.ended {
@@ -278,6 +314,14 @@ impl<'a, R, I: Iterator> MapUnordered<'a, R, I> {
 impl<R, I: Iterator> Iterator for MapUnordered<'_, R, I> {
     type Item = Result<R, TaskError>;
 
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.ended {
+            return (0, Some(0));
+        }
+        let held = self.in_flight + usize::from(self.refused.is_some());
+        remaining(held, self.input.as_ref())
+    }
+
     fn next(&mut self) -> Option<Self::Item> {
         if self.ended {
             return None;
@@ -303,6 +347,17 @@ impl<R, I: Iterator> Iterator for MapUnordered<'_, R, I> {
         }
     }
 }
+
+/// `len()` is how many results are still to come, with the same exception as
+/// [`Map`]'s: a map that ends early yields fewer.
+///
+/// ```
+/// use concurrent_futures::ThreadPoolExecutor;
+/// let pool = ThreadPoolExecutor::new();
+/// let results = pool.map_unordered(|x: u32| x * 2, 0..10);
+/// assert_eq!(results.len(), 10);
+/// ```
+impl<R, I: ExactSizeIterator> ExactSizeIterator for MapUnordered<'_, R, I> {}
 
 impl<R, I: Iterator> Drop for MapUnordered<'_, R, I> {
     fn drop(&mut self) {

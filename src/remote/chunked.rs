@@ -8,7 +8,7 @@ use super::complete::Chunk;
 use crate::error::{SubmitError, TaskError};
 use crate::executor::{MapOptions, Payload};
 use crate::future::{deadline_after, Future};
-use crate::map::{default_buffer, refused};
+use crate::map::{default_buffer, refused, remaining};
 
 /// The iterator returned by [`ProcessPoolExecutor::map`](crate::ProcessPoolExecutor::map): results in input order, items sent
 /// `chunksize` per message (results stay per item), at most `buffer_size` messages in flight.
@@ -108,6 +108,16 @@ impl<R: Payload, I: Iterator> ChunkedMap<'_, R, I> {
 impl<R: Payload, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
     type Item = Result<R, TaskError>;
 
+    /// Exact when the input's is: items, not chunks.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let ready = self.ready.len();
+        if self.ended {
+            return (ready, Some(ready));
+        }
+        let held = ready + self.in_flight.iter().map(|(_, n)| n).sum::<usize>();
+        remaining(held, self.input.as_ref())
+    }
+
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(r) = self.ready.next() {
@@ -147,6 +157,9 @@ impl<R: Payload, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
         }
     }
 }
+
+/// `len()` counts items still to come (as [`Map`](crate::Map)'s does).
+impl<R: Payload, I: ExactSizeIterator> ExactSizeIterator for ChunkedMap<'_, R, I> {}
 
 impl<R: Payload, I: Iterator> Drop for ChunkedMap<'_, R, I> {
     fn drop(&mut self) {

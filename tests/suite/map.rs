@@ -234,3 +234,30 @@ pub fn map_unordered_is_lazy_over_infinite_input<E: Executor>(make: impl Fn(usiz
     let ahead = pool.default_buffer_size() as u64;
     assert!(read.get() <= 10 + ahead, "read {} items", read.get());
 }
+
+/// `len()` of a map is the number of results still to come (a progress bar's length), for
+/// per-item and chunked maps and for `map_unordered`.
+pub fn map_len_counts_what_is_to_come<E: Executor>(make: impl Fn(usize) -> E) {
+    let pool = make(2);
+    let items = || (0..20u64).collect::<Vec<_>>(); // an ExactSizeIterator input
+    let mut it = pool.map(square, items());
+    assert_eq!(it.len(), 20);
+    for left in (15..20).rev() {
+        assert!(it.next().unwrap().is_ok());
+        assert_eq!(it.len(), left);
+    }
+    assert_eq!(it.by_ref().count(), 15);
+    assert_eq!((it.len(), it.next()), (0, None));
+
+    let mut chunked = pool.map_with(square, items(), MapOptions::new().chunksize(6));
+    assert_eq!(chunked.len(), 20, "items, not chunks");
+    chunked.next();
+    assert_eq!(chunked.len(), 19);
+    assert_eq!(chunked.count(), 19);
+
+    let mut unordered = pool.map_unordered(square, items());
+    assert_eq!(unordered.len(), 20);
+    unordered.next();
+    assert_eq!(unordered.len(), 19);
+    assert_eq!(unordered.count(), 19);
+}

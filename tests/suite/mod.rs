@@ -267,6 +267,7 @@ macro_rules! executor_suite {
             map::map_drop_cancels_unstarted,
             map::map_per_item_errors_hide_nothing,
             map::map_empty_input,
+            map::map_len_counts_what_is_to_come,
             map::map_unordered_yields_in_completion_order,
             map::map_unordered_returns_every_item,
             map::map_unordered_is_lazy_over_infinite_input,
