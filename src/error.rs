@@ -70,6 +70,13 @@ pub enum TaskError {
     },
     /// The value was already taken out of this future by an earlier `result` call.
     AlreadyTaken,
+    /// A `map` on worker processes was given a function that was never
+    /// [`register!`](crate::register)ed (or a closure): the same cause as
+    /// [`SubmitError::NotRegistered`].
+    NotRegistered {
+        /// The function's type name.
+        function: String,
+    },
     /// The executor was shut down before this item of a `map` could be submitted: the same
     /// cause as [`SubmitError::Shutdown`] from `submit`.
     Shutdown,
@@ -88,6 +95,7 @@ impl TaskError {
             TaskError::Serialization { .. } => "Serialization",
             TaskError::AlreadyTaken => "AlreadyTaken",
             TaskError::Shutdown => "Shutdown",
+            TaskError::NotRegistered { .. } => "NotRegistered",
         }
     }
 
@@ -319,6 +327,9 @@ impl fmt::Display for TaskError {
             ),
             TaskError::Serialization { message } => write!(f, "serialization failed: {message}"),
             TaskError::AlreadyTaken => f.write_str("the result was already taken from this future"),
+            TaskError::NotRegistered { function } => {
+                f.write_str(&not_registered_message(function))
+            }
             TaskError::Shutdown => f.write_str(
                 "not submitted: the executor was shut down; map before shutdown, or on a new executor",
             ),
@@ -347,9 +358,11 @@ pub enum SubmitError<T> {
     Broken(T, String),
     /// The executor's queue is full (only from `try_submit`).
     Full(T),
-    /// The task cannot be sent to a worker (process engine: unregistered function, arguments
-    /// that do not encode).
+    /// The task cannot be sent to a worker (process engine: arguments that do not encode).
     Invalid(T, String),
+    /// The function was never [`register!`](crate::register)ed, so a worker process cannot
+    /// find it (or it is a closure, which cannot be): its type's name is given.
+    NotRegistered(T, &'static str),
 }
 
 impl<T> SubmitError<T> {
@@ -391,18 +404,33 @@ impl<T> SubmitError<T> {
     pub fn is_full(&self) -> bool {
         matches!(self, SubmitError::Full(_))
     }
-    /// The task itself cannot be sent.
+    /// The task itself cannot be sent (its argument does not encode).
     ///
     /// ```
-    /// use concurrent_futures::ProcessPoolExecutor;
-    /// fn not_registered(x: u32) -> u32 { x }
-    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
-    /// let err = pool.submit_fn(not_registered, 1).unwrap_err();
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn first(v: Vec<u8>) -> u8 { v[0] }
+    /// register!(first);
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).frame_limit(64).build().unwrap();
+    /// let err = pool.submit_fn(first, vec![0; 100]).unwrap_err();
     /// assert!(err.is_invalid());
-    /// assert!(err.to_string().contains("register!"));
     /// ```
     pub fn is_invalid(&self) -> bool {
         matches!(self, SubmitError::Invalid(..))
+    }
+    /// The function was never registered (or is a closure) and cannot run in a worker
+    /// process; the message names it and the fix.
+    ///
+    /// ```
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// fn forgotten(x: u32) -> u32 { x }
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let err = pool.submit_fn(forgotten, 1).unwrap_err();
+    /// assert!(err.is_not_registered());
+    /// assert!(err.to_string().contains("forgotten` is not registered"), "{err}");
+    /// assert!(err.to_string().contains("register!(forgotten);"), "{err}");
+    /// ```
+    pub fn is_not_registered(&self) -> bool {
+        matches!(self, SubmitError::NotRegistered(..))
     }
     /// Gives the refused task back.
     ///
@@ -419,7 +447,8 @@ impl<T> SubmitError<T> {
             SubmitError::Shutdown(t)
             | SubmitError::Broken(t, _)
             | SubmitError::Full(t)
-            | SubmitError::Invalid(t, _) => t,
+            | SubmitError::Invalid(t, _)
+            | SubmitError::NotRegistered(t, _) => t,
         }
     }
     /// Replaces the carried task, keeping the reason.
@@ -429,6 +458,7 @@ impl<T> SubmitError<T> {
             SubmitError::Broken(t, c) => SubmitError::Broken(f(t), c),
             SubmitError::Full(t) => SubmitError::Full(f(t)),
             SubmitError::Invalid(t, c) => SubmitError::Invalid(f(t), c),
+            SubmitError::NotRegistered(t, n) => SubmitError::NotRegistered(f(t), n),
         }
     }
 }
@@ -440,6 +470,11 @@ impl<T> fmt::Debug for SubmitError<T> {
             SubmitError::Broken(_, c) => f.debug_tuple("Broken").field(&"..").field(c).finish(),
             SubmitError::Full(_) => f.write_str("Full(..)"),
             SubmitError::Invalid(_, c) => f.debug_tuple("Invalid").field(&"..").field(c).finish(),
+            SubmitError::NotRegistered(_, n) => f
+                .debug_tuple("NotRegistered")
+                .field(&"..")
+                .field(n)
+                .finish(),
         }
     }
 }
@@ -451,11 +486,36 @@ impl<T> fmt::Display for SubmitError<T> {
             SubmitError::Broken(_, c) => write!(f, "cannot submit: broken executor: {c}"),
             SubmitError::Full(_) => f.write_str("cannot submit: the executor's queue is full"),
             SubmitError::Invalid(_, c) => write!(f, "cannot submit: {c}"),
+            SubmitError::NotRegistered(_, n) => {
+                write!(f, "cannot submit: {}", not_registered_message(n))
+            }
         }
     }
 }
 
 impl<T> std::error::Error for SubmitError<T> {}
+
+/// What to do about a function a worker process cannot find, by its type name.
+pub(crate) fn not_registered_message(function: &str) -> String {
+    if function.starts_with("fn(") {
+        format!(
+            "a function pointer (`{function}`) cannot be looked up in a worker process: pass \
+             the function itself (`submit_fn(name, arg)`), registered with \
+             `concurrent_futures::register!(name);`"
+        )
+    } else if function.contains("{{closure}}") {
+        format!(
+            "a closure (`{function}`) cannot run in a worker process: pass a named function, \
+             registered with `concurrent_futures::register!(name);`"
+        )
+    } else {
+        let short = function.rsplit("::").next().unwrap_or(function);
+        format!(
+            "`{function}` is not registered for worker processes: add \
+             `concurrent_futures::register!({short});` next to its definition"
+        )
+    }
+}
 
 /// A builder was given a setting it cannot honour (for example `max_workers(0)`).
 ///

@@ -112,6 +112,26 @@ mod thread;
 mod trace;
 mod wait;
 
+/// serde, as this crate uses it: arguments and results of tasks on processes derive its traits.
+/// A program needs no `serde` dependency of its own:
+///
+/// ```
+/// use concurrent_futures::serde::{Deserialize, Serialize};
+/// use concurrent_futures::{register, ProcessPoolExecutor};
+///
+/// #[derive(Serialize, Deserialize)]
+/// #[serde(crate = "concurrent_futures::serde")] // the derive finds serde through this crate
+/// struct Order { id: u32, lines: Vec<u32> }
+///
+/// fn total(o: Order) -> u32 { o.lines.iter().sum() }
+/// register!(total);
+///
+/// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+/// let order = Order { id: 1, lines: vec![2, 3] };
+/// assert_eq!(pool.submit_fn(total, order).unwrap().result(), Ok(5));
+/// ```
+pub use serde;
+
 pub use crate::any::{AnyExecutor, Engine};
 pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
 pub use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};

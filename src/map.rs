@@ -31,6 +31,9 @@ pub(crate) fn remaining<I: Iterator>(n: usize, input: Option<&I>) -> (usize, Opt
 pub(crate) fn refused(e: SubmitError<()>) -> TaskError {
     match e {
         SubmitError::Shutdown(_) => TaskError::Shutdown,
+        SubmitError::NotRegistered(_, function) => TaskError::NotRegistered {
+            function: function.into(),
+        },
         SubmitError::Broken(_, cause) => TaskError::BrokenExecutor { cause },
         SubmitError::Invalid(_, message) => TaskError::Serialization { message },
         other => TaskError::BrokenExecutor {

@@ -811,7 +811,7 @@ fn unregistered_function_is_refused_with_how_to_register() {
     }
     let pool = pool(1);
     let err = pool.submit_fn(not_registered, 41).unwrap_err();
-    assert!(err.is_invalid(), "{err:?}");
+    assert!(err.is_not_registered(), "{err:?}");
     let shown = err.to_string();
     assert!(shown.contains("not registered"), "{shown}");
     assert!(shown.contains("register!("), "{shown}");
@@ -828,7 +828,7 @@ fn a_closure_coerced_to_fn_is_refused_too() {
     let pool = pool(1);
     let f: fn(u64) -> u64 = |x| x * 2;
     let err = pool.submit_fn(f, 1).unwrap_err();
-    assert!(err.is_invalid(), "{err:?}");
+    assert!(err.is_not_registered(), "{err:?}");
 }
 
 // ----- frames: parent → worker ---------------------------------------------------------------

@@ -51,8 +51,8 @@ fn a_plain_fn_pointer_is_found_by_address_or_refused_clearly() {
     match pool.submit_fn(p, 21) {
         Ok(f) => assert_eq!(value(f), Ok(42)),
         Err(e) => {
-            assert!(e.is_invalid(), "{e}");
-            assert!(e.to_string().contains("register!"), "{e}");
+            assert!(e.is_not_registered(), "{e}");
+            assert!(e.to_string().contains("pass the function itself"), "{e}");
             assert_eq!(e.into_inner(), 21);
         }
     }
@@ -65,14 +65,21 @@ fn unregistered_functions_and_closures_are_refused_at_submit() {
     }
     let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
     let err = pool.submit_fn(not_registered, 5).unwrap_err();
-    assert!(err.is_invalid());
     assert!(
-        err.to_string()
-            .contains("concurrent_futures::register!(function_name)"),
+        err.is_not_registered(),
+        "its own kind, not a serialization failure"
+    );
+    assert!(
+        err.to_string().contains(
+            "unregistered_functions_and_closures_are_refused_at_submit::not_registered` is not \
+             registered for worker processes: add `concurrent_futures::register!(not_registered);`"
+        ),
         "{err}"
     );
     assert_eq!(err.into_inner(), 5, "the argument comes back");
     let err = pool.submit_fn(|x: u64| x + 1, 6).unwrap_err();
-    assert!(err.is_invalid(), "{err}");
+    assert!(err.is_not_registered(), "{err}");
+    assert!(err.to_string().contains("a closure"), "{err}");
+    assert!(err.to_string().contains("pass a named function"), "{err}");
     assert_eq!(err.into_inner(), 6);
 }

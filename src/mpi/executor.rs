@@ -76,7 +76,7 @@ impl MpiPoolExecutor {
         options: SubmitOptions,
     ) -> Result<Future<R>, SubmitError<A>> {
         let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::Invalid(arg, not_registered::<A, R>()));
+            return Err(SubmitError::NotRegistered(arg, not_registered(&f)));
         };
         let (id, call) = match self.encode_call(reg.name, 0, &arg, "the argument") {
             Ok(x) => x,
@@ -140,7 +140,7 @@ impl MpiPoolExecutor {
         items: Vec<A>,
     ) -> Result<Future<Chunk<R>>, SubmitError<()>> {
         let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::Invalid((), not_registered::<A, R>()));
+            return Err(SubmitError::NotRegistered((), not_registered(&f)));
         };
         let (id, call) = self
             .encode_call(reg.name, FLAG_BATCH, &items, "the chunk")

@@ -112,7 +112,7 @@ impl ProcessPoolBuilder {
     /// ```
     pub fn initializer<A: Payload>(mut self, f: impl TaskFn<A, ()>, arg: A) -> Self {
         self.initializer = Some(match lookup_fn(&f) {
-            None => Err(not_registered::<A, ()>()),
+            None => Err(crate::error::not_registered_message(not_registered(&f))),
             Some(reg) => codec::encode(&arg)
                 .map(|b| (reg.name, b))
                 .map_err(|e| format!("the initializer's argument does not encode: {e}")),

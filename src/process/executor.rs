@@ -169,7 +169,7 @@ impl ProcessPoolExecutor {
         batchable: bool,
     ) -> Result<Future<R>, SubmitError<A>> {
         let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::Invalid(arg, not_registered::<A, R>()));
+            return Err(SubmitError::NotRegistered(arg, not_registered(&f)));
         };
         let (id, frame) = match self.encode_call(reg.name, 0, &arg, "the argument") {
             Ok(x) => x,
@@ -283,7 +283,7 @@ impl ProcessPoolExecutor {
         items: Vec<A>,
     ) -> Result<Future<Chunk<R>>, SubmitError<()>> {
         let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::Invalid((), not_registered::<A, R>()));
+            return Err(SubmitError::NotRegistered((), not_registered(&f)));
         };
         let (id, frame) = self
             .encode_call(reg.name, FLAG_BATCH, &items, "the chunk")

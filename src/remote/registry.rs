@@ -375,11 +375,8 @@ pub(crate) fn lookup_name(name: &str) -> Option<&'static Registration> {
     index().by_name.get(name).copied()
 }
 
-/// The message for a function that was never registered.
-pub(crate) fn not_registered<A, R>() -> String {
-    format!(
-        "the function (a `{}`) is not registered for worker processes: add \
-         `concurrent_futures::register!(function_name);` next to its definition",
-        std::any::type_name::<fn(A) -> R>()
-    )
+/// The type name of a function that was never registered (for the error that names it).
+pub(crate) fn not_registered<F>(f: &F) -> &'static str {
+    let _ = f;
+    std::any::type_name::<F>()
 }
