@@ -125,6 +125,7 @@ fn contained<R>(f: impl FnOnce() -> R) -> Option<R> {
 }
 
 /// The outcome field for a task's result.
+#[cfg(feature = "process")]
 pub(crate) fn outcome<T>(r: &Result<T, crate::TaskError>) -> &'static str {
     match r {
         Ok(_) => "ok",
