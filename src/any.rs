@@ -243,6 +243,9 @@ impl Executor for AnyExecutor {
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         each!(self, p => Executor::shutdown(p, wait, cancel_futures))
     }
+    fn shutdown_async(&self, cancel_futures: bool) -> Future<()> {
+        each!(self, p => Executor::shutdown_async(p, cancel_futures))
+    }
     fn max_workers(&self) -> usize {
         each!(self, p => Executor::max_workers(p))
     }

@@ -410,8 +410,8 @@ impl<T> SubmitError<T> {
     /// use concurrent_futures::{register, ProcessPoolExecutor};
     /// fn first(v: Vec<u8>) -> u8 { v[0] }
     /// register!(first);
-    /// let pool = ProcessPoolExecutor::builder().max_workers(1).frame_limit(64).build().unwrap();
-    /// let err = pool.submit_fn(first, vec![0; 100]).unwrap_err();
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).max_frame_bytes(1 << 10).build().unwrap();
+    /// let err = pool.submit_fn(first, vec![0; 4096]).unwrap_err();
     /// assert!(err.is_invalid());
     /// ```
     pub fn is_invalid(&self) -> bool {

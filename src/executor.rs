@@ -317,6 +317,21 @@ pub trait Executor {
     /// ```
     fn shutdown(&self, wait: bool, cancel_futures: bool);
 
+    /// Shuts down like `shutdown(true, cancel_futures)`, but returns at once: the returned
+    /// future completes when every task has finished, so async code `.await`s it without
+    /// blocking its runtime's thread (the waiting happens on a thread of its own).
+    ///
+    /// ```
+    /// use concurrent_futures::{Executor, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new();
+    /// let f = pool.submit(|| 1).unwrap();
+    /// let done = Executor::shutdown_async(&pool, false); // `.await` it in async code
+    /// done.wait();
+    /// assert!(f.done());
+    /// assert!(pool.submit(|| 2).unwrap_err().is_shutdown());
+    /// ```
+    fn shutdown_async(&self, cancel_futures: bool) -> Future<()>;
+
     /// The most workers this executor runs at once.
     ///
     /// ```

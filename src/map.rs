@@ -351,6 +351,38 @@ impl<R, I: Iterator> Iterator for MapUnordered<'_, R, I> {
     }
 }
 
+/// As a `Stream` (the `futures` feature): results in completion order for async code, woken by
+/// completions, with the same bounded buffer (taking a result submits the next item, on the
+/// polling task: on a thread pool with `max_queued` that submit may wait for room). The total
+/// timeout of [`MapOptions`] does not apply to the stream: wrap it in the runtime's timeout.
+#[cfg(feature = "futures")]
+impl<R, I: Iterator + Unpin> futures_core::Stream for MapUnordered<'_, R, I> {
+    type Item = Result<R, TaskError>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.ended {
+            return std::task::Poll::Ready(None);
+        }
+        if this.in_flight == 0 {
+            this.ended = true;
+            return std::task::Poll::Ready(this.refused.take().map(Err));
+        }
+        this.completion.poll_pop(cx).map(|i| {
+            let f = this.slots[i].take().expect("a slot completes once");
+            this.free.push(i);
+            this.in_flight -= 1;
+            this.fill();
+            Some(f.result())
+        })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        Iterator::size_hint(self)
+    }
+}
+
 /// `len()` is how many results are still to come, with the same exception as
 /// [`Map`]'s: a map that ends early yields fewer.
 ///

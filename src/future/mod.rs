@@ -12,4 +12,5 @@ mod promise;
 pub(crate) use self::core::Deferred;
 pub(crate) use self::handle::{deadline_after, Shared};
 pub use self::handle::{Future, FutureState};
+pub(crate) use self::promise::in_background;
 pub use self::promise::{InvalidState, Promise};

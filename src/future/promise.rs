@@ -2,6 +2,8 @@
 //! adapters and tests (Python's `Future()` plus `set_result`/`set_exception`).
 
 use std::fmt;
+#[cfg(not(loom))]
+use std::sync::Mutex;
 
 use super::core::{Core, PENDING};
 use super::handle::{Future, FutureState, Shared};
@@ -193,6 +195,42 @@ impl<T: Send + 'static> Promise<T> {
         let w = s.core.complete(outcome);
         w.wake_deferring(|| Future::from_shared(s))
     }
+}
+
+/// Runs `f` (a blocking wait) on a thread of its own and returns a future that completes when
+/// it returns: how an async caller waits for a shutdown without blocking its runtime. Where no
+/// thread can be started, `f` runs here and the future is complete on return.
+#[cfg(loom)]
+pub(crate) fn in_background(f: impl FnOnce() + Send + 'static) -> Future<()> {
+    f(); // a loom model has no real threads to spare
+    let (promise, future) = Promise::new();
+    let _ = promise.set_result(());
+    future
+}
+
+/// (Off loom: the wait runs on a thread of its own, as described above.)
+#[cfg(not(loom))]
+pub(crate) fn in_background(f: impl FnOnce() + Send + 'static) -> Future<()> {
+    type Job = Box<dyn FnOnce() + Send>;
+    fn run(slot: &Mutex<Option<(Job, Promise<()>)>>) {
+        let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((f, promise)) = taken {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                Ok(()) => drop(promise.set_result(())),
+                Err(p) => drop(promise.set_exception(TaskError::from_panic(p))),
+            }
+        }
+    }
+    let (promise, future) = Promise::new();
+    let slot = std::sync::Arc::new(Mutex::new(Some((Box::new(f) as Job, promise))));
+    let theirs = slot.clone();
+    let spawned = std::thread::Builder::new()
+        .name("concurrent-futures-shutdown".into())
+        .spawn(move || run(&theirs));
+    if spawned.is_err() {
+        run(&slot); // no thread: the job is still in the slot; do it here
+    }
+    future
 }
 
 fn state_of<T>(core: &Core<T>) -> FutureState {

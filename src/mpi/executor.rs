@@ -273,6 +273,12 @@ impl Executor for MpiPoolExecutor {
     fn stats(&self) -> crate::PoolStats {
         MpiPoolExecutor::stats(self)
     }
+    fn shutdown_async(&self, cancel_futures: bool) -> Future<()> {
+        // Closed to new work now, as `shutdown` is; the wait happens on another thread.
+        self.session.shutdown(false, cancel_futures);
+        let inner = self.session.clone();
+        crate::future::in_background(move || inner.shutdown(true, cancel_futures))
+    }
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         MpiPoolExecutor::shutdown(self, wait, cancel_futures)
     }

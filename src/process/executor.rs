@@ -572,6 +572,12 @@ impl Executor for ProcessPoolExecutor {
     fn stats(&self) -> crate::PoolStats {
         ProcessPoolExecutor::stats(self)
     }
+    fn shutdown_async(&self, cancel_futures: bool) -> Future<()> {
+        // Closed to new work now, as `shutdown` is; the wait happens on another thread.
+        self.shared.shutdown(false, cancel_futures);
+        let inner = self.shared.clone();
+        crate::future::in_background(move || inner.shutdown(true, cancel_futures))
+    }
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         ProcessPoolExecutor::shutdown(self, wait, cancel_futures)
     }

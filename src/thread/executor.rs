@@ -460,6 +460,12 @@ impl Executor for ThreadPoolExecutor {
     fn stats(&self) -> crate::PoolStats {
         ThreadPoolExecutor::stats(self)
     }
+    fn shutdown_async(&self, cancel_futures: bool) -> Future<()> {
+        // Closed to new work now, as `shutdown` is; the wait happens on another thread.
+        self.pool.shutdown(false, cancel_futures);
+        let inner = self.pool.clone();
+        crate::future::in_background(move || inner.shutdown(true, cancel_futures))
+    }
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         ThreadPoolExecutor::shutdown(self, wait, cancel_futures)
     }

@@ -107,6 +107,41 @@ impl<F: AsFuture> Iterator for AsCompleted<F> {
 
 impl<F: AsFuture> ExactSizeIterator for AsCompleted<F> {}
 
+/// As a `Stream` (the `futures` feature): the futures in completion order, for async code. The
+/// stream is woken by completions (one waker, recorded where the completing futures push
+/// their index), never by polling.
+///
+/// ```
+/// # #[cfg(feature = "futures")] {
+/// use concurrent_futures::{as_completed, ThreadPoolExecutor};
+/// use futures_core::Stream;
+/// fn is_stream<S: Stream>(_: &S) {}
+/// let pool = ThreadPoolExecutor::new();
+/// let futures: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+/// is_stream(&as_completed(futures));
+/// # }
+/// ```
+#[cfg(feature = "futures")]
+impl<F: AsFuture + Unpin> futures_core::Stream for AsCompleted<F> {
+    type Item = F;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<F>> {
+        let this = self.get_mut();
+        if this.watched.remaining == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        this.watched.completion.poll_pop(cx).map(|i| {
+            this.watched.remaining -= 1;
+            this.watched.items[i].take()
+        })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.watched.remaining, Some(self.watched.remaining))
+    }
+}
+
 /// The iterator returned by [`as_completed_timeout`].
 ///
 /// ```

@@ -16,17 +16,22 @@ pub(crate) struct Completion {
 struct State {
     ready: VecDeque<usize>,
     waiter: Option<Thread>,
+    /// An async consumer (a `Stream`), woken like the thread.
+    task: Option<std::task::Waker>,
 }
 
 impl crate::future::core::Notify for Completion {
     fn notify(&self, token: usize) {
-        let t = {
+        let (t, task) = {
             let mut s = lock(&self.state);
             s.ready.push_back(token);
-            s.waiter.take()
+            (s.waiter.take(), s.task.take())
         };
         if let Some(t) = t {
             t.unpark();
+        }
+        if let Some(w) = task {
+            w.wake();
         }
     }
 }
@@ -37,6 +42,7 @@ impl Completion {
             state: Mutex::new(State {
                 ready: VecDeque::new(),
                 waiter: None,
+                task: None,
             }),
         })
     }
@@ -58,6 +64,23 @@ impl Completion {
     }
 
     /// The next done token, without blocking.
+    /// The next token, or `Pending` with `cx`'s waker recorded (in the same critical section
+    /// as the check, so a token pushed after it wakes the task).
+    #[cfg(feature = "futures")]
+    pub(crate) fn poll_pop(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<usize> {
+        let mut s = lock(&self.state);
+        match s.ready.pop_front() {
+            Some(t) => {
+                s.task = None;
+                std::task::Poll::Ready(t)
+            }
+            None => {
+                s.task = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        }
+    }
+
     pub(crate) fn try_pop(&self) -> Option<usize> {
         lock(&self.state).ready.pop_front()
     }

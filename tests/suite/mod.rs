@@ -238,6 +238,7 @@ macro_rules! executor_suite {
             submit::drop_waits_for_every_task,
             submit::futures_outlive_their_executor,
             submit::stats_count_every_outcome,
+            submit::shutdown_async_completes_when_the_work_is_done,
             future::state_moves_pending_running_finished,
             future::cancel_pending_future,
             future::cancel_running_future_is_refused,

@@ -306,3 +306,22 @@ pub fn stats_count_every_outcome<E: Executor>(make: impl Fn(usize) -> E) {
         "the blocker kept a worker busy: {s:?}"
     );
 }
+
+/// `shutdown_async` closes the pool at once and returns a future that completes only when the
+/// running task has finished, without blocking the caller meanwhile.
+pub fn shutdown_async_completes_when_the_work_is_done<E: Executor>(make: impl Fn(usize) -> E) {
+    let mut h = Held::new(make);
+    let mut done = h.pool.shutdown_async(false);
+    assert!(
+        h.pool.submit_fn(square, 1).unwrap_err().is_shutdown(),
+        "closed at once"
+    );
+    assert!(
+        !done.done(),
+        "the blocker still runs: the shutdown is not done"
+    );
+    h.release();
+    assert!(done.wait_timeout(LONG), "done once the work is");
+    assert_eq!(done.try_result(), Ok(()));
+    assert!(h.blocker.done());
+}
