@@ -36,6 +36,12 @@ use crate::map::{Map, MapUnordered};
 /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
 /// assert_eq!(run(&pool, total, Order { id: 7, lines: vec![3, 4] }), (7, 7));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task's argument or result on worker processes: it must be serde's `Serialize + Deserialize`, `Send` and `'static`",
+    label = "not a `Payload`",
+    note = "for your own type: `#[derive(concurrent_futures::serde::Serialize, concurrent_futures::serde::Deserialize)]` with `#[serde(crate = \"concurrent_futures::serde\")]`",
+    note = "for a result such as `std::io::Result<T>`: return `Result<T, String>` (`.map_err(|e| e.to_string())`)"
+)]
 pub trait Payload: Serialize + DeserializeOwned + Send + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
 
@@ -52,6 +58,11 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
 /// fn takes<F: TaskFn<u64, u64>>(f: F) -> u64 { f(7) }
 /// assert_eq!(takes(square), 49);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a task on every engine: pass a plain `fn` item (registered with `register!`), not a closure that captures",
+    label = "captures its environment (or is not `Fn({A}) -> {R}`)",
+    note = "move what the closure captures into the argument: `pool.submit_fn(f, (captured, arg))`, or use `ThreadPoolExecutor::submit(move || ..)`, which takes any closure"
+)]
 pub trait TaskFn<A, R>: Fn(A) -> R + Copy + Send + Sync + 'static {}
 impl<A, R, F: Fn(A) -> R + Copy + Send + Sync + 'static> TaskFn<A, R> for F {}
 
