@@ -197,18 +197,18 @@ impl<T: Send + 'static> Promise<T> {
     }
 }
 
-/// Runs `f` (a blocking wait) on a thread of its own and returns a future that completes when
-/// it returns: how an async caller waits for a shutdown without blocking its runtime. Where no
-/// thread can be started, `f` runs here and the future is complete on return.
+/// Under loom, `in_background` runs `f` at once (a model has no real threads to spare).
 #[cfg(loom)]
 pub(crate) fn in_background(f: impl FnOnce() + Send + 'static) -> Future<()> {
-    f(); // a loom model has no real threads to spare
+    f();
     let (promise, future) = Promise::new();
     let _ = promise.set_result(());
     future
 }
 
-/// (Off loom: the wait runs on a thread of its own, as described above.)
+/// Runs `f` (a blocking wait) on a thread of its own and returns a future that completes when
+/// it returns: how an async caller waits for a shutdown without blocking its runtime. Where no
+/// thread can be started, `f` runs here and the future is complete on return.
 #[cfg(not(loom))]
 pub(crate) fn in_background(f: impl FnOnce() + Send + 'static) -> Future<()> {
     type Job = Box<dyn FnOnce() + Send>;

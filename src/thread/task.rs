@@ -14,7 +14,7 @@
 use std::cell::UnsafeCell;
 
 use crate::error::{drop_quietly, TaskError};
-use crate::future::core::Core;
+use crate::future::core::{Core, Wakeups};
 use crate::future::{Future, Shared};
 use crate::stats::Counters;
 use crate::sync::Arc;
@@ -71,6 +71,36 @@ where
             core: Core::new(),
             origin: crate::trace::Origin::capture(),
             _scope: scope,
+        }
+    }
+
+    /// Runs the task on this thread once it has left `PENDING` for `RUNNING` here: counts it,
+    /// runs it in its span, and returns whether it gave a value.
+    fn run_started(self: Arc<Self>, stats: &Counters, before_complete: &mut dyn FnMut()) -> bool {
+        stats.started();
+        self.left_pending();
+        let span = self.span();
+        let ok = span.in_scope(|| {
+            self.execute(&mut |ok| {
+                stats.finished(ok);
+                before_complete();
+            })
+        });
+        span.finish(if ok { "ok" } else { "panicked" });
+        ok
+    }
+
+    /// After the task left `PENDING` without running (cancelled or failed), or did not:
+    /// gives back its slot, drops the closure and wakes the waiters; true if it left.
+    fn settle_unstarted<E>(self: Arc<Self>, left: Result<Wakeups<T>, E>) -> bool {
+        match left {
+            Ok(w) => {
+                self.left_pending();
+                drop_quietly(self.take_func());
+                w.wake(|| view(self));
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -168,21 +198,9 @@ where
     T: Send,
 {
     fn run(self: Arc<Self>, stats: &Counters, before_complete: &mut dyn FnMut()) -> Option<bool> {
-        if self.core.try_start() {
-            stats.started();
-            self.left_pending();
-            let span = self.span();
-            let ok = span.in_scope(|| {
-                self.execute(&mut |ok| {
-                    stats.finished(ok);
-                    before_complete();
-                })
-            });
-            span.finish(if ok { "ok" } else { "panicked" });
-            Some(ok)
-        } else {
-            None
-        }
+        self.core
+            .try_start()
+            .then(|| self.run_started(stats, before_complete))
     }
 
     fn cancel_job(self: Arc<Self>) -> bool {
@@ -190,15 +208,8 @@ where
     }
 
     fn fail(self: Arc<Self>, err: TaskError) -> bool {
-        match self.core.fail_pending(err) {
-            Ok(w) => {
-                self.left_pending();
-                drop_quietly(self.take_func());
-                w.wake(|| view(self));
-                true
-            }
-            Err(_) => false,
-        }
+        let left = self.core.fail_pending(err);
+        self.settle_unstarted(left)
     }
 
     fn wait_final(self: Arc<Self>) {
@@ -216,28 +227,16 @@ where
     }
 
     fn cancel(self: Arc<Self>) -> bool {
-        match self.core.cancel() {
-            Ok(w) => {
-                self.left_pending();
-                drop_quietly(self.take_func());
-                w.wake(|| view(self));
-                true
-            }
-            Err(_) => false,
-        }
+        let left = self.core.cancel();
+        self.settle_unstarted(left)
     }
 
     /// The nested-wait rule: a worker of this task's pool that waits on it while it is still
     /// queued runs it itself. See `thread/mod.rs`.
     fn help(self: Arc<Self>) -> bool {
         if super::worker::current_pool() == self.pool_id && self.core.try_start() {
-            super::worker::with_current_stats(Counters::started);
-            self.left_pending();
-            let span = self.span();
-            let ok = span.in_scope(|| {
-                self.execute(&mut |ok| super::worker::with_current_stats(|c| c.finished(ok)))
-            });
-            span.finish(if ok { "ok" } else { "panicked" });
+            let stats = super::worker::current_stats().unwrap_or_default();
+            self.run_started(&stats, &mut || {});
             return true;
         }
         false

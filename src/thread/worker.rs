@@ -29,13 +29,9 @@ loom::thread_local! {
         std::cell::RefCell::new(None);
 }
 
-/// Runs `f` with the counters of the pool this worker thread serves (none off the pool).
-pub(crate) fn with_current_stats(f: impl FnOnce(&Counters)) {
-    CURRENT_STATS.with(|c| {
-        if let Some(c) = c.borrow().as_ref() {
-            f(c)
-        }
-    })
+/// The counters of the pool this worker thread serves (none off the pool).
+pub(crate) fn current_stats() -> Option<std::sync::Arc<Counters>> {
+    CURRENT_STATS.with(|c| c.borrow().clone())
 }
 
 /// The id of the pool whose worker this thread is, or 0.
