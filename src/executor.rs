@@ -43,6 +43,7 @@ use crate::map::{Map, MapUnordered};
     note = "for a result such as `std::io::Result<T>`: return `Result<T, String>` (`.map_err(|e| e.to_string())`)"
 )]
 pub trait Payload: Serialize + DeserializeOwned + Send + 'static {}
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
 
 /// A task function every engine can run: a plain function (or a non-capturing closure) taking
@@ -64,6 +65,7 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
     note = "move what the closure captures into the argument: `pool.submit_fn(f, (captured, arg))`, or use `ThreadPoolExecutor::submit(move || ..)`, which takes any closure"
 )]
 pub trait TaskFn<A, R>: Fn(A) -> R + Copy + Send + Sync + 'static {}
+#[diagnostic::do_not_recommend]
 impl<A, R, F: Fn(A) -> R + Copy + Send + Sync + 'static> TaskFn<A, R> for F {}
 
 /// Per-task settings for the engines whose workers are processes

@@ -148,7 +148,7 @@ pub use crate::stats::PoolStats;
 #[cfg(not(feature = "process"))]
 #[macro_export]
 macro_rules! register {
-    ($($f:path),+ $(,)?) => {
+    ($($f:expr),+ $(,)?) => {
         $(
             const _: () = {
                 #[allow(dead_code)]

@@ -21,8 +21,6 @@ pub use self::registry::{registered_name, RemoteError};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use super::registry::{
-        invoke, invoke_batch, type_id_of_val, types_of, Registration, RemoteError, REGISTRY,
-    };
+    pub use super::registry::{Entry, Registration, RemoteError, Typed, REGISTRY};
     pub use linkme;
 }

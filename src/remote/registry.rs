@@ -152,16 +152,75 @@ pub struct Registration {
     pub name: &'static str,
     /// Where `register!` was written (`file:line:column`), for error messages.
     pub site: &'static str,
+    /// The function itself, behind its monomorphised entry points.
+    pub entry: &'static dyn Entry,
+}
+
+/// What the registry needs of one registered function: how to recognise it in the parent and
+/// how to run it in a worker. Implemented once, by [`Typed`].
+#[doc(hidden)]
+pub trait Entry: Sync {
     /// The function's address (to find the entry from a `fn` pointer in the parent).
-    pub addr: fn() -> usize,
+    fn addr(&self) -> usize;
     /// `(TypeId::of::<A>(), TypeId::of::<R>())`.
-    pub types: fn() -> (TypeId, TypeId),
+    fn types(&self) -> (TypeId, TypeId);
     /// The `TypeId` of the function item's own (zero-sized, unique) type.
-    pub item: fn() -> TypeId,
+    fn item(&self) -> TypeId;
     /// Decodes one argument, calls, encodes the result.
-    pub invoke: fn(&[u8]) -> Result<Vec<u8>, RemoteError>,
+    fn invoke(&self, bytes: &[u8]) -> Result<Vec<u8>, RemoteError>;
     /// Decodes a `Vec` of arguments, calls once per item, encodes a `Vec` of per-item results.
-    pub invoke_batch: fn(&[u8]) -> Result<Vec<u8>, RemoteError>,
+    fn invoke_batch(&self, bytes: &[u8]) -> Result<Vec<u8>, RemoteError>;
+}
+
+/// A registered function with its types: the function item (for its `TypeId`) and the same
+/// function as a pointer (for its address and to call it).
+///
+/// `register!` builds one in a single expression, `Typed::new(f, f)`, whose only bound is
+/// `F: Fn(A) -> R`: a generic function then fails to compile with one error at the user's
+/// `register!`, naming the type parameter and suggesting `f::<T>` (which registers that
+/// instance), and a type that is not a [`Payload`](crate::Payload) fails where the entry is
+/// made, with `Payload`'s message.
+#[doc(hidden)]
+pub struct Typed<F, A, R> {
+    item: F,
+    ptr: fn(A) -> R,
+}
+
+impl<F: Fn(A) -> R, A, R> Typed<F, A, R> {
+    #[doc(hidden)]
+    pub const fn new(item: F, ptr: fn(A) -> R) -> Self {
+        Typed { item, ptr }
+    }
+}
+
+impl<F, A, R> Entry for Typed<F, A, R>
+where
+    F: crate::TaskFn<A, R>,
+    A: crate::Payload,
+    R: crate::Payload,
+{
+    fn addr(&self) -> usize {
+        self.ptr as usize
+    }
+    fn types(&self) -> (TypeId, TypeId) {
+        (TypeId::of::<A>(), TypeId::of::<R>())
+    }
+    fn item(&self) -> TypeId {
+        let _ = &self.item;
+        TypeId::of::<F>()
+    }
+    fn invoke(&self, bytes: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        let a: A = decode_arg(bytes)?;
+        run_one(self.ptr, a)
+    }
+    fn invoke_batch(&self, bytes: &[u8]) -> Result<Vec<u8>, RemoteError> {
+        let items: Vec<A> = decode_arg(bytes)?;
+        // Each item's result is encoded on its own: one item that fails to encode (or whose
+        // decode panics in the parent) fails only that item.
+        let results: Vec<Result<Vec<u8>, RemoteError>> =
+            items.into_iter().map(|a| run_one(self.ptr, a)).collect();
+        codec::encode(&results).map_err(RemoteError::BadResult)
+    }
 }
 
 #[doc(hidden)]
@@ -171,41 +230,27 @@ pub static REGISTRY: [Registration];
 /// Makes plain functions runnable in worker processes: one line next to their definitions.
 ///
 /// A registered function takes one argument and returns one value, both `serde` types
-/// (use a tuple for several arguments). It must not be generic.
+/// (use a tuple for several arguments). A generic function is registered once per type it
+/// is used with, by naming the instance: `register!(largest::<u32>, largest::<String>)`.
 ///
 /// ```
 /// use concurrent_futures::{register, ProcessPoolExecutor};
 ///
 /// fn square(x: u64) -> u64 { x * x }
-/// register!(square);
+/// fn largest<T: PartialOrd>(v: Vec<T>) -> Option<T> {
+///     v.into_iter().reduce(|a, b| if b > a { b } else { a })
+/// }
+/// register!(square, largest::<u32>);
 ///
 /// let pool = ProcessPoolExecutor::new();
 /// assert_eq!(pool.submit_fn(square, 12).unwrap().result(), Ok(144));
+/// assert_eq!(pool.submit_fn(largest::<u32>, vec![3, 9, 4]).unwrap().result(), Ok(Some(9)));
 /// ```
 #[macro_export]
 macro_rules! register {
-    ($($f:path),+ $(,)?) => {
+    ($($f:expr),+ $(,)?) => {
         $(
             const _: () = {
-                fn __cf_addr() -> usize {
-                    $f as usize
-                }
-                fn __cf_types() -> (::std::any::TypeId, ::std::any::TypeId) {
-                    $crate::__private::types_of($f)
-                }
-                fn __cf_item() -> ::std::any::TypeId {
-                    $crate::__private::type_id_of_val(&$f)
-                }
-                fn __cf_invoke(
-                    bytes: &[u8],
-                ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__private::RemoteError> {
-                    $crate::__private::invoke($f, bytes)
-                }
-                fn __cf_invoke_batch(
-                    bytes: &[u8],
-                ) -> ::std::result::Result<::std::vec::Vec<u8>, $crate::__private::RemoteError> {
-                    $crate::__private::invoke_batch($f, bytes)
-                }
                 #[$crate::__private::linkme::distributed_slice($crate::__private::REGISTRY)]
                 #[linkme(crate = $crate::__private::linkme)]
                 static __CF_REGISTRATION: $crate::__private::Registration =
@@ -220,34 +265,11 @@ macro_rules! register {
                             column!()
                         ),
                         site: concat!(file!(), ":", line!(), ":", column!()),
-                        addr: __cf_addr,
-                        types: __cf_types,
-                        item: __cf_item,
-                        invoke: __cf_invoke,
-                        invoke_batch: __cf_invoke_batch,
+                        entry: &$crate::__private::Typed::new($f, $f),
                     };
             };
         )+
     };
-}
-
-#[doc(hidden)]
-pub fn type_id_of_val<F: 'static>(_f: &F) -> TypeId {
-    TypeId::of::<F>()
-}
-
-#[doc(hidden)]
-pub fn types_of<A: 'static, R: 'static>(_f: fn(A) -> R) -> (TypeId, TypeId) {
-    (TypeId::of::<A>(), TypeId::of::<R>())
-}
-
-#[doc(hidden)]
-pub fn invoke<A: DeserializeOwned, R: Serialize>(
-    f: fn(A) -> R,
-    bytes: &[u8],
-) -> Result<Vec<u8>, RemoteError> {
-    let a: A = decode_arg(bytes)?;
-    run_one(f, a)
 }
 
 /// Decodes an argument, its `Deserialize` contained.
@@ -267,19 +289,6 @@ fn run_one<A, R: Serialize>(f: fn(A) -> R, a: A) -> Result<Vec<u8>, RemoteError>
     encoded?.map_err(RemoteError::BadResult)
 }
 
-#[doc(hidden)]
-pub fn invoke_batch<A: DeserializeOwned, R: Serialize>(
-    f: fn(A) -> R,
-    bytes: &[u8],
-) -> Result<Vec<u8>, RemoteError> {
-    let items: Vec<A> = decode_arg(bytes)?;
-    // Each item's result is encoded on its own: one item that fails to encode (or whose decode
-    // panics in the parent) fails only that item.
-    let results: Vec<Result<Vec<u8>, RemoteError>> =
-        items.into_iter().map(|a| run_one(f, a)).collect();
-    codec::encode(&results).map_err(RemoteError::BadResult)
-}
-
 struct Index {
     /// Two registrations of different functions under one name (refused at pool build).
     collision: Option<String>,
@@ -296,10 +305,10 @@ fn index() -> &'static Index {
         let mut by_item = HashMap::new();
         let mut collision = None;
         for r in REGISTRY.iter() {
-            by_item.entry((r.item)()).or_insert(r);
-            by_addr.entry((r.addr)()).or_default().push(r);
+            by_item.entry(r.entry.item()).or_insert(r);
+            by_addr.entry(r.entry.addr()).or_default().push(r);
             let first: &&'static Registration = by_name.entry(r.name).or_insert(r);
-            if (first.item)() != (r.item)() && collision.is_none() {
+            if first.entry.item() != r.entry.item() && collision.is_none() {
                 collision = Some(format!(
                     "two different functions are registered under one name, `{}` (register! \
                      at {} and at {}): give them different names or register them from \
@@ -341,7 +350,7 @@ pub(crate) fn lookup_fn<A: 'static, R: 'static, F: crate::TaskFn<A, R>>(
         .get(&addr)?
         .iter()
         .copied()
-        .find(|r| (r.types)() == want)
+        .find(|r| r.entry.types() == want)
 }
 
 /// Refuses a registry in which one name stands for two functions (a pool built on it could run

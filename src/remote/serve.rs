@@ -14,8 +14,8 @@ pub(crate) fn run_frame(frame: Frame, limit: usize) -> Vec<u8> {
         CALL | INIT => match wire::parse_call(&frame.body) {
             Ok(call) => match lookup_name(call.name) {
                 None => Err(RemoteError::UnknownFunction(call.name.to_owned())),
-                Some(reg) if call.flags & FLAG_BATCH != 0 => (reg.invoke_batch)(call.payload),
-                Some(reg) => (reg.invoke)(call.payload),
+                Some(reg) if call.flags & FLAG_BATCH != 0 => reg.entry.invoke_batch(call.payload),
+                Some(reg) => reg.entry.invoke(call.payload),
             },
             Err(e) => Err(RemoteError::BadArgument(e.to_string())),
         },
