@@ -154,7 +154,8 @@ impl MpiPoolBuilder {
             && mpi::environment::threading_support() != mpi::Threading::Multiple
         {
             return Err(BuildError::new(
-                "join_comm needs MPI initialised with Threading::Multiple (the engine calls                  MPI from its own thread); or let the engine initialise MPI and use join_world",
+                "join_comm needs MPI initialised with Threading::Multiple (the engine calls \
+                 MPI from its own thread); or let the engine initialise MPI and use join_world",
             ));
         }
         let (rank, size) = (comm.rank(), comm.size());

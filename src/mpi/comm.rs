@@ -49,6 +49,8 @@ const SPIN: Duration = Duration::from_micros(200);
 const MAX_NAP: Duration = Duration::from_millis(20);
 const MAX_NAP_SENDING: Duration = Duration::from_millis(1);
 const FINALIZE_WAIT: Duration = Duration::from_secs(10);
+/// How long shutting a pool down waits for its communicator to be freed.
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// The most bytes that queued sends to one rank are merged into.
 pub(crate) const COALESCE: usize = 64 << 10;
 
@@ -178,6 +180,9 @@ impl<T> Handoff<T> {
 pub(crate) struct Mpi {
     queue: Mutex<VecDeque<Cmd>>,
     thread: Thread,
+    /// The endpoints open on the MPI thread; `gone` is signalled when one is freed.
+    live: Mutex<std::collections::HashSet<u64>>,
+    gone: std::sync::Condvar,
     next_ep: AtomicU64,
     /// This process's rank in the world communicator.
     pub(crate) world_rank: i32,
@@ -240,6 +245,8 @@ fn start() -> Result<Mpi, String> {
     Ok(Mpi {
         queue: Mutex::new(VecDeque::new()),
         thread: handle.thread().clone(),
+        live: Mutex::new(Default::default()),
+        gone: std::sync::Condvar::new(),
         next_ep: AtomicU64::new(1),
         world_rank,
     })
@@ -279,6 +286,23 @@ impl Mpi {
     /// Closes endpoint `ep` once its sends are done (an intercommunicator is disconnected).
     pub(crate) fn close(&self, ep: u64) {
         self.push(Cmd::Close(ep));
+    }
+
+    /// Waits (at most `limit`) until endpoint `ep`, closed, is freed: its last sends have gone
+    /// and the MPI thread no longer touches its communicator. A program that initialised MPI
+    /// itself may call `MPI_Finalize` once its pool is shut down, and the engine's thread must
+    /// not be inside an MPI call on that communicator then. Returns at once on the MPI thread
+    /// itself (an inbox), which frees it after the inbox returns.
+    pub(crate) fn wait_closed(&self, ep: u64, limit: Duration) -> bool {
+        if std::thread::current().id() == self.thread.id() {
+            return false;
+        }
+        let live = lock(&self.live);
+        let (live, _) = self
+            .gone
+            .wait_timeout_while(live, limit, |l| l.contains(&ep))
+            .unwrap_or_else(|p| p.into_inner());
+        !live.contains(&ep)
     }
 
     fn push(&self, cmd: Cmd) {
@@ -322,6 +346,7 @@ fn run(universe: Option<mpi::environment::Universe>) {
                 Cmd::Open(what, inbox, reply) => {
                     let r = open(what).map(|(comm, remote)| {
                         let ep = mpi.next_ep.fetch_add(1, Ordering::Relaxed);
+                        lock(&mpi.live).insert(ep);
                         eps.insert(
                             ep,
                             Endpoint {
@@ -342,6 +367,8 @@ fn run(universe: Option<mpi::environment::Universe>) {
                 }
                 Cmd::Finalize(reply) => {
                     finalize(eps, out, universe);
+                    lock(&mpi.live).clear();
+                    mpi.gone.notify_all();
                     let _ = reply.send(());
                     return;
                 }
@@ -382,6 +409,8 @@ fn run(universe: Option<mpi::environment::Universe>) {
             if let Some(e) = eps.remove(&id) {
                 drop_comm(e.comm);
             }
+            lock(&mpi.live).remove(&id);
+            mpi.gone.notify_all();
         }
         if active {
             last = Instant::now();

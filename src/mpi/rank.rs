@@ -83,6 +83,8 @@ pub(crate) fn serve(open: Open, manager: i32, workers: usize, limit: usize) -> R
     shared.pool.shutdown(true, false);
     mpi.send(ep, manager, protocol::frame(FIN, 0, &[]));
     mpi.close(ep);
+    // The program may finalize MPI as soon as this returns (`join_comm`).
+    mpi.wait_closed(ep, comm::CLOSE_WAIT);
     Ok(())
 }
 

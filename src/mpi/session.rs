@@ -508,17 +508,26 @@ impl Session {
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
+        let closed = st.closed;
         drop(st);
+        // The program may finalize MPI as soon as this returns (`join_comm`): the
+        // communicator must be freed by then.
+        if closed {
+            self.mpi.wait_closed(self.ep, comm::CLOSE_WAIT.min(limit));
+        }
         self.callbacks.wait_drained();
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let st = lock(&self.state);
+        let mut st = lock(&self.state);
         if !st.closed {
+            st.closed = true;
             self.mpi.close(self.ep);
         }
+        drop(st);
+        self.mpi.wait_closed(self.ep, comm::CLOSE_WAIT);
     }
 }
 
