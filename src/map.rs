@@ -292,7 +292,7 @@ impl<'a, R, I: Iterator> MapUnordered<'a, R, I> {
                         self.slots.push(None);
                         self.slots.len() - 1
                     });
-                    self.completion.watch(f.shared.core(), i);
+                    self.completion.watch(f.core(), i);
                     self.slots[i] = Some(f);
                     self.in_flight += 1;
                 }
@@ -308,7 +308,7 @@ impl<'a, R, I: Iterator> MapUnordered<'a, R, I> {
         self.input = None;
         for f in self.slots.iter_mut().filter_map(Option::take) {
             f.cancel();
-            self.completion.unwatch(f.shared.core());
+            self.completion.unwatch(f.core());
         }
         self.in_flight = 0;
     }

@@ -77,13 +77,44 @@ impl PoolStats {
     }
 }
 
-/// The counters behind [`PoolStats`], each on its own cache line.
+/// How many ways the counters that every worker bumps are split (each thread adds to one
+/// shard, chosen once per thread), so that two workers finishing tasks at once do not pass one
+/// cache line back and forth.
+const SHARDS: usize = 8;
+
+/// One counter split into per-thread shards, each on its own cache line; read as their sum.
+#[derive(Default)]
+struct Sharded([CachePadded<AtomicU64>; SHARDS]);
+
+impl Sharded {
+    #[inline]
+    fn add(&self, n: u64) {
+        self.0[shard()].fetch_add(n, Release);
+    }
+    fn sum(&self) -> u64 {
+        self.0.iter().map(|c| c.load(Acquire)).sum()
+    }
+}
+
+/// This thread's shard.
+#[inline]
+fn shard() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        static MINE: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+    }
+    MINE.try_with(|s| *s).unwrap_or(0)
+}
+
+/// The counters behind [`PoolStats`], each on its own cache line; those that workers bump for
+/// every task are sharded.
 #[derive(Default)]
 pub(crate) struct Counters {
     submitted: CachePadded<AtomicU64>,
-    started: CachePadded<AtomicU64>,
-    completed: CachePadded<AtomicU64>,
-    failed: CachePadded<AtomicU64>,
+    started: Sharded,
+    completed: Sharded,
+    failed: Sharded,
     cancelled: CachePadded<AtomicU64>,
     replaced: CachePadded<AtomicU64>,
     busy_ns: CachePadded<AtomicU64>,
@@ -94,14 +125,14 @@ impl Counters {
         self.submitted.fetch_add(1, Release);
     }
     pub(crate) fn started(&self) {
-        self.started.fetch_add(1, Release);
+        self.started.add(1);
     }
     /// A started task finished: with a value or not.
     pub(crate) fn finished(&self, ok: bool) {
         if ok {
-            self.completed.fetch_add(1, Release);
+            self.completed.add(1);
         } else {
-            self.failed.fetch_add(1, Release);
+            self.failed.add(1);
         }
     }
     /// A task that failed without starting (a broken executor fails what is queued).
@@ -123,10 +154,10 @@ impl Counters {
     pub(crate) fn snapshot(&self, workers_alive: usize) -> PoolStats {
         // Read the later states first, so that no task is seen in two states at once
         // (a task moving on between two reads is at worst missed, never counted twice).
-        let completed = self.completed.load(Acquire);
-        let failed = self.failed.load(Acquire);
+        let completed = self.completed.sum();
+        let failed = self.failed.sum();
         let cancelled = self.cancelled.load(Acquire);
-        let started = self.started.load(Acquire);
+        let started = self.started.sum();
         let submitted = self.submitted.load(Acquire);
         PoolStats {
             submitted,

@@ -3,7 +3,7 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
 };
 #[cfg(not(loom))]
@@ -11,7 +11,7 @@ pub(crate) use std::thread::{self, Thread};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering},
+    atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering},
     Condvar, Mutex, MutexGuard,
 };
 // `loom::sync::Arc` supports neither `self: Arc<Self>` receivers nor unsizing to `Arc<dyn Trait>`,

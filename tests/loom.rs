@@ -27,10 +27,17 @@ use loom::thread;
 /// Runs `f` under loom, bounding preemptions to 2 unless `LOOM_MAX_PREEMPTIONS` says otherwise,
 /// and reports how many executions were explored (visible with `--nocapture`).
 fn model(f: impl Fn() + Send + Sync + 'static) {
+    model_bounded(usize::MAX, f)
+}
+
+/// A model with at most `cap` preemptions, and at most what `LOOM_MAX_PREEMPTIONS` says (2 if
+/// it says nothing).
+fn model_bounded(cap: usize, f: impl Fn() + Send + Sync + 'static) {
     let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
+    // The future's cell lock spins (yielding) while another thread holds it: each spin is a
+    // branch, more than loom's default allows for a path.
+    b.max_branches = 20_000;
+    b.preemption_bound = Some(b.preemption_bound.unwrap_or(2).min(cap));
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
     b.check(move || {
@@ -170,7 +177,12 @@ fn result_vs_set_result() {
 /// A failure is a loom deadlock.
 #[test]
 fn two_waiters_vs_completion() {
-    model(|| {
+    // One preemption: with two, loom explores schedules in which the two waiters, both spinning
+    // on the future's lock while the completer holds it, yield to each other for ever and the
+    // completer never runs again (a yield lets loom pick any thread without counting a
+    // preemption), which no fair scheduler does. Every schedule with one preemption — the
+    // completer stopped anywhere, the waiters interleaved freely around it — is explored.
+    model_bounded(1, || {
         let (p, f) = Promise::new();
         let f = Arc::new(f);
         let f2 = f.clone();
@@ -222,6 +234,50 @@ fn callback_vs_completion() {
             1,
             "the callback did not run exactly once"
         );
+    });
+}
+
+/// The future's state word is also its lock, and starting does not wait for the lock: a
+/// producer starting and completing the future, a canceller, and a callback being registered
+/// (the lock held) all race. Exactly one of "cancelled" and "finished with the value" happens,
+/// the producer learns which, the callback runs once and sees it, and the start made while the
+/// lock was held is not lost when the lock is released. A failure is a count other than 1, a
+/// mismatch between the two sides, or a loom deadlock (a start lost: `complete` finds the
+/// future still pending).
+#[test]
+fn start_and_cancel_vs_registration() {
+    model(|| {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (p, f) = Promise::new();
+        let f = Arc::new(f);
+        let producer = thread::spawn(move || match p.set_running_or_notify_cancel() {
+            Ok(true) => {
+                p.set_result(7u32).unwrap();
+                true
+            }
+            Ok(false) => false,
+            Err(e) => panic!("{e}"),
+        });
+        let f2 = f.clone();
+        let canceller = thread::spawn(move || f2.cancel());
+        let c = calls.clone();
+        f.add_done_callback(move |f| {
+            assert!(f.done());
+            c.fetch_add(1, SeqCst);
+        });
+        let produced = producer.join().unwrap();
+        let cancelled = canceller.join().unwrap();
+        assert_ne!(produced, cancelled, "both or neither won the future");
+        assert_eq!(
+            calls.load(SeqCst),
+            1,
+            "the callback did not run exactly once"
+        );
+        let f = Arc::try_unwrap(f).unwrap_or_else(|_| panic!("future still shared"));
+        match f.result() {
+            Ok(v) => assert!(produced && v == 7),
+            Err(e) => assert!(cancelled && e.is_cancelled()),
+        }
     });
 }
 

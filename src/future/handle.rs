@@ -6,24 +6,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::core::{run_callback, Core, Slot, Waiter, CANCELLED, FINISHED, PENDING, RUNNING};
+use std::ptr::NonNull;
+
+use super::core::{
+    run_callback, Core, Header, Outcome, Waiter, CANCELLED, FINISHED, PENDING, RUNNING,
+};
 use crate::error::TaskError;
-use crate::sync::{backoff, thread, Arc};
-
-/// The engine-side half of a future: its [`Core`] plus what only the engine knows how to do
-/// (drop the work on cancel, run it inline for a waiter).
-pub(crate) trait Shared<T>: Send + Sync {
-    fn core(&self) -> &Core<T>;
-
-    /// PENDING → CANCELLED, dropping the work. Returns whether this call cancelled it.
-    fn cancel(self: Arc<Self>) -> bool;
-
-    /// Runs the task on the calling thread if it is still pending and this thread may run it
-    /// (a worker of the same pool). Returns whether the future is now final.
-    fn help(self: Arc<Self>) -> bool {
-        false
-    }
-}
+use crate::sync::{backoff, thread};
 
 /// How long a waiter spins (then yields) before parking: long enough that a result arriving
 /// "right away" — a tiny task on a thread, a round trip to a worker process — costs no
@@ -105,17 +94,50 @@ pub enum FutureState {
 /// ```
 #[must_use = "a Future does nothing by itself; its task runs anyway, but its result or error is only seen through the Future"]
 pub struct Future<T> {
-    pub(crate) shared: Arc<dyn Shared<T>>,
+    /// One reference to the allocation that holds the state (a thread-pool task, a promise).
+    ptr: NonNull<Core<T>>,
 }
 
+// SAFETY: a `Future` hands its `T` to whichever thread takes it (`T: Send`); through `&Future`
+// the value is only borrowed under the cell's lock, one thread at a time, as `Mutex<T>` is
+// `Sync` for `T: Send`. The allocation itself is shared by reference counting.
+unsafe impl<T: Send> Send for Future<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Future<T> {}
+
 impl<T> Future<T> {
-    pub(crate) fn from_shared(shared: Arc<dyn Shared<T>>) -> Self {
-        Future { shared }
+    /// A handle that owns one (already counted) reference to `ptr`'s allocation.
+    ///
+    /// # Safety
+    /// `ptr` points to a live allocation whose header is first, and the caller gives up one of
+    /// its references to the new handle.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Core<T>>) -> Self {
+        Future { ptr }
+    }
+
+    /// Another handle to the same future (a view for a callback or a wait).
+    #[cfg(feature = "process")]
+    pub(crate) fn view(&self) -> Future<T> {
+        self.core().header().acquire();
+        Future { ptr: self.ptr }
     }
 
     #[inline]
-    fn core(&self) -> &Core<T> {
-        self.shared.core()
+    pub(crate) fn core(&self) -> &Core<T> {
+        // SAFETY: this handle owns a reference, so the allocation is live.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Runs the task on the calling thread if it is still pending and this thread may run it
+    /// (a worker of the same pool). Returns whether the future is now final.
+    pub(crate) fn help(&self) -> bool {
+        // SAFETY: this handle owns a reference to the allocation the header describes.
+        unsafe { (self.core().header().vtable().help)(self.header_ptr()) }
+    }
+
+    #[inline]
+    fn header_ptr(&self) -> NonNull<Header> {
+        self.ptr.cast()
     }
 
     /// The current state.
@@ -194,7 +216,12 @@ impl<T> Future<T> {
     pub fn cancel(&self) -> bool {
         match self.core().state() {
             CANCELLED => true,
-            PENDING => self.shared.clone().cancel() || self.cancelled(),
+            PENDING => {
+                // SAFETY: this handle owns a reference to the allocation the header describes.
+                let cancelled =
+                    unsafe { (self.core().header().vtable().cancel)(self.header_ptr()) };
+                cancelled || self.cancelled()
+            }
             _ => false,
         }
     }
@@ -230,7 +257,7 @@ impl<T> Future<T> {
         if self.done() {
             return true;
         }
-        if self.core().state() == PENDING && self.shared.clone().help() {
+        if self.core().state() == PENDING && self.help() {
             return true;
         }
         if !SPIN.is_zero() {
@@ -326,16 +353,12 @@ impl<T> Future<T> {
 
     /// Moves the outcome out of a final future.
     fn take(&mut self) -> Result<T, TaskError> {
-        let mut inner = self.core().lock();
-        match std::mem::replace(&mut inner.slot, Slot::Taken) {
-            Slot::Value(v) => Ok(v),
-            Slot::Error(e) => {
-                let err = (*e).clone();
-                inner.slot = Slot::Error(e);
-                Err(err)
-            }
-            Slot::Taken => Err(TaskError::AlreadyTaken),
-            Slot::Empty => unreachable!("take() is only called on a final future"),
+        if let Some(outcome) = self.core().take_unique() {
+            return outcome;
+        }
+        match self.core().lock().take() {
+            Some(outcome) => outcome,
+            None => unreachable!("take() is only called on a final future"),
         }
     }
 
@@ -375,8 +398,8 @@ impl<T> Future<T> {
     }
 
     fn peek_error(&self) -> Option<TaskError> {
-        match &self.core().lock().slot {
-            Slot::Error(e) => Some((**e).clone()),
+        match self.core().lock().outcome() {
+            Outcome::Error(e) => Some(e.clone()),
             _ => None,
         }
     }
@@ -394,12 +417,12 @@ impl<T> Future<T> {
     /// ```
     pub fn with_result<R>(&self, f: impl FnOnce(Result<&T, &TaskError>) -> R) -> R {
         self.wait();
-        let inner = self.core().lock();
-        match &inner.slot {
-            Slot::Value(v) => f(Ok(v)),
-            Slot::Error(e) => f(Err(e)),
-            Slot::Taken => f(Err(&TaskError::AlreadyTaken)),
-            Slot::Empty => unreachable!("a final future has an outcome"),
+        let guard = self.core().lock();
+        match guard.outcome() {
+            Outcome::Value(v) => f(Ok(v)),
+            Outcome::Error(e) => f(Err(e)),
+            Outcome::Taken => f(Err(&TaskError::AlreadyTaken)),
+            Outcome::Pending => unreachable!("a final future has an outcome"),
         }
     }
 
@@ -427,7 +450,7 @@ impl<T> Future<T> {
 
     /// An opaque identity, equal for handles to the same future.
     pub(crate) fn id(&self) -> usize {
-        Arc::as_ptr(&self.shared) as *const () as usize
+        self.ptr.as_ptr() as usize
     }
 }
 
@@ -459,15 +482,21 @@ impl<T> std::future::Future for Future<T> {
             return Poll::Ready(this.take());
         }
         {
-            let core = this.core();
-            let mut inner = core.lock();
-            if !core.is_final() {
-                inner.waiters.retain(|w| !matches!(w, Waiter::Async(_)));
-                inner.waiters.push(Waiter::Async(cx.waker().clone()));
+            let mut guard = this.core().lock();
+            if let Some(waiters) = guard.waiters() {
+                waiters.retain(|w| !matches!(w, Waiter::Async(_)));
+                waiters.push(Waiter::Async(cx.waker().clone()));
                 return Poll::Pending;
             }
         }
         Poll::Ready(this.take())
+    }
+}
+
+impl<T> Drop for Future<T> {
+    fn drop(&mut self) {
+        // SAFETY: this handle owns one reference and is not used again.
+        unsafe { Header::release(self.header_ptr()) }
     }
 }
 
@@ -503,11 +532,11 @@ impl<T> fmt::Debug for Future<T> {
             FutureState::Pending => "pending".to_string(),
             FutureState::Running => "running".to_string(),
             FutureState::Cancelled => "cancelled".to_string(),
-            FutureState::Finished => match &self.core().lock().slot {
-                Slot::Value(_) => format!("finished returned {ty}"),
-                Slot::Taken => format!("finished returned {ty} (value taken)"),
-                Slot::Error(e) => format!("finished raised {}: {e}", e.kind_name()),
-                Slot::Empty => "finished".to_string(),
+            FutureState::Finished => match self.core().lock().outcome() {
+                Outcome::Value(_) => format!("finished returned {ty}"),
+                Outcome::Taken => format!("finished returned {ty} (value taken)"),
+                Outcome::Error(e) => format!("finished raised {}: {e}", e.kind_name()),
+                Outcome::Pending => "finished".to_string(),
             },
         };
         f.debug_struct("Future")

@@ -10,7 +10,7 @@ mod promise;
 
 #[cfg(feature = "process")]
 pub(crate) use self::core::Deferred;
-pub(crate) use self::handle::{deadline_after, Shared};
+pub(crate) use self::handle::deadline_after;
 pub use self::handle::{Future, FutureState};
 pub(crate) use self::promise::in_background;
 pub use self::promise::{InvalidState, Promise};

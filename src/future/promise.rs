@@ -5,27 +5,46 @@ use std::fmt;
 #[cfg(not(loom))]
 use std::sync::Mutex;
 
-use super::core::{Core, PENDING};
-use super::handle::{Future, FutureState, Shared};
-use crate::error::TaskError;
-use crate::sync::Arc;
+use std::ptr::NonNull;
 
-struct PromiseShared<T> {
-    core: Core<T>,
+use super::core::{not_queued, Core, Header, VTable, PENDING};
+use super::handle::{Future, FutureState};
+use crate::error::TaskError;
+
+/// A promise's allocation is a bare [`Core`]; this is what it can do.
+fn vtable<T: Send + 'static>() -> &'static VTable {
+    &VTable {
+        drop: drop_promise::<T>,
+        cancel: cancel_promise::<T>,
+        help: not_queued::help,
+        run: not_queued::run,
+        fail: not_queued::fail,
+        wait_final: not_queued::wait_final,
+    }
 }
 
-impl<T: Send + 'static> Shared<T> for PromiseShared<T> {
-    fn core(&self) -> &Core<T> {
-        &self.core
-    }
-    fn cancel(self: Arc<Self>) -> bool {
-        match self.core.cancel() {
-            Ok(w) => {
-                w.wake(|| Future::from_shared(self));
-                true
-            }
-            Err(_) => false,
+/// # Safety
+/// `h` is a promise's allocation (a `Box<Core<T>>`) whose last reference is gone.
+unsafe fn drop_promise<T>(h: NonNull<Header>) {
+    // SAFETY: see the contract; the allocation was made by `Promise::new` as a `Box<Core<T>>`.
+    drop(unsafe { Box::from_raw(h.cast::<Core<T>>().as_ptr()) })
+}
+
+/// # Safety
+/// `h` is a live promise's allocation and the caller holds a reference to it.
+unsafe fn cancel_promise<T: Send + 'static>(h: NonNull<Header>) -> bool {
+    // SAFETY: see the contract.
+    let core = unsafe { h.cast::<Core<T>>().as_ref() };
+    match core.cancel() {
+        Ok(w) => {
+            w.wake(|| {
+                core.header().acquire();
+                // SAFETY: the reference just counted is the view's.
+                unsafe { Future::from_raw(h.cast()) }
+            });
+            true
         }
+        Err(_) => false,
     }
 }
 
@@ -43,7 +62,8 @@ impl<T: Send + 'static> Shared<T> for PromiseShared<T> {
 /// assert_eq!(future.result(), Ok("hello"));
 /// ```
 pub struct Promise<T: Send + 'static> {
-    shared: Option<Arc<PromiseShared<T>>>,
+    /// The promise's own reference to the future's state (a handle it never gives out).
+    shared: Option<Future<T>>,
 }
 
 impl<T: Send + 'static> Promise<T> {
@@ -57,8 +77,10 @@ impl<T: Send + 'static> Promise<T> {
     /// assert_eq!(future.result().unwrap(), "ready");
     /// ```
     pub fn new() -> (Promise<T>, Future<T>) {
-        let shared = Arc::new(PromiseShared { core: Core::new() });
-        let fut = Future::from_shared(shared.clone());
+        let core = Box::new(Core::<T>::new(vtable::<T>(), 2, 0));
+        let ptr = NonNull::from(Box::leak(core));
+        // SAFETY: two references were counted, one for each handle.
+        let (shared, fut) = unsafe { (Future::from_raw(ptr), Future::from_raw(ptr)) };
         (
             Promise {
                 shared: Some(shared),
@@ -85,10 +107,10 @@ impl<T: Send + 'static> Promise<T> {
     /// ```
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidState> {
         let s = self.shared.as_ref().expect("promise is live");
-        if s.core.try_start() {
+        if s.core().try_start() {
             return Ok(true);
         }
-        match s.core.state() {
+        match s.core().state() {
             super::core::CANCELLED => Ok(false),
             super::core::RUNNING => Err(InvalidState::new((), FutureState::Running)),
             _ => Err(InvalidState::new((), FutureState::Finished)),
@@ -100,7 +122,7 @@ impl<T: Send + 'static> Promise<T> {
     #[cfg(feature = "process")]
     pub(crate) fn start(&self) -> bool {
         let s = self.shared.as_ref().expect("promise is live");
-        s.core.try_start() || s.core.state() == super::core::RUNNING
+        s.core().try_start() || s.core().state() == super::core::RUNNING
     }
 
     /// True once the future was cancelled by its holder.
@@ -115,7 +137,7 @@ impl<T: Send + 'static> Promise<T> {
     pub fn is_cancelled(&self) -> bool {
         self.shared
             .as_ref()
-            .is_some_and(|s| s.core.state() == super::core::CANCELLED)
+            .is_some_and(|s| s.core().state() == super::core::CANCELLED)
     }
 
     /// Completes the future with a value. If the future was cancelled, nothing reads it: the
@@ -167,14 +189,14 @@ impl<T: Send + 'static> Promise<T> {
         let Some(s) = self.shared.take() else {
             return Err((outcome, FutureState::Finished));
         };
-        if s.core.state() == PENDING && !s.core.try_start() {
-            return Err((outcome, state_of(&s.core)));
+        if s.core().state() == PENDING && !s.core().try_start() {
+            return Err((outcome, state_of(s.core())));
         }
-        if s.core.is_final() {
-            return Err((outcome, state_of(&s.core)));
+        if s.core().is_final() {
+            return Err((outcome, state_of(s.core())));
         }
-        let w = s.core.complete(outcome);
-        w.wake(|| Future::from_shared(s));
+        let w = s.core().complete(outcome);
+        w.wake(|| s);
         Ok(())
     }
 
@@ -186,14 +208,14 @@ impl<T: Send + 'static> Promise<T> {
         outcome: Result<T, TaskError>,
     ) -> Option<super::core::Deferred> {
         let s = self.shared.take()?;
-        if s.core.state() == PENDING && !s.core.try_start() {
+        if s.core().state() == PENDING && !s.core().try_start() {
             return None;
         }
-        if s.core.is_final() {
+        if s.core().is_final() {
             return None;
         }
-        let w = s.core.complete(outcome);
-        w.wake_deferring(|| Future::from_shared(s))
+        let w = s.core().complete(outcome);
+        w.wake_deferring(|| s)
     }
 }
 
@@ -320,15 +342,15 @@ impl<T: Send + 'static> Drop for Promise<T> {
             let err = TaskError::BrokenExecutor {
                 cause: "the promise was dropped without a result".into(),
             };
-            if s.core.state() == PENDING {
-                if let Ok(w) = s.core.fail_pending(err.clone()) {
-                    w.wake(|| Future::from_shared(s));
+            if s.core().state() == PENDING {
+                if let Ok(w) = s.core().fail_pending(err.clone()) {
+                    w.wake(|| s);
                     return;
                 }
             }
-            if s.core.state() == super::core::RUNNING {
-                let w = s.core.complete(Err(err));
-                w.wake(|| Future::from_shared(s));
+            if s.core().state() == super::core::RUNNING {
+                let w = s.core().complete(Err(err));
+                w.wake(|| s);
             }
         }
     }

@@ -205,7 +205,7 @@ impl ProcessPoolExecutor {
         done: impl FnOnce(Typed<R>) -> Box<dyn Complete>,
     ) -> Result<Future<R>, Option<String>> {
         let (promise, fut) = Promise::new();
-        let view = Future::from_shared(fut.shared.clone());
+        let view = fut.view();
         let entry = Entry {
             id,
             future_id: fut.id(),

@@ -5,7 +5,7 @@ use std::sync::Arc as StdArc;
 use super::builder::ThreadPoolBuilder;
 use super::pool::Pool;
 use super::scope::Scope;
-use super::task::{erase_job, erase_shared, Task};
+use super::task::Task;
 use crate::error::{BuildError, SubmitError};
 use crate::executor::{Executor, MapOptions, Payload, TaskFn};
 use crate::future::Future;
@@ -124,17 +124,28 @@ impl ThreadPoolExecutor {
         self.submit_inner(f, false)
     }
 
+    /// Makes an admitted closure a task and queues it.
+    fn spawn<F, T>(&self, f: F) -> Future<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // SAFETY (both): `F` and `T` are `'static`.
+        let (fut, job) = match &self.pool.bound {
+            None => unsafe { Task::spawn(f, self.pool.id, ()) },
+            Some(b) => unsafe { Task::spawn(f, self.pool.id, b.clone()) },
+        };
+        self.pool.push(job);
+        fut
+    }
+
     fn submit_inner<F, T>(&self, f: F, blocking: bool) -> Result<Future<T>, SubmitError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let (f, admission) = self.pool.admit(f, blocking)?;
-        let task = Arc::new(Task::new(f, self.pool.id, self.pool.bound.clone(), None));
-        // SAFETY: `F` and `T` are `'static`.
-        let fut = Future::from_shared(unsafe { erase_shared(task.clone()) });
-        // SAFETY: as above.
-        self.pool.push(unsafe { erase_job(task) });
+        let fut = self.spawn(f);
         drop(admission);
         Ok(fut)
     }
@@ -158,16 +169,7 @@ impl ThreadPoolExecutor {
             .pool
             .admit((f, arg), true)
             .map_err(|e| e.map(|(_, a)| a))?;
-        let task = Arc::new(Task::new(
-            move || f(arg),
-            self.pool.id,
-            self.pool.bound.clone(),
-            None,
-        ));
-        // SAFETY: `F`, `A` and `R` are `'static`.
-        let fut = Future::from_shared(unsafe { erase_shared(task.clone()) });
-        // SAFETY: as above.
-        self.pool.push(unsafe { erase_job(task) });
+        let fut = self.spawn(move || f(arg));
         drop(admission);
         Ok(fut)
     }
@@ -424,7 +426,7 @@ impl ThreadPoolExecutor {
     pub fn __kill_one_worker(&self) -> Result<(), SubmitError<()>> {
         let ((), admission) = self.pool.admit((), true)?;
         self.pool
-            .push(Arc::new(super::worker::KillWorker(self.pool.bound.clone())));
+            .push(super::worker::KillWorker::job(self.pool.bound.clone()));
         drop(admission);
         Ok(())
     }

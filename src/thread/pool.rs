@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::queue::Queue;
-use super::task::Job;
+use super::task::JobRef;
 use crate::error::{SubmitError, TaskError};
 use crate::sync::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering::*};
 
@@ -247,7 +247,7 @@ impl Pool {
     /// Queues an admitted job and makes sure a worker will take it: an idle worker if one can be
     /// claimed (woken if asleep), else a new thread if below `max_workers`, else a busy worker
     /// when it finishes.
-    pub(crate) fn push(self: &crate::sync::Arc<Self>, job: crate::sync::Arc<dyn Job>) {
+    pub(crate) fn push(self: &crate::sync::Arc<Self>, job: JobRef) {
         // Claim an idle worker *before* pushing: once the job is visible, that worker may pop it
         // and take back its own idle mark, and a claim attempted after the push would then fail
         // and spawn a thread the job did not need. Reserving a new thread stays *after* the push
@@ -271,7 +271,7 @@ impl Pool {
         }
     }
 
-    pub(crate) fn pop(&self) -> Option<crate::sync::Arc<dyn Job>> {
+    pub(crate) fn pop(&self) -> Option<JobRef> {
         self.queue.pop()
     }
 

@@ -1,14 +1,13 @@
 //! The pool's shared FIFO of jobs: crossbeam's lock-free `Injector` (a segmented array queue);
 //! under `--cfg loom`, a mutex-protected `VecDeque` that loom can model.
 
-use super::task::Job;
-use crate::sync::Arc;
+use super::task::JobRef;
 
 pub(crate) struct Queue {
     #[cfg(not(loom))]
-    inner: crossbeam_deque::Injector<Arc<dyn Job>>,
+    inner: crossbeam_deque::Injector<JobRef>,
     #[cfg(loom)]
-    inner: crate::sync::Mutex<std::collections::VecDeque<Arc<dyn Job>>>,
+    inner: crate::sync::Mutex<std::collections::VecDeque<JobRef>>,
 }
 
 impl Queue {
@@ -19,7 +18,7 @@ impl Queue {
     }
 
     #[inline]
-    pub(crate) fn push(&self, job: Arc<dyn Job>) {
+    pub(crate) fn push(&self, job: JobRef) {
         #[cfg(not(loom))]
         self.inner.push(job);
         #[cfg(loom)]
@@ -27,7 +26,7 @@ impl Queue {
     }
 
     #[inline]
-    pub(crate) fn pop(&self) -> Option<Arc<dyn Job>> {
+    pub(crate) fn pop(&self) -> Option<JobRef> {
         #[cfg(not(loom))]
         loop {
             match self.inner.steal() {

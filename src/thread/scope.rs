@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use super::pool::Pool;
-use super::task::{erase_job, erase_shared, Job, Task};
+use super::task::{JobRef, Scoped, Task};
 use crate::error::{SubmitError, TaskError};
 use crate::future::Future;
 use crate::sync::{lock, thread, Arc, AtomicUsize, Mutex, Ordering, Thread};
@@ -52,7 +52,7 @@ impl Drop for LiveTask {
 pub struct Scope<'scope, 'env: 'scope> {
     pool: &'scope Arc<Pool>,
     state: Arc<ScopeState>,
-    jobs: Mutex<Vec<Arc<dyn Job>>>,
+    jobs: Mutex<Vec<JobRef>>,
     _scope: PhantomData<&'scope mut &'scope ()>,
     _env: PhantomData<&'env mut &'env ()>,
 }
@@ -90,16 +90,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         T: Send + 'scope,
     {
         let (f, admission) = self.pool.admit(f, true)?;
-        let task = Arc::new(Task::new(
-            f,
-            self.pool.id,
-            self.pool.bound.clone(),
-            Some(LiveTask::new(&self.state)),
-        ));
-        // SAFETY: the scope does not end before this allocation is freed (module docs).
-        let fut = Future::from_shared(unsafe { erase_shared(task.clone()) });
-        // SAFETY: as above.
-        let job = unsafe { erase_job(task) };
+        let extra = Scoped {
+            bound: self.pool.bound.clone(),
+            _live: LiveTask::new(&self.state),
+        };
+        // SAFETY: the scope does not end before this allocation is freed (module docs): the
+        // `Scoped` extra keeps the scope's live count up until then.
+        let (fut, job) = unsafe { Task::spawn(f, self.pool.id, extra) };
         lock(&self.jobs).push(job.clone());
         self.pool.push(job);
         drop(admission);

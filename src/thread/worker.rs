@@ -134,20 +134,20 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
                 exit.marked.set(false);
             }
             if pool.is_broken() {
-                if job.clone().fail(pool.broken_error()) {
+                if job.fail(pool.broken_error()) {
                     pool.stats.failed_unstarted();
                 } else {
                     pool.stats.cancelled(); // cancelled while queued
                 }
             } else if pool.cancelling() {
-                job.clone().cancel_job(); // now, or by its holder while queued
+                job.cancel_job(); // now, or by its holder while queued
                 pool.stats.cancelled();
             } else {
                 // Say "available" before the future completes, so that a caller woken by this
                 // result and submitting again reuses this worker instead of spawning one.
                 // (Only when the queue is empty: otherwise this worker goes straight on to the
                 // next job, and marking would cost two shared writes per task in a burst.)
-                let ran = job.clone().run(&pool.stats, &mut || {
+                let ran = job.run(&pool.stats, &mut || {
                     if pool.queue_is_empty() {
                         pool.mark_idle();
                         marked = true;
@@ -209,21 +209,50 @@ fn spin_for_work(pool: &Pool) -> bool {
 
 /// Test hook: a job that kills the worker thread running it by unwinding outside every
 /// `catch_unwind` (to exercise worker replacement).
-pub(crate) struct KillWorker(pub(crate) Option<Arc<super::pool::Bound>>);
+#[repr(C)]
+pub(crate) struct KillWorker {
+    // First: a pointer to it is a pointer to its header.
+    core: crate::future::core::Core<()>,
+    bound: Option<Arc<super::pool::Bound>>,
+}
 
-impl super::task::Job for KillWorker {
-    fn run(self: Arc<Self>, stats: &Counters, _: &mut dyn FnMut()) -> Option<bool> {
+impl KillWorker {
+    const VTABLE: crate::future::core::VTable = crate::future::core::VTable {
+        drop: Self::drop_raw,
+        cancel: |_| false,
+        help: |_| false,
+        run: Self::run_raw,
+        fail: |_, _| false,
+        wait_final: |_| {},
+    };
+
+    /// The job, as a queue entry.
+    pub(crate) fn job(bound: Option<Arc<super::pool::Bound>>) -> super::task::JobRef {
+        let me = Box::new(KillWorker {
+            core: crate::future::core::Core::new(&Self::VTABLE, 1, 0),
+            bound,
+        });
+        let ptr = std::ptr::NonNull::from(Box::leak(me));
+        // SAFETY: one reference was counted, the queue entry's; the header comes first.
+        unsafe { super::task::JobRef::from_raw(ptr.cast()) }
+    }
+
+    unsafe fn drop_raw(h: std::ptr::NonNull<crate::future::core::Header>) {
+        // SAFETY: the last reference is gone; the allocation was made by `job` as a `Box`.
+        drop(unsafe { Box::from_raw(h.cast::<KillWorker>().as_ptr()) });
+    }
+
+    unsafe fn run_raw(
+        h: std::ptr::NonNull<crate::future::core::Header>,
+        stats: &Counters,
+        _: &mut dyn FnMut(),
+    ) -> Option<bool> {
+        // SAFETY: the caller holds a reference.
+        let me = unsafe { h.cast::<KillWorker>().as_ref() };
         stats.failed_unstarted();
-        if let Some(b) = &self.0 {
+        if let Some(b) = &me.bound {
             b.release();
         }
         std::panic::resume_unwind(Box::new("worker killed on purpose (test hook)"));
     }
-    fn cancel_job(self: Arc<Self>) -> bool {
-        false
-    }
-    fn fail(self: Arc<Self>, _: crate::error::TaskError) -> bool {
-        false
-    }
-    fn wait_final(self: Arc<Self>) {}
 }

@@ -134,7 +134,7 @@ impl<F: AsFuture> Watched<F> {
             .collect();
         let completion = Completion::new();
         for (i, f) in items.iter().enumerate() {
-            completion.watch(f.as_ref().unwrap().as_future().shared.core(), i);
+            completion.watch(f.as_ref().unwrap().as_future().core(), i);
         }
         let remaining = items.len();
         Watched {
@@ -161,7 +161,7 @@ impl<F: AsFuture> Watched<F> {
             self.help_cursor += 1;
             if let Some(f) = self.items[i].as_ref() {
                 let f = f.as_future();
-                if f.state() == crate::FutureState::Pending && f.shared.clone().help() {
+                if f.state() == crate::FutureState::Pending && f.help() {
                     return true;
                 }
             }
@@ -188,10 +188,10 @@ impl<F: AsFuture> Watched<F> {
     /// Whether future `i` finished with an error other than cancellation.
     pub(crate) fn failed(&self, i: usize) -> bool {
         self.future(i).is_some_and(|f| {
-            f.shared.core().state() == FINISHED
+            f.core().state() == FINISHED
                 && matches!(
-                    &f.shared.core().lock().slot,
-                    crate::future::core::Slot::Error(_)
+                    f.core().lock().outcome(),
+                    crate::future::core::Outcome::Error(_)
                 )
         })
     }
@@ -205,7 +205,7 @@ where
         for f in self.items.iter().flatten() {
             let f = f.as_future();
             if !f.done() {
-                self.completion.unwatch(f.shared.core());
+                self.completion.unwatch(f.core());
             }
         }
     }

@@ -123,7 +123,7 @@ pub fn wait<F: AsFuture>(
             out.done.push(f);
         } else {
             // Deregister from the future before handing it back.
-            watched.completion.unwatch(f.as_future().shared.core());
+            watched.completion.unwatch(f.as_future().core());
             out.not_done.push(f);
         }
     }
