@@ -146,9 +146,12 @@ pub(crate) fn run(pool: Arc<Pool>, index: usize) {
                 // Say "available" before the future completes, so that a caller woken by this
                 // result and submitting again reuses this worker instead of spawning one.
                 // (Only when the queue is empty: otherwise this worker goes straight on to the
-                // next job, and marking would cost two shared writes per task in a burst.)
+                // next job, and marking would cost two shared writes per task in a burst. And
+                // only while the pool may still start threads: at `max_workers` a submit never
+                // spawns, and reading the queue's tail, which every submit writes, would cost a
+                // cache miss per task.)
                 let ran = job.run(&pool.stats, &mut || {
-                    if pool.queue_is_empty() {
+                    if pool.thread_count() < pool.cfg.max_workers && pool.queue_is_empty() {
                         pool.mark_idle();
                         marked = true;
                     }
