@@ -11,6 +11,7 @@
 //! | `idle`      | `idle.rs`      | CPU used by an idle pool in one second after a burst        |
 //! | `primes`    | `primes.rs`    | CPU-bound prime counting: speed-up of 2 workers             |
 //! | `memory`    | `memory.rs`    | resident bytes per task queued behind a blocked worker      |
+//! | `scaling`   | `scaling.rs`   | 1, 2, 4, 8, 16 workers (up to the cores): speed-up, efficiency |
 //! | `process`   | `process.rs`   | process engine vs. a raw pipe and Python's process pool     |
 //! | `codec`     | `codec.rs`     | serde formats: encode/decode time and size of 4 payloads    |
 //! | `cluster`   | `cluster.rs`   | the cluster engine vs. mpi4py.futures (`--features mpi`)    |
@@ -23,6 +24,7 @@
 mod cluster;
 mod codec;
 mod idle;
+mod limits;
 mod measure;
 mod memory;
 mod peers;
@@ -31,6 +33,7 @@ mod process;
 mod python;
 mod report;
 mod roundtrip;
+mod scaling;
 mod threads;
 
 use std::path::{Path, PathBuf};
@@ -102,6 +105,12 @@ const GROUPS: &[Group] = &[
         about: "resident bytes per task queued behind a blocked worker",
         run: memory::run,
         child: Some(memory::child),
+    },
+    Group {
+        name: "scaling",
+        about: "the thread engine and rayon on 1, 2, 4, 8, 16 workers (up to the cores)",
+        run: scaling::run,
+        child: None,
     },
     Group {
         name: "process",
