@@ -1,4 +1,4 @@
-//! Workload 7, scaling: the thread engine and rayon with 1, 2, 4, 8 and 16 workers — as many of
+//! Workload 9, scaling: the thread engine and rayon with 1, 2, 4, 8 and 16 workers — as many of
 //! those as the machine has cores — on a CPU-bound workload (prime counting below 2,000,000 in
 //! ranges of 10,000, one task per range: ours `submit` + `result`, rayon `par_iter`) and on empty
 //! tasks (200,000 submitted, then waited for, as in workload 1). Repetitions interleave every
@@ -126,7 +126,7 @@ pub fn run(cfg: &Config) -> Section {
     let per_task = 1e9 / empty as f64;
     Section {
         group: "scaling",
-        title: "7. Scaling with the number of workers".into(),
+        title: "9. Scaling with the number of workers".into(),
         workload: format!(
             "Worker counts 1, 2, 4, 8, 16 up to this machine's {cores} cores ({}). CPU-bound: the \
              primes below {} by trial division, one task per range of {} (ours `submit` + \

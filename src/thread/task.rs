@@ -325,3 +325,23 @@ impl<F, T, X> Drop for Task<F, T, X> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory figure the README quotes rests on this layout: an empty task of a pool without
+    /// a queue bound is 24 bytes (a 32-byte heap chunk), plus the submitter's span with the
+    /// `tracing` feature; its queue entry and its future are 8 bytes each.
+    #[test]
+    fn an_empty_task_is_24_bytes_and_its_handles_are_thin() {
+        fn task_size<F: FnOnce() + Send>(_: &F) -> usize {
+            std::mem::size_of::<Task<F, (), ()>>()
+        }
+        let span = std::mem::size_of::<crate::trace::Origin>();
+        assert_eq!(task_size(&|| ()), 24 + span);
+        assert_eq!(std::mem::size_of::<JobRef>(), 8);
+        assert_eq!(std::mem::size_of::<Future<()>>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Future<()>>>(), 8);
+    }
+}
