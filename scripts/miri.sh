@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Miri over tests/miri_smoke.rs: a small tour of every path into the crate's unsafe code (the
-# task's closure slot, the lifetime-erasing casts behind scoped tasks), with tiny counts under
+# Miri over tests/miri_smoke.rs and the process engine's shared-memory ring tests: a small tour
+# of every path into the crate's unsafe code (the task's closure slot and header, the
+# lifetime-erasing casts behind scoped tasks, the ring's copies), with tiny counts under
 # cfg(miri). Miri reports undefined behaviour: data races, use after free, invalid aliasing,
 # leaks.
 #
@@ -35,4 +36,6 @@ fi
 
 start=$(date +%s)
 MIRIFLAGS="$flags ${MIRIFLAGS:-}" cargo "+$toolchain" miri test --test miri_smoke "$@"
+# The process engine's shared-memory ring, two threads standing in for the two processes.
+MIRIFLAGS="$flags ${MIRIFLAGS:-}" cargo "+$toolchain" miri test --lib process::ring "$@"
 echo "miri: done in $(($(date +%s) - start)) s (MIRIFLAGS=$flags ${MIRIFLAGS:-})"

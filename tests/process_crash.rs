@@ -175,16 +175,38 @@ fn returns_undecodable(x: u32) -> Undecodable {
     Undecodable(x)
 }
 
-/// Writes `bytes` straight into the worker's channel to the parent (as a broken or hostile
-/// worker would), then stays busy until the parent reacts.
-fn write_to_channel(bytes: Vec<u8>) -> u32 {
-    let fd = channel_fd().expect("the worker's channel socket");
-    let mut rest = &bytes[..];
-    while !rest.is_empty() {
-        // SAFETY: a valid slice; `fd` is this process's channel socket.
-        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
-        assert!(n > 0, "write to the channel failed");
-        rest = &rest[n as usize..];
+/// What a hostile task does to its worker's channel to the parent: appends `bytes` to the
+/// replies' ring in shared memory as the worker would, then publishes a tail: the honest one
+/// (`tail` 0), one that moved back (`u64::MAX`), or the honest one plus `tail` — then rings
+/// the parent's doorbell and stays busy until the parent reacts. The layout is `ring.md`'s.
+fn write_to_channel((bytes, tail): (Vec<u8>, u64)) -> u32 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const CAPACITY: usize = 256 << 10;
+    const HEADER: usize = 192;
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let line = maps
+        .lines()
+        .find(|l| l.contains("concurrent-futures-ring"))
+        .expect("the worker's ring mapping");
+    let start = usize::from_str_radix(line.split('-').next().unwrap(), 16).unwrap();
+    let ring = start + HEADER + CAPACITY; // the second ring: worker → parent
+                                          // SAFETY: the worker's own live mapping of the rings; the task runs on the thread that
+                                          // writes replies, so nothing else writes this ring meanwhile.
+    unsafe {
+        let tail_ref = &*(ring as *const AtomicU64);
+        let t = tail_ref.load(Ordering::Acquire);
+        let data = (ring + HEADER) as *mut u8;
+        for (i, b) in bytes.iter().enumerate() {
+            *data.add((t as usize + i) % CAPACITY) = *b;
+        }
+        let new = match tail {
+            0 => t + bytes.len() as u64,
+            u64::MAX => 0,
+            extra => t + extra,
+        };
+        tail_ref.store(new, Ordering::Release);
+        let fd = channel_fd().expect("the worker's channel socket");
+        libc::write(fd, [0u8].as_ptr().cast(), 1);
     }
     std::thread::sleep(Duration::from_secs(30));
     std::process::id()
@@ -1053,16 +1075,23 @@ fn corrupt_replies_kill_the_worker_with_a_protocol_error() {
         wire::finish(&mut f, 1 << 20).unwrap();
         f
     };
-    let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("exceeds the frame limit", vec![0xff, 0xff, 0xff, 0xff, 16]),
-        ("shorter than a header", vec![2, 0, 0, 0, 16, 0]),
-        ("unexpected frame kind 1", ok_frame(wire::CALL, 1)),
-        ("reply for unexpected task", ok_frame(wire::OK, u64::MAX)),
+    let cases: Vec<(&str, Vec<u8>, u64)> = vec![
+        (
+            "exceeds the frame limit",
+            vec![0xff, 0xff, 0xff, 0xff, 16],
+            0,
+        ),
+        ("shorter than a header", vec![2, 0, 0, 0, 16, 0], 0),
+        ("unexpected frame kind 1", ok_frame(wire::CALL, 1), 0),
+        ("reply for unexpected task", ok_frame(wire::OK, u64::MAX), 0),
+        // The ring's own indices, scribbled on.
+        ("the writer moved back", vec![], u64::MAX),
+        ("the writer ran past the reader", vec![], (256 << 10) + 1),
     ];
-    for (want, bytes) in cases {
+    for (want, bytes, tail) in cases {
         let before = worker_pid(&pool);
         let queued = pool.submit_fn(square, 8).unwrap();
-        let err = result(pool.submit_fn(write_to_channel, bytes).unwrap()).unwrap_err();
+        let err = result(pool.submit_fn(write_to_channel, (bytes, tail)).unwrap()).unwrap_err();
         assert_died(&err, before, &["protocol error", want]);
         assert!(!process_exists(before));
         assert_eq!(result(queued), Ok(64));

@@ -236,6 +236,67 @@ fn socket_stdin() -> (Stdio, UnixStream) {
     (Stdio::from(OwnedFd::from(theirs)), ours)
 }
 
+/// The rings' memory as a parent makes it (the layout of `src/process/ring.md`): two rings of a
+/// 192-byte header and 256 KiB of data; the second carries the worker's bytes.
+struct TestRing(*mut u8);
+
+const RING_DATA: usize = 256 << 10;
+const RING_HEADER: usize = 192;
+const RING_LEN: usize = 2 * (RING_HEADER + RING_DATA);
+
+impl TestRing {
+    /// What the worker has written so far.
+    fn replies(&self) -> Vec<u8> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let ring = unsafe { self.0.add(RING_HEADER + RING_DATA) };
+        // SAFETY: our live mapping; the worker only appends.
+        unsafe {
+            let tail = (*(ring as *const AtomicU64)).load(Ordering::Acquire) as usize;
+            std::slice::from_raw_parts(ring.add(RING_HEADER), tail.min(RING_DATA)).to_vec()
+        }
+    }
+}
+
+/// Makes the rings' memory and sends it over `sock` (`SCM_RIGHTS`), as a parent does first.
+fn send_ring(sock: &UnixStream) -> TestRing {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscalls on fresh descriptors and local buffers of the sizes given.
+    unsafe {
+        let fd = libc::memfd_create(c"concurrent-futures-ring".as_ptr(), libc::MFD_CLOEXEC);
+        assert!(fd >= 0);
+        assert_eq!(libc::ftruncate(fd, RING_LEN as libc::off_t), 0);
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            RING_LEN,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        let byte = [1u8];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_ptr() as *mut libc::c_void,
+            iov_len: 1,
+        };
+        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
+        let mut cbuf = vec![0u8; space];
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut i32, fd);
+        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
+        libc::close(fd);
+        TestRing(p.cast())
+    }
+}
+
 /// Case 7, checked in every refused case: `main` ran, the marker is gone from its environment,
 /// and stderr has exactly one warning line, which names `reason`.
 fn assert_refused(out: &Out, reason: &str) {
@@ -391,7 +452,7 @@ fn a_listening_socket_on_stdin_is_refused() {
 /// marker's token and exits quietly at end-of-stream, without running `main`.
 #[test]
 fn a_correct_marker_makes_a_worker_that_says_hello() {
-    let (stdin, mut ours) = socket_stdin();
+    let (stdin, ours) = socket_stdin();
     let mut c = helper(&this_exe(), "plain");
     c.env(WORKER_ENV, marker(me()))
         .stdin(stdin)
@@ -399,22 +460,21 @@ fn a_correct_marker_makes_a_worker_that_says_hello() {
         .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn");
     drop(c);
-    ours.set_read_timeout(Some(LIMIT)).unwrap();
+    // As the parent does: the rings' memory first, then HELLO comes back through them.
+    let ring = send_ring(&ours);
     let limit = 1 << 20;
-    let mut buf = Vec::new();
+    let deadline = std::time::Instant::now() + LIMIT;
     let frame = loop {
+        let buf = ring.replies();
         if let Ok((frame, _)) = wire::decode(&buf, limit) {
             break frame;
         }
-        let mut chunk = [0u8; 256];
-        match ours.read(&mut chunk) {
-            Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            r => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no HELLO from the worker: {r:?} after {buf:?}");
-            }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no HELLO from the worker after {buf:?}");
         }
+        std::thread::sleep(Duration::from_millis(1));
     };
     let token: Vec<u8> = (0..16)
         .map(|i| u8::from_str_radix(&TOKEN[2 * i..2 * i + 2], 16).unwrap())

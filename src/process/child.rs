@@ -20,15 +20,18 @@
 //! - installs its panic hook (`unwind.rs`);
 //! - moves the socket off fd 0 (user code reading stdin sees `/dev/null`) and keeps stdout and
 //!   stderr (prints show up in the parent's terminal);
-//! - sends `HELLO` with the marker's token, then serves frames until end-of-stream.
+//! - maps the rings its parent sends first (`ring.rs`), sends `HELLO` with the marker's token
+//!   through them, then serves frames until end-of-stream.
 
-use std::io::{BufReader, Write};
-use std::os::fd::{FromRawFd, RawFd};
+use std::io::{BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 
 use super::marker::{admit, Facts, Marker, FLAG_PRINT_PANICS, WORKER_ENV};
+use super::ring::{self, Consumer, Mapping, Producer};
 use crate::remote::serve::run_frame;
-use crate::remote::wire::{self, read_frame, send_all, HELLO};
+use crate::remote::wire::{self, read_frame, HELLO};
 
 /// Exit status of a worker that received a frame it could not parse at all.
 pub(crate) const EXIT_PROTOCOL: i32 = 70;
@@ -104,7 +107,7 @@ fn name_this_worker() {
 /// Sends the events task `id` emitted (if any) ahead of its reply. Too many to fit the frame
 /// limit: dropped.
 #[cfg(feature = "tracing")]
-fn send_events(fd: RawFd, id: u64, limit: usize) -> std::io::Result<()> {
+fn send_events(out: &mut Out, id: u64, limit: usize) -> std::io::Result<()> {
     let events = crate::trace::forward::take();
     if events.is_empty() {
         return Ok(());
@@ -115,7 +118,7 @@ fn send_events(fd: RawFd, id: u64, limit: usize) -> std::io::Result<()> {
     let mut f = wire::begin(wire::EVENTS, id, None);
     f.extend_from_slice(&body);
     match wire::finish(&mut f, limit) {
-        Ok(()) => send_all(fd, &f),
+        Ok(()) => out.send(&f),
         Err(_) => Ok(()),
     }
 }
@@ -173,6 +176,56 @@ pub(crate) fn is_privileged() -> bool {
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
+/// The worker's writing side: the replies' ring, and the socket for doorbells.
+struct Out {
+    ring: Producer,
+    sock: RawFd,
+}
+
+impl Out {
+    fn send(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        let sock = self.sock;
+        ring::write_all(&mut self.ring, frame, sock, || ring::hung_up(sock))
+    }
+}
+
+/// The worker's reading side: the tasks' ring as a blocking byte stream that ends when the
+/// parent closes its end of the socket and the ring is empty.
+struct In {
+    ring: Consumer,
+    sock: RawFd,
+    closed: bool,
+}
+
+impl Read for In {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.ring.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            if self.closed {
+                return Ok(0);
+            }
+            if self.ring.spin(wire::READ_SPIN)? || self.ring.prepare_sleep()? {
+                continue;
+            }
+            let mut p = libc::pollfd {
+                fd: self.sock,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut p, 1, -1) };
+            self.ring.woke();
+            if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return Err(std::io::Error::last_os_error());
+            }
+            self.closed = !ring::drain_doorbells(self.sock);
+        }
+    }
+}
+
 fn serve(marker: &Marker) -> i32 {
     let limit = marker.frame_limit;
     // SAFETY: plain fd syscalls on fds this process owns: fd 0 is the socket the parent passed.
@@ -190,16 +243,33 @@ fn serve(marker: &Marker) -> i32 {
     }
     // SAFETY: `fd` is a fresh descriptor owned by nothing else.
     let sock = unsafe { UnixStream::from_raw_fd(fd) };
+    let map = match ring::recv_fd(sock.as_raw_fd()).and_then(|m| Mapping::open(m.as_raw_fd())) {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "concurrent-futures worker {}: no channel from the parent: {e}",
+                std::process::id()
+            );
+            return EXIT_PROTOCOL;
+        }
+    };
+    let mut out = Out {
+        ring: Producer::new(map.clone(), ring::TO_PARENT),
+        sock: fd,
+    };
     let mut hello = wire::begin(HELLO, 0, None);
     hello.extend_from_slice(&marker.token);
-    if wire::finish(&mut hello, limit).is_err() || send_all(fd, &hello).is_err() {
+    if wire::finish(&mut hello, limit).is_err() || out.send(&hello).is_err() {
         return 0;
     }
-    let mut reader = BufReader::with_capacity(1 << 16, &sock);
+    let input = In {
+        ring: Consumer::new(map, ring::TO_WORKER),
+        sock: fd,
+        closed: false,
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, input);
     loop {
-        if reader.buffer().is_empty() {
-            wire::spin_until_readable(fd, wire::READ_SPIN);
-        }
         let frame = match read_frame(&mut reader, limit) {
             Ok(Some(f)) => f,
             Ok(None) => return 0,
@@ -216,10 +286,10 @@ fn serve(marker: &Marker) -> i32 {
         let id = frame.id;
         let reply = run_frame(frame, limit);
         #[cfg(feature = "tracing")]
-        if send_events(fd, id, limit).is_err() {
+        if send_events(&mut out, id, limit).is_err() {
             return 0;
         }
-        if send_all(fd, &reply).is_err() {
+        if out.send(&reply).is_err() {
             return 0;
         }
     }

@@ -119,9 +119,12 @@ mod marker;
 mod pool;
 mod proc;
 mod reader;
+mod ring;
 pub mod spawner;
 mod timers;
 
 pub use self::builder::{ProcessPoolBuilder, DEFAULT_TERMINATE_GRACE};
 pub use self::executor::ProcessPoolExecutor;
+#[doc(hidden)]
+pub use self::ring::check_consumer as check_ring_consumer;
 pub use crate::remote::{codec, registered_name, wire, ChunkedMap, RemoteError};

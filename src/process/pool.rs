@@ -379,6 +379,7 @@ impl Shared {
             proc: proc.clone(),
             child: spawned.child,
             sock: spawned.reader,
+            replies: spawned.replies,
             pidfd: spawned.pidfd,
         })));
         // Held until the worker's slot exists: the reader, which takes the parts first, must not

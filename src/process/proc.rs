@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::marker::{Marker, WORKER_ENV};
-use crate::remote::wire::send_all;
+use super::ring::{self, Consumer, Mapping, Producer};
 use crate::sync::lock;
 
 /// Why the parent signalled a worker (so its death is reported as what it was).
@@ -37,7 +37,10 @@ struct ProcState {
 pub(crate) struct WorkerProc {
     pub(crate) pid: u32,
     sock: UnixStream,
-    write_lock: Mutex<()>,
+    /// The ring tasks travel through (`ring.rs`); its lock orders the writers.
+    write: Mutex<Producer>,
+    /// Set when the worker is gone: a writer waiting for room in the ring gives up.
+    disconnected: std::sync::atomic::AtomicBool,
     /// Task frames to write, in the order the dispatcher assigned them.
     outbox: Mutex<VecDeque<std::sync::Arc<Vec<u8>>>>,
     state: Mutex<ProcState>,
@@ -52,6 +55,8 @@ pub(crate) struct Spawned {
     pub(crate) proc: WorkerProc,
     pub(crate) child: Child,
     pub(crate) reader: UnixStream,
+    /// The ring replies arrive through.
+    pub(crate) replies: Consumer,
     pub(crate) pidfd: Option<OwnedFd>,
 }
 
@@ -89,6 +94,8 @@ impl WorkerProc {
     pub(crate) fn spawn(opts: SpawnOptions) -> io::Result<Spawned> {
         super::child::ensure_linked();
         let (ours, theirs) = UnixStream::pair()?; // both close-on-exec
+        let (map, memfd) = Mapping::create()?;
+        let map = std::sync::Arc::new(map);
         let marker = Marker::new(opts.frame_limit, opts.flags);
         let mut cmd = Command::new(worker_program());
         cmd.arg0(worker_name())
@@ -105,11 +112,19 @@ impl WorkerProc {
                 return Err(e);
             }
         };
+        // The first thing the worker reads: the rings' memory. A copy of the program that does
+        // not become a worker never reads it, and may have exited already (then this fails with
+        // EPIPE): either way its reader sees it end without a HELLO, and the pool says why, as
+        // for any copy that does not become a worker; a live one that somehow got nothing says
+        // nothing and is stopped at the HELLO deadline.
+        let _ = ring::send_fd(ours.as_raw_fd(), memfd.as_raw_fd());
+        drop(memfd);
         Ok(Spawned {
             proc: WorkerProc {
                 pid: child.id(),
                 sock: ours,
-                write_lock: Mutex::new(()),
+                write: Mutex::new(Producer::new(map.clone(), ring::TO_WORKER)),
+                disconnected: std::sync::atomic::AtomicBool::new(false),
                 outbox: Mutex::new(VecDeque::new()),
                 state: Mutex::new(ProcState {
                     reason: None,
@@ -119,14 +134,23 @@ impl WorkerProc {
             },
             child,
             reader,
+            replies: Consumer::new(map, ring::TO_PARENT),
             pidfd,
+        })
+    }
+
+    /// Writes `frame` into the ring, waiting for room while the worker catches up.
+    fn write_frame(&self, p: &mut Producer, frame: &[u8]) -> io::Result<()> {
+        use std::sync::atomic::Ordering::Acquire;
+        ring::write_all(p, frame, self.sock.as_raw_fd(), || {
+            self.disconnected.load(Acquire)
         })
     }
 
     /// Writes one whole frame.
     pub(crate) fn send(&self, frame: &[u8]) -> io::Result<()> {
-        let _g = lock(&self.write_lock);
-        send_all(self.sock.as_raw_fd(), frame)
+        let mut p = lock(&self.write);
+        self.write_frame(&mut p, frame)
     }
 
     /// Queues a task frame (called under the dispatcher's lock, so frames queue in the order
@@ -138,12 +162,12 @@ impl WorkerProc {
     /// Writes every queued frame, oldest first. Two threads that queued frames for this worker
     /// cannot write them out of order: each frame is written by whichever flush finds it first.
     pub(crate) fn flush(&self) -> io::Result<()> {
-        let _g = lock(&self.write_lock);
+        let mut p = lock(&self.write);
         loop {
             let Some(frame) = lock(&self.outbox).pop_front() else {
                 return Ok(());
             };
-            if let Err(e) = send_all(self.sock.as_raw_fd(), &frame) {
+            if let Err(e) = self.write_frame(&mut p, &frame) {
                 lock(&self.outbox).clear();
                 return Err(e);
             }
@@ -163,6 +187,8 @@ impl WorkerProc {
     /// Shuts the parent's end both ways (the worker is gone): a write blocked on a full socket
     /// — which a descendant of the worker may hold open without reading — returns at once.
     pub(crate) fn disconnect(&self) {
+        self.disconnected
+            .store(true, std::sync::atomic::Ordering::Release);
         let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::pool::Shared;
 use super::proc::{has_exited, KillReason, WorkerProc};
+use super::ring::{self, Consumer};
 use crate::remote::wire::{self, FrameBuf};
 
 /// What a reader thread owns.
@@ -16,6 +17,7 @@ pub(crate) struct Parts {
     pub(crate) proc: Arc<WorkerProc>,
     pub(crate) child: Child,
     pub(crate) sock: UnixStream,
+    pub(crate) replies: Consumer,
     pub(crate) pidfd: Option<OwnedFd>,
 }
 
@@ -34,29 +36,54 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
         proc,
         mut child,
         sock,
+        mut replies,
         pidfd,
     } = parts;
     let fd = sock.as_raw_fd();
     let pidfd_raw = pidfd.as_ref().map(AsRawFd::as_raw_fd);
     let mut buf = FrameBuf::new(pool.cfg.frame_limit);
     let mut exited = false;
+    // The worker's end of the socket closed: what is left in the ring is all there will be.
+    let mut closed = false;
     'outer: loop {
         if !take_frames(&pool, &proc, &mut buf) {
             break;
         }
-        match buf.fill_from(fd) {
-            Ok(0) => break,
+        match fill(&mut buf, &mut replies) {
+            Ok(0) => {}
             Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            // ECONNRESET when the worker died with frames unread: it is gone.
-            Err(_) => break,
+            Err(e) => {
+                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
+                break;
+            }
         }
-        wire::spin_until_readable(fd, wire::READ_SPIN);
-        if let Woke::Exited = wait(fd, pidfd_raw, proc.pid) {
+        if closed {
+            break;
+        }
+        match replies.spin(wire::READ_SPIN) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
+                break;
+            }
+        }
+        match replies.prepare_sleep() {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
+                break;
+            }
+        }
+        let woke = wait(fd, pidfd_raw, proc.pid);
+        replies.woke();
+        closed = !ring::drain_doorbells(fd);
+        if let Woke::Exited = woke {
             exited = true;
-            // Whatever the worker sent before it ended is in the socket buffer.
+            // Whatever the worker wrote before it ended is in the ring.
             while take_frames(&pool, &proc, &mut buf) {
-                match buf.fill_from(fd) {
+                match fill(&mut buf, &mut replies) {
                     Ok(n) if n > 0 => {}
                     _ => break,
                 }
@@ -75,6 +102,12 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
     let (status, reason) = proc.reap(&mut child);
     drop(pidfd);
     pool.on_exit(&proc, status, reason);
+}
+
+/// Moves what the ring holds into `buf` (at most 64 KiB at a time, so that frames are handled
+/// as they come).
+fn fill(buf: &mut FrameBuf, replies: &mut Consumer) -> Result<usize, ring::Corrupt> {
+    buf.append_with(|v| replies.read_into(v, 1 << 16))
 }
 
 /// Handles every whole frame in `buf`; false if the worker broke the protocol (it is killed,

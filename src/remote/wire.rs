@@ -266,41 +266,14 @@ impl FrameBuf {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Appends bytes through `f`, which writes them at the end of the buffer.
+    pub(crate) fn append_with<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        f(&mut self.buf)
+    }
+
     /// No bytes of an unfinished frame are buffered.
     pub fn is_empty(&self) -> bool {
         self.start == self.buf.len()
-    }
-
-    /// Receives what `fd` holds now without blocking: `Ok(0)` at end of stream, `WouldBlock`
-    /// when nothing is there.
-    pub(crate) fn fill_from(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
-        const CHUNK: usize = 1 << 16;
-        self.buf.reserve(CHUNK);
-        let spare = self.buf.capacity() - self.buf.len();
-        loop {
-            // SAFETY: receives at most `spare` bytes into the vector's unused capacity, then
-            // marks exactly the received bytes as initialised.
-            let n = unsafe {
-                libc::recv(
-                    fd,
-                    self.buf.as_mut_ptr().add(self.buf.len()).cast(),
-                    spare,
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let n = n as usize;
-            debug_assert!(n <= spare);
-            // SAFETY: `recv` initialised `n <= spare` bytes past the old length.
-            unsafe { self.buf.set_len(self.buf.len() + n) };
-            return Ok(n);
-        }
     }
 
     /// The next whole frame, if one is buffered; `Err` if the buffered bytes cannot start a
@@ -391,46 +364,11 @@ pub fn check_decoder(bytes: &[u8], limit: usize) {
     let _ = parse_call(bytes);
 }
 
-/// How long a reader polls its socket before blocking in `read`: a reply or a next task that
-/// arrives within this window is picked up without the sleep/wake-up pair of a blocking read,
-/// which on an otherwise idle machine costs tens of microseconds (CPU idle-state exit).
+/// How long a reader spins on its ring (`process/ring.rs`) before blocking on its socket: a reply
+/// or a next task that arrives within this window is picked up without the sleep/wake-up pair of
+/// a blocking wait, which on an otherwise idle machine costs tens of microseconds (CPU
+/// idle-state exit).
 pub(crate) const READ_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
-
-/// Polls `fd` until it is readable or `spin` has passed (yielding between polls).
-pub(crate) fn spin_until_readable(fd: std::os::fd::RawFd, spin: std::time::Duration) {
-    let start = std::time::Instant::now();
-    loop {
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, zero timeout.
-        let n = unsafe { libc::poll(&mut p, 1, 0) };
-        if n != 0 || start.elapsed() >= spin {
-            return;
-        }
-        std::thread::yield_now();
-    }
-}
-
-/// Writes all of `buf` to a socket without raising `SIGPIPE` if the peer is gone.
-pub(crate) fn send_all(fd: std::os::fd::RawFd, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        // SAFETY: `buf` is a valid readable slice for its length; `fd` is a socket this process
-        // owns for the duration of the call (the caller holds it).
-        let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        buf = &buf[n as usize..];
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
