@@ -36,13 +36,14 @@
 //!                                Unix socket (the worker's stdin)  .init_array: admit (marker,
 //!                                                                  AT_SECURE, SO_PEERCRED),
 //!                                                                  PDEATHSIG, SIGPIPE ignored,
-//!                          ◄──────────────────────────────────── HELLO(token)
-//!  send(frame) ───────────────────────────────────────────────► read_frame
+//!  memfd with two byte rings (SCM_RIGHTS) ──────────────────────► mapped (ring.rs)
+//!                          ◄──────────────────────────────────── HELLO(token)   (ring)
+//!  send(frame) ── ring, a doorbell on the socket if it sleeps ──► read_frame
 //!                                                               registry: name → invoke
 //!                                                               decode arg, call f, encode
 //!                                                               result, drop it — each caught
 //!  reader thread (one per worker; reader.rs) ◄───────────────── OK / ERR frame
-//!    │ polls the socket and a pidfd of the worker
+//!    │ spins on the reply ring, then polls the socket (doorbells, end) and the worker's pidfd
 //!    │ dispatch the next pending task to this worker
 //!    │ decode result (contained) → future done, waiters woken
 //!    ▼
@@ -88,8 +89,11 @@
 //! frame; the parent accepts nothing else from a worker before a matching `HELLO`
 //! (`marker.rs`). A program running with elevated privileges cannot build a process pool.
 //!
-//! *What a frame can do.* The channel is an anonymous socket pair created by the parent; its
-//! ends are close-on-exec, so only the parent and that one worker hold them. A frame names a
+//! *What a frame can do.* The channel is an anonymous socket pair created by the parent and a
+//! memfd of two byte rings it hands over the socket (`ring.md`); all are close-on-exec, so only
+//! the parent and that one worker hold them (and whatever the worker's tasks fork). The parent
+//! reads the ring as untrusted input, exactly as it read the socket: every index checked, the
+//! bytes copied out and decoded by the same frame decoder. A frame names a
 //! function by a string looked up in a link-time table (`registry.rs`), unique per registration
 //! (a name shared by two functions is refused when a pool is built); there is no path from frame
 //! contents to a code address. A corrupt frame can cause only: a decode error on that task (bad
