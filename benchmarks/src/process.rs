@@ -405,8 +405,8 @@ pub fn run(cfg: &Config) -> Section {
         notes: vec![
             "The blocking pipe blocks in `read` on both sides, so on a virtual machine whose idle \
              CPUs take tens of microseconds to wake it pays the wake-up on every round trip; the \
-             engine's reader and workers poll their socket for 50 µs before blocking, so a prompt \
-             reply does not. The two spinning ping-pongs are the limits: the socketpair one is \
+             engine's reader and workers spin on their shared-memory ring for 50 µs before \
+             blocking, so a prompt reply does not. The two spinning ping-pongs are the limits: the socketpair one is \
              what two syscalls per side cost, the shared-memory one what a cache line moving \
              between two cores costs."
                 .into(),
