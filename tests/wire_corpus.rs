@@ -1,4 +1,5 @@
-//! Replays the fuzz corpus of the process engine's frame decoder (`fuzz/corpus/wire`): every
+//! Replays the fuzz corpora of the process engine's frame decoder (`fuzz/corpus/wire`) and of
+//! its shared-memory ring (`fuzz/corpus/ring`): every
 //! input must decode or be rejected without a panic, the same way on every decoding path.
 //! The fuzzer itself runs with `cargo +nightly fuzz run wire` (see README, "Reliability").
 
@@ -13,6 +14,20 @@ fn corpus_replays_cleanly() {
     for entry in std::fs::read_dir(&dir).expect("the corpus directory exists") {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         wire::check_decoder(&bytes, 1 << 16);
+        n += 1;
+    }
+    assert!(n >= 10, "corpus has {n} inputs");
+}
+
+/// The same for the shared-memory ring's fuzz corpus (`fuzz/corpus/ring`, `cargo +nightly fuzz
+/// run ring`): the parent's side of a reply ring against each scripted hostile worker.
+#[test]
+fn ring_corpus_replays_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/ring");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("the corpus directory exists") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        concurrent_futures::process::check_ring_consumer(&bytes);
         n += 1;
     }
     assert!(n >= 10, "corpus has {n} inputs");
