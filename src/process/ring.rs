@@ -430,39 +430,8 @@ pub(crate) fn hung_up(sock: RawFd) -> bool {
     n > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
-/// Sends `fd` over the socket (`SCM_RIGHTS`), with one byte of payload.
-pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
-    let byte = [1u8];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_ptr() as *mut libc::c_void,
-        iov_len: 1,
-    };
-    // SAFETY: CMSG_SPACE is a pure computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
-    // SAFETY: `msg` points at live local buffers of the sizes given; the control message is
-    // built inside `cbuf` with the libc macros.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = space as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
-        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) != 1 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Receives a descriptor sent by [`send_fd`] (blocking); it is close-on-exec.
-pub(crate) fn recv_fd(sock: RawFd) -> io::Result<OwnedFd> {
-    let mut byte = [0u8];
+/// Calls `f` with a message of one byte (`byte`) and room for one descriptor.
+fn with_fd_msg<R>(byte: &mut [u8; 1], f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
@@ -470,38 +439,70 @@ pub(crate) fn recv_fd(sock: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut cbuf = vec![0u8; space];
-    // SAFETY: as in `send_fd`; the received descriptor is owned at once.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = space as _;
-        let n = loop {
-            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
-            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+    // SAFETY: a zeroed msghdr is valid; it points at `iov` and `cbuf`, which outlive `f`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    f(&mut msg)
+}
+
+/// Sends `fd` over the socket (`SCM_RIGHTS`), with one byte of payload.
+pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
+    let mut byte = [1u8];
+    with_fd_msg(&mut byte, |msg| {
+        // SAFETY: the control buffer has room for one descriptor (`with_fd_msg`); the header
+        // is filled with the libc macros.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
+            if libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) != 1 {
+                return Err(io::Error::last_os_error());
             }
-            break n;
-        };
-        if n != 1 {
-            return Err(if n < 0 {
-                io::Error::last_os_error()
-            } else {
-                io::Error::new(io::ErrorKind::UnexpectedEof, "no ring from the parent")
-            });
         }
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "the parent sent no descriptor",
-            ));
+        Ok(())
+    })
+}
+
+/// Receives a descriptor sent by [`send_fd`] (blocking); it is close-on-exec.
+pub(crate) fn recv_fd(sock: RawFd) -> io::Result<OwnedFd> {
+    let mut byte = [0u8];
+    with_fd_msg(&mut byte, |msg| {
+        // SAFETY: `msg` describes live buffers (`with_fd_msg`); a received descriptor is owned
+        // at once.
+        unsafe {
+            let n = loop {
+                let n = libc::recvmsg(sock, msg, libc::MSG_CMSG_CLOEXEC);
+                if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break n;
+            };
+            if n != 1 {
+                return Err(if n < 0 {
+                    io::Error::last_os_error()
+                } else {
+                    io::Error::new(io::ErrorKind::UnexpectedEof, "no ring from the parent")
+                });
+            }
+            let c = libc::CMSG_FIRSTHDR(msg);
+            if c.is_null()
+                || (*c).cmsg_level != libc::SOL_SOCKET
+                || (*c).cmsg_type != libc::SCM_RIGHTS
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the parent sent no descriptor",
+                ));
+            }
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd);
+            Ok(OwnedFd::from_raw_fd(fd))
         }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd);
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
+    })
 }
 
 /// Runs the parent's side of a reply ring against a hostile worker scripted by `script` (the
