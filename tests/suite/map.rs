@@ -103,6 +103,10 @@ pub fn map_total_timeout_ends_iteration<E: Executor>(make: impl Fn(usize) -> E) 
     let gate = Gate::closed();
     let steps = vec![
         Step::Hold(gate.path()),
+        // Up to three `map` tasks wait inside a busy worker (process engine) and count as
+        // started: padding, so that the tasks checked below are still in the parent.
+        Step::Value(0),
+        Step::Value(0),
         Step::Value(0),
         Step::Value(0),
         Step::Touch(scratch.file("a")),
@@ -138,6 +142,10 @@ pub fn map_drop_cancels_unstarted<E: Executor>(make: impl Fn(usize) -> E) {
     let gate = Gate::closed();
     let steps = vec![
         Step::Hold(gate.path()),
+        // Up to three `map` tasks wait inside a busy worker (process engine) and count as
+        // started: padding, so that the tasks checked below are still in the parent.
+        Step::Value(0),
+        Step::Value(0),
         Step::Value(0),
         Step::Value(0),
         Step::Touch(scratch.file("a")),
@@ -156,6 +164,10 @@ pub fn map_drop_cancels_unstarted<E: Executor>(make: impl Fn(usize) -> E) {
     let steps = vec![
         Step::Touch(scratch.file("first")),
         Step::Hold(gate.path()),
+        // Up to three `map` tasks wait inside a busy worker (process engine) and count as
+        // started: padding, so that the tasks checked below are still in the parent.
+        Step::Value(0),
+        Step::Value(0),
         Step::Value(0),
         Step::Value(0),
         Step::Touch(scratch.file("late")),
