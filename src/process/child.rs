@@ -217,9 +217,10 @@ impl Read for In {
             };
             // SAFETY: one valid pollfd.
             let r = unsafe { libc::poll(&mut p, 1, -1) };
+            let err = std::io::Error::last_os_error();
             self.ring.woke();
-            if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return Err(std::io::Error::last_os_error());
+            if r < 0 && err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err);
             }
             self.closed = !ring::drain_doorbells(self.sock);
         }

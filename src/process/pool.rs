@@ -78,8 +78,8 @@ pub(crate) const HELLO_DEADLINE: Duration = Duration::from_secs(60);
 /// How many tasks may be in one worker at once (sent, not yet answered): the one it runs and up
 /// to three behind it, so that it finds its next task already in its ring when it finishes one,
 /// instead of idling for a round trip through the parent (`map` tasks only: see
-/// `Entry::pipelined`). With 2, a `map` of microsecond tasks ran about 15 % slower (440 k against
-/// 500–550 k tasks/s on 2 workers); 8 was no faster than 4.
+/// `Entry::pipelined`). With 2, a `map` of microsecond tasks spent a share of its time waiting on
+/// the parent (the `process` benchmark's chunksize-1 row measures it); 8 was no faster than 4.
 const PIPELINE: usize = 4;
 
 struct Slot {

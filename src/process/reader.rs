@@ -49,28 +49,10 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
         if !take_frames(&pool, &proc, &mut buf) {
             break;
         }
-        match fill(&mut buf, &mut replies) {
-            Ok(0) => {}
-            Ok(_) => continue,
-            Err(e) => {
-                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
-                break;
-            }
-        }
-        if closed {
-            break;
-        }
-        match replies.spin(wire::READ_SPIN) {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => {
-                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
-                break;
-            }
-        }
-        match replies.prepare_sleep() {
-            Ok(true) => continue,
-            Ok(false) => {}
+        match next(&mut buf, &mut replies, closed) {
+            Ok(Next::Bytes) => continue,
+            Ok(Next::Sleep) => {}
+            Ok(Next::Done) => break,
             Err(e) => {
                 proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
                 break;
@@ -102,6 +84,31 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
     let (status, reason) = proc.reap(&mut child);
     drop(pidfd);
     pool.on_exit(&proc, status, reason);
+}
+
+/// What the reader does next.
+enum Next {
+    /// Bytes came: handle them.
+    Bytes,
+    /// Nothing for a while, and the ring says so: block.
+    Sleep,
+    /// The worker closed its end and the ring is empty.
+    Done,
+}
+
+/// Takes what the ring holds; if nothing, spins on it, then tells the worker this side will
+/// sleep (unless bytes came meanwhile).
+fn next(buf: &mut FrameBuf, replies: &mut Consumer, closed: bool) -> Result<Next, ring::Corrupt> {
+    if fill(buf, replies)? > 0 {
+        return Ok(Next::Bytes);
+    }
+    if closed {
+        return Ok(Next::Done);
+    }
+    if replies.spin(wire::READ_SPIN)? || replies.prepare_sleep()? {
+        return Ok(Next::Bytes);
+    }
+    Ok(Next::Sleep)
 }
 
 /// Moves what the ring holds into `buf` (at most 64 KiB at a time, so that frames are handled

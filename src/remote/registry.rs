@@ -182,14 +182,15 @@ pub trait Entry: Sync {
 /// made, with `Payload`'s message.
 #[doc(hidden)]
 pub struct Typed<F, A, R> {
-    item: F,
+    /// Held for its type (the function item's `TypeId`); the calls go through `ptr`.
+    _item: F,
     ptr: fn(A) -> R,
 }
 
 impl<F: Fn(A) -> R, A, R> Typed<F, A, R> {
     #[doc(hidden)]
     pub const fn new(item: F, ptr: fn(A) -> R) -> Self {
-        Typed { item, ptr }
+        Typed { _item: item, ptr }
     }
 }
 
@@ -206,7 +207,6 @@ where
         (TypeId::of::<A>(), TypeId::of::<R>())
     }
     fn item(&self) -> TypeId {
-        let _ = &self.item;
         TypeId::of::<F>()
     }
     fn invoke(&self, bytes: &[u8]) -> Result<Vec<u8>, RemoteError> {

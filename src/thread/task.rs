@@ -87,8 +87,6 @@ pub(crate) struct JobRef(NonNull<Header>);
 
 // SAFETY: every task allocation is `Sync` and its vtable's functions may run on any thread.
 unsafe impl Send for JobRef {}
-// SAFETY: as above.
-unsafe impl Sync for JobRef {}
 
 impl JobRef {
     /// Takes over one reference.
