@@ -25,6 +25,14 @@ pub mod worker_admission {}
 pub mod worker_reader {}
 
 #[cfg(feature = "process")]
+#[doc = include_str!("process/ring.md")]
+pub mod shared_memory_rings {}
+
+#[cfg(feature = "process")]
+#[doc = include_str!("process/port.md")]
+pub mod reply_port {}
+
+#[cfg(feature = "process")]
 #[doc = include_str!("process/spawner.md")]
 pub mod worker_spawner {}
 

@@ -7,7 +7,13 @@
 //!   queued again because the worker it was pipelined to died (its future ended as
 //!   `BrokenExecutor: the promise was dropped without a result`);
 //! - a pool dropped on one of its own reader threads (by a done-callback) must not leave its
-//!   timer thread behind.
+//!   timer thread behind;
+//! - a `map` whose frames are larger than the ring, pipelined to a busy worker, must not
+//!   deadlock: the reader thread sending the next task into a full ring while the worker waits
+//!   for room to write its reply;
+//! - a reply that comes after a waiting thread stopped reading the worker's ring itself (its
+//!   `result_timeout` ran out) must still reach the future: the thread asked the worker not to
+//!   ring the reader while it read, and must ask again as it leaves.
 //!
 //! The tests of this file run one at a time (`serial`): the last one counts the pool's threads.
 
@@ -46,7 +52,13 @@ fn sleep_ms(ms: u64) -> u64 {
     ms
 }
 
-register!(square, kill_self, slow_init, sleep_ms);
+fn double(v: Vec<u8>) -> Vec<u8> {
+    let mut w = v.clone();
+    w.extend_from_slice(&v);
+    w
+}
+
+register!(square, kill_self, slow_init, sleep_ms, double);
 
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
@@ -85,6 +97,45 @@ fn frames_pipelined_by_concurrent_submitters_arrive_in_order() {
             });
         }
     });
+}
+
+#[test]
+fn large_frames_pipelined_to_a_busy_worker_do_not_deadlock() {
+    let _serial = serial();
+    let _watchdog = Watchdog::for_this_test();
+    // A buffer larger than the worker's pipeline leaves tasks waiting in the parent, so the
+    // reader thread sends the next one as each reply comes, into a ring already holding the
+    // tasks queued behind the running one. Arguments of 200 kB and replies of 400 kB: neither
+    // fits in the ring's free space beside the others.
+    let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    let items = (0..48u8).map(|i| vec![i; 200_000]);
+    let opts = concurrent_futures::MapOptions::new().buffer_size(48);
+    for (i, r) in pool.map_with(double, items, opts).enumerate() {
+        let v = r.unwrap();
+        assert_eq!(v.len(), 400_000);
+        assert!(v.iter().all(|&b| b == i as u8), "item {i}");
+    }
+}
+
+#[test]
+fn a_reply_after_the_waiting_thread_gave_up_still_arrives() {
+    let _serial = serial();
+    let _watchdog = Watchdog::for_this_test();
+    let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    for _ in 0..3 {
+        let mut f = pool.submit_fn(sleep_ms, 30).unwrap();
+        // The task sleeps 30 ms: this wait, which reads the ring itself meanwhile, times out.
+        assert!(matches!(
+            f.result_timeout(Duration::from_millis(1)),
+            Err(TaskError::Timeout { .. })
+        ));
+        // From here only the reader thread reads the ring, woken by the worker's doorbell.
+        let (tx, rx) = std::sync::mpsc::channel();
+        f.add_done_callback(move |f| {
+            let _ = tx.send(f.done());
+        });
+        assert_eq!(rx.recv_timeout(LONG), Ok(true), "the reply never arrived");
+    }
 }
 
 #[test]

@@ -59,9 +59,11 @@ pub(crate) struct VTable {
     pub(crate) drop: unsafe fn(NonNull<Header>),
     /// PENDING → CANCELLED, dropping the work; whether this call cancelled it.
     pub(crate) cancel: unsafe fn(NonNull<Header>) -> bool,
-    /// Runs the task on the calling thread if it is still pending and this thread may run it
-    /// (a worker of the same pool); whether the future is now final.
-    pub(crate) help: unsafe fn(NonNull<Header>) -> bool,
+    /// What a thread about to wait for the future may do first, until the deadline at most:
+    /// run the task if it is still pending and this thread may run it (a worker of the same
+    /// pool), or take its worker's replies itself (a process pool); whether the future is now
+    /// final.
+    pub(crate) help: unsafe fn(NonNull<Header>, Option<std::time::Instant>) -> bool,
     /// A queued thread-pool task: runs it if it is still pending (`Some(true)`: it returned,
     /// `Some(false)`: it panicked, `None`: it had left `PENDING` before). `before_complete`
     /// runs after the closure returned and before the future completes. Counts it in `stats`.
@@ -540,7 +542,7 @@ pub(crate) fn run_callback<T>(cb: Callback<T>, fut: &crate::Future<T>) {
 pub(crate) mod not_queued {
     use super::*;
 
-    pub(crate) unsafe fn help(_: NonNull<Header>) -> bool {
+    pub(crate) unsafe fn help(_: NonNull<Header>, _: Option<std::time::Instant>) -> bool {
         false
     }
     pub(crate) unsafe fn run(

@@ -128,11 +128,12 @@ impl<T> Future<T> {
         unsafe { self.ptr.as_ref() }
     }
 
-    /// Runs the task on the calling thread if it is still pending and this thread may run it
-    /// (a worker of the same pool). Returns whether the future is now final.
-    pub(crate) fn help(&self) -> bool {
+    /// What this thread may do for the future before it waits, until `deadline` at most: run
+    /// the task if it is still pending and this thread may run it (a worker of the same pool),
+    /// or read its worker's replies (a process pool). Returns whether the future is now final.
+    pub(crate) fn help(&self, deadline: Option<Instant>) -> bool {
         // SAFETY: this handle owns a reference to the allocation the header describes.
-        unsafe { (self.core().header().vtable().help)(self.header_ptr()) }
+        unsafe { (self.core().header().vtable().help)(self.header_ptr(), deadline) }
     }
 
     #[inline]
@@ -257,7 +258,7 @@ impl<T> Future<T> {
         if self.done() {
             return true;
         }
-        if self.core().state() == PENDING && self.help() {
+        if self.help(deadline) {
             return true;
         }
         if !SPIN.is_zero() {

@@ -13,4 +13,6 @@ pub(crate) use self::core::Deferred;
 pub(crate) use self::handle::deadline_after;
 pub use self::handle::{Future, FutureState};
 pub(crate) use self::promise::in_background;
+#[cfg(feature = "process")]
+pub(crate) use self::promise::Help;
 pub use self::promise::{InvalidState, Promise};

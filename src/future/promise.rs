@@ -30,6 +30,60 @@ unsafe fn drop_promise<T>(h: NonNull<Header>) {
     drop(unsafe { Box::from_raw(h.cast::<Core<T>>().as_ptr()) })
 }
 
+/// What a thread about to wait for a future may do meanwhile, for an engine whose results
+/// arrive on a thread of its own: a process pool lets the waiting thread read its worker's
+/// replies, instead of waiting for its reader thread to do it and wake it (`process/port.md`).
+#[cfg(feature = "process")]
+pub(crate) trait Help: Send + Sync {
+    /// Works towards the future `key` on this thread until `done()` or `deadline`, for a short
+    /// while at most; whether `done()`.
+    fn help(&self, key: u64, done: &dyn Fn() -> bool, deadline: Option<std::time::Instant>)
+        -> bool;
+}
+
+/// A promise's allocation with a helper (`Promise::helped`).
+#[cfg(feature = "process")]
+#[repr(C)]
+struct Helped<T> {
+    // First: a pointer to it is a pointer to the core, and to its header.
+    core: Core<T>,
+    /// Weak: a future kept after its pool is gone does not keep the pool.
+    helper: std::sync::Weak<dyn Help>,
+    key: u64,
+}
+
+#[cfg(feature = "process")]
+fn helped_vtable<T: Send + 'static>() -> &'static VTable {
+    &VTable {
+        drop: drop_helped::<T>,
+        cancel: cancel_promise::<T>,
+        help: help_helped::<T>,
+        run: not_queued::run,
+        fail: not_queued::fail,
+        wait_final: not_queued::wait_final,
+    }
+}
+
+/// # Safety
+/// `h` is a helped promise's allocation (a `Box<Helped<T>>`) whose last reference is gone.
+#[cfg(feature = "process")]
+unsafe fn drop_helped<T>(h: NonNull<Header>) {
+    // SAFETY: see the contract; made by `Promise::helped`.
+    drop(unsafe { Box::from_raw(h.cast::<Helped<T>>().as_ptr()) })
+}
+
+/// # Safety
+/// `h` is a live helped promise's allocation and the caller holds a reference to it.
+#[cfg(feature = "process")]
+unsafe fn help_helped<T>(h: NonNull<Header>, deadline: Option<std::time::Instant>) -> bool {
+    // SAFETY: see the contract.
+    let cell = unsafe { h.cast::<Helped<T>>().as_ref() };
+    let Some(helper) = cell.helper.upgrade() else {
+        return cell.core.is_final();
+    };
+    helper.help(cell.key, &|| cell.core.is_final(), deadline)
+}
+
 /// # Safety
 /// `h` is a live promise's allocation and the caller holds a reference to it.
 unsafe fn cancel_promise<T: Send + 'static>(h: NonNull<Header>) -> bool {
@@ -79,7 +133,32 @@ impl<T: Send + 'static> Promise<T> {
     pub fn new() -> (Promise<T>, Future<T>) {
         let core = Box::new(Core::<T>::new(vtable::<T>(), 2, 0));
         let ptr = NonNull::from(Box::leak(core));
-        // SAFETY: two references were counted, one for each handle.
+        // SAFETY: two references were counted, one for each handle; the allocation is a
+        // `Box<Core<T>>`, as `vtable` says.
+        unsafe { Promise::pair(ptr) }
+    }
+
+    /// A promise whose future, when a thread waits for it, first lets `helper` work towards
+    /// it on that thread (`Help`); `key` says which future it is to the helper.
+    #[cfg(feature = "process")]
+    pub(crate) fn helped(helper: std::sync::Weak<dyn Help>, key: u64) -> (Promise<T>, Future<T>) {
+        let cell = Box::new(Helped {
+            core: Core::<T>::new(helped_vtable::<T>(), 2, 0),
+            helper,
+            key,
+        });
+        let ptr = NonNull::from(Box::leak(cell)).cast::<Core<T>>();
+        // SAFETY: two references were counted; the allocation is a `Box<Helped<T>>`, whose
+        // first field (`repr(C)`) is the core, as `helped_vtable` says.
+        unsafe { Promise::pair(ptr) }
+    }
+
+    /// The promise and the future of a fresh allocation.
+    ///
+    /// # Safety
+    /// `ptr` is a new allocation with two references counted, one for each handle.
+    unsafe fn pair(ptr: NonNull<Core<T>>) -> (Promise<T>, Future<T>) {
+        // SAFETY: see the contract.
         let (shared, fut) = unsafe { (Future::from_raw(ptr), Future::from_raw(ptr)) };
         (
             Promise {

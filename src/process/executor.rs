@@ -204,7 +204,8 @@ impl ProcessPoolExecutor {
         batchable: bool,
         done: impl FnOnce(Typed<R>) -> Box<dyn Complete>,
     ) -> Result<Future<R>, Option<String>> {
-        let (promise, fut) = Promise::new();
+        let helper: std::sync::Weak<dyn crate::future::Help> = Arc::downgrade(&self.shared) as _;
+        let (promise, fut) = Promise::helped(helper, id);
         let view = fut.view();
         let entry = Entry {
             id,

@@ -121,6 +121,7 @@ mod child;
 mod executor;
 mod marker;
 mod pool;
+mod port;
 mod proc;
 mod reader;
 mod ring;

@@ -177,6 +177,29 @@ pub(crate) struct Shared {
     pub(crate) stats: crate::stats::Counters,
 }
 
+/// A thread about to wait for one of this pool's futures reads the reply ring of the worker
+/// running it, instead of waiting for that worker's reader thread to read it and wake it
+/// (`port.md`): a prompt reply then moves from the worker to the waiting thread through shared
+/// memory alone, with two threads awake instead of three.
+impl crate::future::Help for Shared {
+    fn help(&self, key: u64, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
+        let proc = {
+            let st = lock(&self.state);
+            st.workers
+                .iter()
+                .find(|s| s.in_flight.iter().any(|e| e.id == key))
+                .map(|s| s.proc.clone())
+        };
+        // Still queued in the parent (or already answered): nothing to read for it yet.
+        let Some(proc) = proc else {
+            return done();
+        };
+        let until = Instant::now() + wire::READ_SPIN;
+        let until = deadline.map_or(until, |d| d.min(until));
+        proc.port.help(self, &proc, done, until)
+    }
+}
+
 std::thread_local! {
     /// The pool whose reader thread this is (callbacks run here).
     static READER_OF: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -381,7 +404,6 @@ impl Shared {
             proc: proc.clone(),
             child: spawned.child,
             sock: spawned.reader,
-            replies: spawned.replies,
             pidfd: spawned.pidfd,
         })));
         // Held until the worker's slot exists: the reader, which takes the parts first, must not

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::marker::{Marker, WORKER_ENV};
+use super::port::Port;
 use super::ring::{self, Consumer, Mapping, Producer};
 use crate::sync::lock;
 
@@ -46,6 +47,8 @@ pub(crate) struct WorkerProc {
     state: Mutex<ProcState>,
     /// The token the worker must send back in its `HELLO`.
     pub(crate) token: [u8; 16],
+    /// The ring replies arrive through, with the frames taken from it (`port.rs`).
+    pub(crate) port: Port,
 }
 
 /// A worker just started: the handle, the child (to reap), the socket end to read replies from
@@ -55,8 +58,6 @@ pub(crate) struct Spawned {
     pub(crate) proc: WorkerProc,
     pub(crate) child: Child,
     pub(crate) reader: UnixStream,
-    /// The ring replies arrive through.
-    pub(crate) replies: Consumer,
     pub(crate) pidfd: Option<OwnedFd>,
 }
 
@@ -131,18 +132,22 @@ impl WorkerProc {
                     reaped: false,
                 }),
                 token: marker.token,
+                port: Port::new(Consumer::new(map, ring::TO_PARENT), opts.frame_limit),
             },
             child,
             reader,
-            replies: Consumer::new(map, ring::TO_PARENT),
             pidfd,
         })
     }
 
-    /// Writes `frame` into the ring, waiting for room while the worker catches up.
+    /// Writes `frame` into the ring, waiting for room while the worker catches up. While it
+    /// waits it takes the worker's replies out of theirs: the worker may be waiting for room to
+    /// reply before it reads on, and the thread that would read its replies may be this one
+    /// (the reader thread sends the next task as a reply comes).
     fn write_frame(&self, p: &mut Producer, frame: &[u8]) -> io::Result<()> {
         use std::sync::atomic::Ordering::Acquire;
         ring::write_all(p, frame, self.sock.as_raw_fd(), || {
+            self.port.try_pull(self);
             self.disconnected.load(Acquire)
         })
     }

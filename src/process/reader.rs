@@ -8,16 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::pool::Shared;
+use super::port::Next;
 use super::proc::{has_exited, KillReason, WorkerProc};
-use super::ring::{self, Consumer};
-use crate::remote::wire::{self, FrameBuf};
+use super::ring;
+use crate::remote::wire;
 
 /// What a reader thread owns.
 pub(crate) struct Parts {
     pub(crate) proc: Arc<WorkerProc>,
     pub(crate) child: Child,
     pub(crate) sock: UnixStream,
-    pub(crate) replies: Consumer,
     pub(crate) pidfd: Option<OwnedFd>,
 }
 
@@ -36,44 +36,32 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
         proc,
         mut child,
         sock,
-        mut replies,
         pidfd,
     } = parts;
     let fd = sock.as_raw_fd();
     let pidfd_raw = pidfd.as_ref().map(AsRawFd::as_raw_fd);
-    let mut buf = FrameBuf::new(pool.cfg.frame_limit);
+    let port = &proc.port;
     let mut exited = false;
     // The worker's end of the socket closed: what is left in the ring is all there will be.
     let mut closed = false;
-    'outer: loop {
-        if !take_frames(&pool, &proc, &mut buf) {
-            break;
-        }
-        match next(&mut buf, &mut replies, closed) {
-            Ok(Next::Bytes) => continue,
-            Ok(Next::Sleep) => {}
-            Ok(Next::Done) => break,
-            Err(e) => {
-                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
-                break;
-            }
+    loop {
+        port.deliver(&pool, &proc);
+        match port.next(&proc, closed, wire::READ_SPIN) {
+            Next::Again => continue,
+            Next::Sleep => {}
+            Next::Done | Next::Broken => break,
         }
         let woke = wait(fd, pidfd_raw, proc.pid);
-        replies.woke();
+        port.woke();
         closed = !ring::drain_doorbells(fd);
         if let Woke::Exited = woke {
             exited = true;
-            // Whatever the worker wrote before it ended is in the ring.
-            while take_frames(&pool, &proc, &mut buf) {
-                match fill(&mut buf, &mut replies) {
-                    Ok(n) if n > 0 => {}
-                    _ => break,
-                }
-            }
-            break 'outer;
+            break;
         }
     }
+    // Writers waiting for room in the worker's ring give up from here on.
     proc.disconnect();
+    port.finish(&pool, &proc);
     drop(sock);
     if !exited && !wait_exit(pidfd_raw, proc.pid, EXIT_GRACE) {
         proc.signal(
@@ -84,57 +72,6 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
     let (status, reason) = proc.reap(&mut child);
     drop(pidfd);
     pool.on_exit(&proc, status, reason);
-}
-
-/// What the reader does next.
-enum Next {
-    /// Bytes came: handle them.
-    Bytes,
-    /// Nothing for a while, and the ring says so: block.
-    Sleep,
-    /// The worker closed its end and the ring is empty.
-    Done,
-}
-
-/// Takes what the ring holds; if nothing, spins on it, then tells the worker this side will
-/// sleep (unless bytes came meanwhile).
-fn next(buf: &mut FrameBuf, replies: &mut Consumer, closed: bool) -> Result<Next, ring::Corrupt> {
-    if fill(buf, replies)? > 0 {
-        return Ok(Next::Bytes);
-    }
-    if closed {
-        return Ok(Next::Done);
-    }
-    if replies.spin(wire::READ_SPIN)? || replies.prepare_sleep()? {
-        return Ok(Next::Bytes);
-    }
-    Ok(Next::Sleep)
-}
-
-/// Moves what the ring holds into `buf` (at most 64 KiB at a time, so that frames are handled
-/// as they come).
-fn fill(buf: &mut FrameBuf, replies: &mut Consumer) -> Result<usize, ring::Corrupt> {
-    buf.append_with(|v| replies.read_into(v, 1 << 16))
-}
-
-/// Handles every whole frame in `buf`; false if the worker broke the protocol (it is killed,
-/// and the reader goes on only to see it end).
-fn take_frames(pool: &Shared, proc: &Arc<WorkerProc>, buf: &mut FrameBuf) -> bool {
-    loop {
-        match buf.next_frame() {
-            Ok(None) => return true,
-            Ok(Some(frame)) => {
-                if let Err(why) = pool.on_frame(proc, frame) {
-                    proc.signal(libc::SIGKILL, KillReason::Protocol(why));
-                }
-            }
-            // A frame that does not parse: the worker is not speaking the protocol.
-            Err(e) => {
-                proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
-                return false;
-            }
-        }
-    }
 }
 
 /// Blocks until the socket is readable (or closed) or the process ended.

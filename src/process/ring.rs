@@ -342,6 +342,49 @@ impl Consumer {
     }
 }
 
+/// A look at a ring's indices and doorbell request without its consumer's lock, for the
+/// threads that share the parent's end of a reply ring (`port.rs`). What it says is a hint:
+/// the consumer's own checks decide what is read.
+#[derive(Clone)]
+pub(crate) struct Watch {
+    map: std::sync::Arc<Mapping>,
+    ring: usize,
+}
+
+impl Watch {
+    /// Bytes may be waiting (the published `tail` is not the consumer's `head`).
+    pub(crate) fn maybe_bytes(&self) -> bool {
+        let h = self.map.header(self.ring);
+        h.tail.load(Ordering::Acquire) != h.head.load(Ordering::Relaxed)
+    }
+
+    /// Asks the producer to ring (`true`) or not to (`false`) when it next writes; followed by
+    /// a `SeqCst` fence, so that a check of `maybe_bytes` after it sees what the producer wrote
+    /// before it saw the request.
+    pub(crate) fn want_doorbell(&self, want: bool) {
+        self.map
+            .header(self.ring)
+            .sleeping
+            .store(want as u32, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Whether a doorbell is still asked for (the producer takes the request when it rings).
+    pub(crate) fn doorbell_wanted(&self) -> bool {
+        self.map.header(self.ring).sleeping.load(Ordering::SeqCst) != 0
+    }
+}
+
+impl Consumer {
+    /// A lock-free look at this ring.
+    pub(crate) fn watch(&self) -> Watch {
+        Watch {
+            map: self.map.clone(),
+            ring: self.ring,
+        }
+    }
+}
+
 /// Rings the other side's doorbell: one byte on the socket. A full socket buffer already holds
 /// a ring, so `EAGAIN` is fine; a closed one is the other side's end, seen by its reader.
 pub(crate) fn ring_doorbell(sock: RawFd) {
@@ -380,8 +423,8 @@ pub(crate) fn drain_doorbells(sock: RawFd) -> bool {
 }
 
 /// Writes all of `bytes` into `p`, ringing the reader when it sleeps; while the ring is full,
-/// waits for room (spinning, then napping up to a millisecond), giving up if `gone` says the
-/// reader has gone.
+/// waits for room (spinning, then napping up to a millisecond), calling `gone` at each step and
+/// giving up if it says the reader has gone.
 pub(crate) fn write_all(
     p: &mut Producer,
     mut bytes: &[u8],

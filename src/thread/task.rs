@@ -228,7 +228,7 @@ where
 
     /// The nested-wait rule: a worker of this task's pool that waits on it while it is still
     /// queued runs it itself. See `thread/mod.rs`.
-    unsafe fn help_raw(h: NonNull<Header>) -> bool {
+    unsafe fn help_raw(h: NonNull<Header>, _: Option<std::time::Instant>) -> bool {
         // SAFETY: see `get`.
         let task = unsafe { Self::get(h) };
         let pool = super::worker::current_pool();

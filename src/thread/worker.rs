@@ -223,7 +223,7 @@ impl KillWorker {
     const VTABLE: crate::future::core::VTable = crate::future::core::VTable {
         drop: Self::drop_raw,
         cancel: |_| false,
-        help: |_| false,
+        help: |_, _| false,
         run: Self::run_raw,
         fail: |_, _| false,
         wait_final: |_| {},

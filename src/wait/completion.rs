@@ -161,7 +161,7 @@ impl<F: AsFuture> Watched<F> {
             self.help_cursor += 1;
             if let Some(f) = self.items[i].as_ref() {
                 let f = f.as_future();
-                if f.state() == crate::FutureState::Pending && f.help() {
+                if f.state() == crate::FutureState::Pending && f.help(Some(Instant::now())) {
                     return true;
                 }
             }
