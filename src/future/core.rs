@@ -64,6 +64,8 @@ pub(crate) struct VTable {
     /// pool), or take its worker's replies itself (a process pool); whether the future is now
     /// final.
     pub(crate) help: unsafe fn(NonNull<Header>, Option<std::time::Instant>) -> bool,
+    /// `help` already spun as long as it was worth it: the waiting thread parks next.
+    pub(crate) spins_in_help: bool,
     /// A queued thread-pool task: runs it if it is still pending (`Some(true)`: it returned,
     /// `Some(false)`: it panicked, `None`: it had left `PENDING` before). `before_complete`
     /// runs after the closure returned and before the future completes. Counts it in `stats`.

@@ -261,7 +261,7 @@ impl<T> Future<T> {
         if self.help(deadline) {
             return true;
         }
-        if !SPIN.is_zero() {
+        if !SPIN.is_zero() && !self.core().header().vtable().spins_in_help {
             let start = Instant::now();
             let spin_until = deadline.map_or(start + SPIN, |d| d.min(start + SPIN));
             let mut step = 0;

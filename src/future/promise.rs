@@ -17,6 +17,7 @@ fn vtable<T: Send + 'static>() -> &'static VTable {
         drop: drop_promise::<T>,
         cancel: cancel_promise::<T>,
         help: not_queued::help,
+        spins_in_help: false,
         run: not_queued::run,
         fail: not_queued::fail,
         wait_final: not_queued::wait_final,
@@ -36,7 +37,7 @@ unsafe fn drop_promise<T>(h: NonNull<Header>) {
 #[cfg(feature = "process")]
 pub(crate) trait Help: Send + Sync {
     /// Works towards the future `key` on this thread until `done()` or `deadline`, for a short
-    /// while at most; whether `done()`.
+    /// while at most (the waiting thread does not spin after it); whether `done()`.
     fn help(&self, key: u64, done: &dyn Fn() -> bool, deadline: Option<std::time::Instant>)
         -> bool;
 }
@@ -58,6 +59,7 @@ fn helped_vtable<T: Send + 'static>() -> &'static VTable {
         drop: drop_helped::<T>,
         cancel: cancel_promise::<T>,
         help: help_helped::<T>,
+        spins_in_help: true,
         run: not_queued::run,
         fail: not_queued::fail,
         wait_final: not_queued::wait_final,

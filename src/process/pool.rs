@@ -177,10 +177,10 @@ pub(crate) struct Shared {
     pub(crate) stats: crate::stats::Counters,
 }
 
-/// A thread about to wait for one of this pool's futures reads the reply ring of the worker
-/// running it, instead of waiting for that worker's reader thread to read it and wake it
-/// (`port.md`): a prompt reply then moves from the worker to the waiting thread through shared
-/// memory alone, with two threads awake instead of three.
+/// A thread about to wait for one of this pool's futures reads its workers' reply rings
+/// itself, instead of waiting for their reader threads to read them and wake it (`port.md`):
+/// a prompt reply then moves from the worker to the waiting thread through shared memory alone,
+/// with two threads awake instead of three.
 impl crate::future::Help for Shared {
     fn help(&self, key: u64, done: &dyn Fn() -> bool, deadline: Option<Instant>) -> bool {
         let proc = {
@@ -190,13 +190,12 @@ impl crate::future::Help for Shared {
                 .find(|s| s.in_flight.iter().any(|e| e.id == key))
                 .map(|s| s.proc.clone())
         };
-        // Still queued in the parent (or already answered): nothing to read for it yet.
+        // Still queued in the parent (or answered already): its reply will come through a
+        // reader thread, which sends it when a worker is free.
         let Some(proc) = proc else {
             return done();
         };
-        let until = Instant::now() + wire::READ_SPIN;
-        let until = deadline.map_or(until, |d| d.min(until));
-        proc.port.help(self, &proc, done, until)
+        super::port::help(self, &[proc], done, wire::READ_SPIN, deadline)
     }
 }
 
@@ -589,6 +588,7 @@ impl Shared {
         slot.tasks_done += 1;
         slot.idle_since = Instant::now();
         self.stats.busy(slot.idle_since - slot.busy_since);
+        slot.proc.port.note_task(slot.idle_since - slot.busy_since);
         slot.busy_since = slot.idle_since; // the next task in the worker runs from now
         self.stats.finished(reply.is_ok());
         let mut entry = entry;

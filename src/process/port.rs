@@ -1,7 +1,7 @@
 #![doc = include_str!("port.md")]
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,10 @@ pub(crate) struct Port {
     /// Frames taken from the ring and not yet handed to the pool (changed under the lock, read
     /// without it by a spinning helper).
     queued: AtomicUsize,
-    /// Threads waiting for one of this worker's futures that watch the ring themselves.
+    /// Threads waiting for a future of the pool that watch the ring themselves.
     helpers: AtomicUsize,
+    /// How long this worker's tasks take, about (`note_task`).
+    typical_ns: AtomicU64,
 }
 
 struct Inner {
@@ -58,6 +60,7 @@ impl Port {
             }),
             queued: AtomicUsize::new(0),
             helpers: AtomicUsize::new(0),
+            typical_ns: AtomicU64::new(0),
         }
     }
 
@@ -165,7 +168,7 @@ impl Port {
                 return Next::Done;
             }
         }
-        if self.helpers.load(SeqCst) == 0 && self.spin(spin) {
+        if self.helpers.load(SeqCst) == 0 && self.spin(self.spin_for(spin)) {
             return Next::Again;
         }
         let mut g = self.lock();
@@ -249,43 +252,49 @@ impl Port {
         }
     }
 
-    /// A thread waiting for one of this worker's futures: watches the ring itself until
-    /// `done()` or `until`, handing what comes to the pool, instead of waiting for the reader
-    /// thread to do so and wake it. Meanwhile the worker is asked not to ring (the reader
-    /// sleeps); the last helper to leave asks for doorbells again. Whether `done()`.
-    pub(crate) fn help(
-        &self,
-        pool: &Shared,
-        proc: &Arc<WorkerProc>,
-        done: &dyn Fn() -> bool,
-        until: Instant,
-    ) -> bool {
+    /// A thread waiting for a future of the pool starts watching this ring itself (`help`):
+    /// the worker is asked not to ring meanwhile, and the reader sleeps.
+    fn enter(&self) {
         self.helpers.fetch_add(1, SeqCst);
         self.watch.want_doorbell(false);
-        let mut i = 0u32;
-        let finished = loop {
-            if self.watch.maybe_bytes() {
-                self.try_pull(proc);
-            }
-            if self.queued.load(SeqCst) > 0 {
-                self.deliver(pool, proc);
-            }
-            if done() {
-                break true;
-            }
-            i = i.wrapping_add(1);
-            if i % 64 == 0 {
-                if Instant::now() >= until {
-                    break false;
-                }
-                std::thread::yield_now();
-            }
-            std::hint::spin_loop();
-        };
+    }
+
+    /// One look by a helper: takes what the ring holds and hands it to the pool.
+    fn step(&self, pool: &Shared, proc: &Arc<WorkerProc>) {
+        if self.watch.maybe_bytes() {
+            self.try_pull(proc);
+        }
+        if self.queued.load(SeqCst) > 0 {
+            self.deliver(pool, proc);
+        }
+    }
+
+    /// A helper stops watching; the last one asks for doorbells again.
+    fn leave(&self, pool: &Shared, proc: &Arc<WorkerProc>) {
         if self.helpers.fetch_sub(1, SeqCst) == 1 {
             self.rearm(pool, proc);
         }
-        finished || done()
+    }
+
+    /// Counts how long a task took in the worker (from when it was sent, or from the reply
+    /// before it, to its reply): the spin of a thread waiting for a reply is only worth it when
+    /// replies come within it.
+    pub(crate) fn note_task(&self, took: Duration) {
+        let took = took.as_nanos().min(u64::MAX as u128) as u64;
+        let old = self.typical_ns.load(Relaxed);
+        // A moving average over the last few tasks (a quarter of the weight on the newest).
+        self.typical_ns.store(old - old / 4 + took / 4, Relaxed);
+    }
+
+    /// How long to spin for the next reply: `spin`, unless this worker's tasks take much
+    /// longer than that (then the reply would not come within it, and the core the spin
+    /// takes is one the worker may need).
+    pub(crate) fn spin_for(&self, spin: Duration) -> Duration {
+        if self.typical_ns.load(Relaxed) > 2 * spin.as_nanos() as u64 {
+            Duration::ZERO
+        } else {
+            spin
+        }
     }
 
     /// The last helper leaving: asks the worker for doorbells again, and takes what it wrote
@@ -308,4 +317,52 @@ impl Port {
             }
         }
     }
+}
+
+/// A thread about to wait for one of `pool`'s futures watches the reply rings of `workers` (the
+/// one running its task) itself until `done()` or `deadline` (`port.md`), handing what comes
+/// to the pool, instead of waiting for the reader threads to do so and wake it; their readers
+/// sleep meanwhile. It spins for `spin` at most, and only while replies are likely to come
+/// within it (`Port::spin_for`). Whether `done()`.
+///
+/// Watching every worker's ring was tried and was slower: the waiting thread then decodes
+/// every reply alone, where each worker's reader decodes its own in parallel.
+pub(crate) fn help(
+    pool: &Shared,
+    workers: &[Arc<WorkerProc>],
+    done: &dyn Fn() -> bool,
+    spin: Duration,
+    deadline: Option<Instant>,
+) -> bool {
+    let spin = workers
+        .iter()
+        .map(|w| w.port.spin_for(spin))
+        .max()
+        .unwrap_or(Duration::ZERO);
+    let until = Instant::now() + spin;
+    let until = deadline.map_or(until, |d| d.min(until));
+    for w in workers {
+        w.port.enter();
+    }
+    let mut i = 0u32;
+    loop {
+        for w in workers {
+            w.port.step(pool, w);
+        }
+        if done() {
+            break;
+        }
+        i = i.wrapping_add(1);
+        if i % 64 == 0 {
+            if Instant::now() >= until {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        std::hint::spin_loop();
+    }
+    for w in workers {
+        w.port.leave(pool, w);
+    }
+    done()
 }

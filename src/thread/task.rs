@@ -155,6 +155,7 @@ where
         drop: Self::drop_raw,
         cancel: Self::cancel_raw,
         help: Self::help_raw,
+        spins_in_help: false,
         run: Self::run_raw,
         fail: Self::fail_raw,
         wait_final: Self::wait_final_raw,

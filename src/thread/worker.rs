@@ -224,6 +224,7 @@ impl KillWorker {
         drop: Self::drop_raw,
         cancel: |_| false,
         help: |_, _| false,
+        spins_in_help: false,
         run: Self::run_raw,
         fail: |_, _| false,
         wait_final: |_| {},
