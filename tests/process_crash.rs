@@ -175,6 +175,37 @@ fn returns_undecodable(x: u32) -> Undecodable {
     Undecodable(x)
 }
 
+/// Encodes as `(x, x)`, except that `x % 3 == 1` fails after writing its first half and
+/// `x % 3 == 2` panics when it is decoded: in a chunk, each such item must fail alone.
+#[derive(Debug, PartialEq)]
+struct Picky(u32);
+
+impl Serialize for Picky {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.0)?;
+        if self.0 % 3 == 1 {
+            return Err(serde::ser::Error::custom("half-written"));
+        }
+        t.serialize_element(&self.0)?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Picky {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (a, b) = <(u32, u32)>::deserialize(d)?;
+        assert!(a % 3 != 2, "Picky({a}) refuses to be decoded");
+        assert_eq!(a, b);
+        Ok(Picky(a))
+    }
+}
+
+fn returns_picky(x: u32) -> Picky {
+    Picky(x)
+}
+
 /// What a hostile task does to its worker's channel to the parent: appends `bytes` to the
 /// replies' ring in shared memory as the worker would, then publishes a tail: the honest one
 /// (`tail` 0), one that moved back (`u64::MAX`), or the honest one plus `tail` — then rings
@@ -272,6 +303,7 @@ register!(
     takes_undecodable,
     returns_unencodable,
     returns_undecodable,
+    returns_picky,
     write_to_channel,
     init_record,
     init_state,
@@ -281,7 +313,6 @@ register!(
 );
 
 /// The name `square` travels under (what `register!` records).
-/// The name `square` travels under.
 fn square_name() -> &'static str {
     concurrent_futures::process::registered_name(square).expect("registered")
 }
@@ -809,6 +840,35 @@ fn result_that_does_not_decode_in_the_parent_fails_its_future_only() {
     let shown = err.to_string();
     assert!(shown.contains("result could not be decoded"), "{shown}");
     assert!(shown.contains("Undecodable` returned an error"), "{shown}");
+    assert_eq!(worker_pid(&pool), before);
+}
+
+#[test]
+fn in_a_chunk_a_result_that_fails_to_encode_or_decode_fails_its_item_only() {
+    let _w = watchdog("in_a_chunk_a_result_that_fails_to_encode_or_decode_fails_its_item_only");
+    let pool = pool(1);
+    let before = worker_pid(&pool);
+    let opts = concurrent_futures::MapOptions::new().chunksize(10);
+    let got: Vec<_> = pool.map_with(returns_picky, 0..30u32, opts).collect();
+    assert_eq!(got.len(), 30);
+    for (x, r) in (0..30u32).zip(got) {
+        match x % 3 {
+            0 => assert_eq!(r, Ok(Picky(x))),
+            1 => {
+                let e = r.unwrap_err();
+                assert!(e.is_serialization(), "{x}: {e:?}");
+                assert!(
+                    e.to_string().contains("Picky` returned an error"),
+                    "{x}: {e}"
+                );
+            }
+            _ => {
+                let e = r.unwrap_err();
+                assert!(e.is_panic(), "{x}: {e:?}");
+                assert!(e.to_string().contains("refuses to be decoded"), "{x}: {e}");
+            }
+        }
+    }
     assert_eq!(worker_pid(&pool), before);
 }
 

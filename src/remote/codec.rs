@@ -26,16 +26,31 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
     postcard::to_stdvec(value).map_err(describe::<T>)
 }
 
-/// Appends the encoding of `value` to `buf` (a frame under construction).
+/// Appends the encoding of `value` to `buf` (a frame under construction, or a batch of results
+/// built in one buffer); on an error `buf` keeps what it held before.
 pub fn encode_into<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<(), String> {
-    let taken = std::mem::take(buf);
-    match postcard::to_extend(value, taken) {
-        Ok(v) => {
-            *buf = v;
-            Ok(())
-        }
-        // The buffer is lost with the error; the caller discards the frame anyway.
-        Err(e) => Err(describe::<T>(e)),
+    let start = buf.len();
+    postcard::serialize_with_flavor(value, Append(buf)).map_err(|e| {
+        buf.truncate(start);
+        describe::<T>(e)
+    })
+}
+
+/// A postcard output that writes at the end of a borrowed buffer.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 
@@ -52,7 +67,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 }
 
 /// One line naming the type and what went wrong.
-fn describe<T: ?Sized>(e: postcard::Error) -> String {
+pub(crate) fn describe<T: ?Sized>(e: postcard::Error) -> String {
     let ty = std::any::type_name::<T>();
     match e {
         postcard::Error::WontImplement => format!(
@@ -86,6 +101,19 @@ mod tests {
             .contains("left over"));
         let mut buf = vec![9, 9];
         encode_into(&mut buf, &5u8).unwrap();
+        assert_eq!(buf, [9, 9, 5]);
+        // A value that fails part-way leaves the buffer as it was.
+        struct Fails;
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::{Error, SerializeTuple};
+                let mut t = s.serialize_tuple(2)?;
+                t.serialize_element(&7u8)?;
+                t.end()?;
+                Err(S::Error::custom("no"))
+            }
+        }
+        assert!(encode_into(&mut buf, &Fails).is_err());
         assert_eq!(buf, [9, 9, 5]);
     }
 }

@@ -6,7 +6,6 @@
 use serde::de::DeserializeOwned;
 
 use super::codec;
-use super::registry::RemoteError;
 use crate::error::{SubmitError, TaskError};
 use crate::future::{Deferred, Future, Promise};
 
@@ -180,14 +179,28 @@ impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
     fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
         let Typed { promise, view } = self.0;
         let outcome = reply.and_then(|b| {
-            let items = decode_result::<Vec<Result<Vec<u8>, RemoteError>>>(&b)?;
-            Ok(items
-                .into_iter()
-                .map(|r| match r {
-                    Ok(bytes) => decode_result::<R>(&bytes),
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                super::batch::decode(&b, |item| match item {
+                    Ok(bytes) => decode_result::<R>(bytes),
                     Err(e) => Err(TaskError::from(e)),
                 })
-                .collect())
+            }));
+            match read {
+                Ok(Ok(items)) => Ok(items),
+                Ok(Err(e)) => Err(TaskError::Serialization {
+                    message: format!("the results could not be decoded: {e}"),
+                }),
+                // Each item's decode is contained on its own; this is the last line of defence
+                // for the thread that reads replies.
+                Err(p) => Err(TaskError::Panicked {
+                    message: format!(
+                        "decoding the results panicked: {}",
+                        crate::error::panic_message(&*p)
+                    ),
+                    location: None,
+                    backtrace: None,
+                }),
+            }
         });
         settle(promise, view, outcome)
     }

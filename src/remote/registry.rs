@@ -22,6 +22,7 @@ use std::sync::OnceLock;
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use super::batch::Replies;
 use super::codec;
 use super::unwind::{catch, drop_in_task};
 
@@ -217,9 +218,11 @@ where
         let items: Vec<A> = decode_arg(bytes)?;
         // Each item's result is encoded on its own: one item that fails to encode (or whose
         // decode panics in the parent) fails only that item.
-        let results: Vec<Result<Vec<u8>, RemoteError>> =
-            items.into_iter().map(|a| run_one(self.ptr, a)).collect();
-        codec::encode(&results).map_err(RemoteError::BadResult)
+        let mut replies = Replies::with_capacity(items.len());
+        for a in items {
+            replies.push(|buf| run_into(self.ptr, a, buf));
+        }
+        replies.encode().map_err(RemoteError::BadResult)
     }
 }
 
@@ -281,8 +284,15 @@ fn decode_arg<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, RemoteError> {
 /// Calls `f(a)` and encodes its result; the function, the result's `Serialize` and its `Drop`
 /// all run contained.
 fn run_one<A, R: Serialize>(f: fn(A) -> R, a: A) -> Result<Vec<u8>, RemoteError> {
+    let mut out = Vec::new();
+    run_into(f, a, &mut out)?;
+    Ok(out)
+}
+
+/// [`run_one`], appending the encoded result to `out` (which may hold part of it on an error).
+fn run_into<A, R: Serialize>(f: fn(A) -> R, a: A, out: &mut Vec<u8>) -> Result<(), RemoteError> {
     let r = catch(None, move || f(a))?;
-    let encoded = catch(Some("encoding the result"), || codec::encode(&r));
+    let encoded = catch(Some("encoding the result"), || codec::encode_into(out, &r));
     // The outcome is decided; a panicking `Drop` of the result is contained and changes nothing
     // (on the thread engine the caller would drop the value, and see the panic there).
     drop_in_task(r);
