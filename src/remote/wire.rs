@@ -12,7 +12,7 @@
 //!                    flags bit 0: BATCH (payload is an encoded Vec of arguments)
 //!  worker → parent   HELLO (18):          body = the marker's 16-byte token; the first frame
 //!                    OK (16):             body = payload (the encoded result, or for a batch a
-//!                                                  Vec of per-item encoded results)
+//!                                                  Vec of per-item encoded results, `batch.rs`)
 //!                    ERR (17):            body = an encoded RemoteError
 //!                    EVENTS (19):         body = the `tracing` events the task emitted, just
 //!                                         before its OK/ERR (the `tracing` feature only)
