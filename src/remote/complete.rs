@@ -38,14 +38,19 @@ pub(crate) struct Typed<R: Send + 'static> {
 /// Decodes a result in the parent. A `Deserialize` that panics fails this task only (the reader
 /// thread that calls this must survive it).
 fn decode_result<R: DeserializeOwned>(bytes: &[u8]) -> Result<R, TaskError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| codec::decode::<R>(bytes))) {
+    contained("result", || codec::decode::<R>(bytes))
+}
+
+/// Runs a decode of `what` with its errors and panics turned into the task's error.
+fn contained<T>(what: &str, decode: impl FnOnce() -> Result<T, String>) -> Result<T, TaskError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(TaskError::Serialization {
-            message: format!("the result could not be decoded: {e}"),
+            message: format!("the {what} could not be decoded: {e}"),
         }),
         Err(p) => Err(TaskError::Panicked {
             message: format!(
-                "decoding the result panicked: {}",
+                "decoding the {what} panicked: {}",
                 crate::error::panic_message(&*p)
             ),
             location: None,
@@ -178,29 +183,15 @@ impl<R: DeserializeOwned + Send + 'static> Complete for Batch<R> {
     }
     fn finish(self: Box<Self>, reply: Result<Vec<u8>, TaskError>) -> Option<Deferred> {
         let Typed { promise, view } = self.0;
+        // Each item's decode is contained on its own; `contained` is the last line of defence
+        // for the thread that reads replies.
         let outcome = reply.and_then(|b| {
-            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            contained("results", || {
                 super::batch::decode(&b, |item| match item {
                     Ok(bytes) => decode_result::<R>(bytes),
                     Err(e) => Err(TaskError::from(e)),
                 })
-            }));
-            match read {
-                Ok(Ok(items)) => Ok(items),
-                Ok(Err(e)) => Err(TaskError::Serialization {
-                    message: format!("the results could not be decoded: {e}"),
-                }),
-                // Each item's decode is contained on its own; this is the last line of defence
-                // for the thread that reads replies.
-                Err(p) => Err(TaskError::Panicked {
-                    message: format!(
-                        "decoding the results panicked: {}",
-                        crate::error::panic_message(&*p)
-                    ),
-                    location: None,
-                    backtrace: None,
-                }),
-            }
+            })
         });
         settle(promise, view, outcome)
     }
