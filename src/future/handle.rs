@@ -255,6 +255,7 @@ impl<T> Future<T> {
 
     /// The blocking wait: help, spin briefly, then park. Returns whether the future is final.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        crate::thread::note_wait();
         if self.done() {
             return true;
         }
@@ -479,6 +480,7 @@ impl<T> std::future::Future for Future<T> {
     /// woken by whichever thread completes it.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        crate::thread::note_wait();
         if this.done() {
             return Poll::Ready(this.take());
         }

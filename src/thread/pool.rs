@@ -13,6 +13,28 @@ use crate::sync::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering
 const SHUTDOWN: usize = 1;
 const ONE: usize = 2;
 
+/// A thread that submits this many tasks to one pool without waiting for any future in
+/// between is feeding it a burst (see `worker::spin_for_work`).
+#[cfg(not(loom))]
+const BURST: u32 = 32;
+
+#[cfg(not(loom))]
+std::thread_local! {
+    /// The calling thread's run of submits without a wait: (pool id, count).
+    static STREAK: std::cell::Cell<(usize, u32)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// The calling thread is about to wait for a future: its run of submits, if any, ends.
+#[inline]
+pub(crate) fn note_wait() {
+    #[cfg(not(loom))]
+    STREAK.with(|s| {
+        if s.get().1 != 0 {
+            s.set((0, 0));
+        }
+    });
+}
+
 /// A worker's initializer.
 pub(crate) type Initializer = std::sync::Arc<dyn Fn() + Send + Sync>;
 
@@ -39,6 +61,10 @@ pub(crate) struct Pool {
     gate: crossbeam_utils::CachePadded<AtomicUsize>,
     /// Workers in their idle half that no submitter has claimed yet.
     idle: crossbeam_utils::CachePadded<AtomicUsize>,
+    /// Set by a thread that submits a long run of tasks without waiting for any (a burst);
+    /// cleared by an idle worker that finds the queue still empty after a lazy poll. Written
+    /// only on change, read by idle workers: see `worker::spin_for_work`.
+    burst: crossbeam_utils::CachePadded<AtomicBool>,
     /// Live worker threads (reserved before spawning).
     threads: AtomicUsize,
     /// Workers blocked (or about to block) on `wake` that no submitter has notified yet.
@@ -146,6 +172,7 @@ impl Pool {
             queue: Queue::new(),
             gate: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
             idle: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
+            burst: crossbeam_utils::CachePadded::new(AtomicBool::new(false)),
             threads: AtomicUsize::new(0),
             stats: Default::default(),
             sleeping: AtomicUsize::new(0),
@@ -253,6 +280,7 @@ impl Pool {
         // and spawn a thread the job did not need. Reserving a new thread stays *after* the push
         // (see `try_retire`).
         let claimed = self.try_claim_idle();
+        self.note_submit();
         self.stats.submitted();
         self.queue.push(job);
         fence(SeqCst);
@@ -273,6 +301,49 @@ impl Pool {
 
     pub(crate) fn pop(&self) -> Option<JobRef> {
         self.queue.pop()
+    }
+
+    // ----- the burst hint --------------------------------------------------------------------
+
+    /// Counts this submit in the calling thread's run of submits to this pool without a wait
+    /// in between; every `BURST`th one marks the pool as fed by a burst, and the first one
+    /// after a wait marks the burst over.
+    #[inline]
+    fn note_submit(&self) {
+        #[cfg(not(loom))]
+        {
+            let n = STREAK.with(|s| {
+                let (pool, n) = s.get();
+                let n = if pool == self.id {
+                    n.wrapping_add(1)
+                } else {
+                    1
+                };
+                s.set((self.id, n));
+                n
+            });
+            if n == 1 {
+                // The first submit after a wait: whatever burst this thread fed is over (an
+                // idle worker would otherwise keep polling lazily for a submit → wait loop).
+                self.end_burst();
+            } else if n % BURST == 0 && !self.burst.load(Relaxed) {
+                self.burst.store(true, Relaxed);
+            }
+        }
+    }
+
+    /// Whether a burst of submits is feeding the queue (a hint: it may be stale either way).
+    #[inline]
+    pub(crate) fn in_burst(&self) -> bool {
+        self.burst.load(Relaxed)
+    }
+
+    /// The burst is over: an idle worker found no work after a lazy poll, or a submitter
+    /// waited.
+    pub(crate) fn end_burst(&self) {
+        if self.burst.load(Relaxed) {
+            self.burst.store(false, Relaxed);
+        }
     }
 
     pub(crate) fn queue_is_empty(&self) -> bool {
@@ -545,6 +616,71 @@ impl Pool {
         drop(g);
         if on_worker {
             self.waiting_workers.fetch_sub(1, SeqCst);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::ThreadPoolExecutor;
+
+    /// `BURST` submits without a wait mark a burst; the first submit after a wait ends it, so a
+    /// submit → result loop that follows a burst finds its worker watching closely again.
+    #[test]
+    fn a_run_of_submits_marks_a_burst_and_a_wait_ends_it() {
+        // A future of another pool, to wait for without involving this pool's worker.
+        let other = ThreadPoolExecutor::with_max_workers(1).unwrap();
+        let elsewhere = other.submit(|| ()).unwrap();
+        let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        // The only worker is held busy throughout, so no idle worker can end the burst.
+        let held = pool.submit(move || rx.recv().ok()).unwrap();
+        let mut futures = Vec::new();
+        for _ in 1..super::BURST - 1 {
+            futures.push(pool.submit(|| ()).unwrap());
+        }
+        assert!(
+            !pool.pool.in_burst(),
+            "marked before {} submits",
+            super::BURST
+        );
+        futures.push(pool.submit(|| ()).unwrap());
+        assert!(
+            pool.pool.in_burst(),
+            "{} submits without a wait",
+            super::BURST
+        );
+        elsewhere.result().unwrap();
+        assert!(pool.pool.in_burst(), "a wait alone changes no shared state");
+        futures.push(pool.submit(|| ()).unwrap());
+        assert!(!pool.pool.in_burst(), "the first submit after a wait");
+        tx.send(()).unwrap();
+        held.result().unwrap();
+        for f in futures {
+            f.result().unwrap();
+        }
+    }
+
+    /// An idle worker that finds nothing after a lazy poll ends the burst: a submitter that
+    /// stops submitting without waiting does not leave the workers polling lazily.
+    #[test]
+    fn an_idle_worker_that_finds_no_work_ends_the_burst() {
+        let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        // The worker is held until the burst is marked, so that it cannot end it first.
+        let mut futures = vec![pool.submit(move || rx.recv().ok().map(drop)).unwrap()];
+        futures.extend((1..super::BURST).map(|_| pool.submit(|| Some(())).unwrap()));
+        assert!(pool.pool.in_burst());
+        tx.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pool.pool.in_burst() {
+            assert!(Instant::now() < deadline, "the burst was never ended");
+            std::thread::yield_now();
+        }
+        for f in futures {
+            f.result().unwrap();
         }
     }
 }

@@ -14,6 +14,13 @@ use crate::sync::{backoff, Arc};
 /// short enough that an idle pool costs nothing measurable.
 const IDLE_SPIN: Duration = Duration::from_micros(50);
 
+/// While a burst of submits feeds the pool, how long an idle worker stays away from the queue
+/// before it looks again. Each look pulls the queue's tail, which every submit writes, out of
+/// the submitter's cache; staying away lets the submitter queue several tasks at full speed,
+/// which the workers then take in one go. A task submitted in a burst waits this much longer
+/// at most.
+const LAZY_POLL: Duration = Duration::from_micros(5);
+
 #[cfg(not(loom))]
 std::thread_local! {
     static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
@@ -197,6 +204,21 @@ fn spin_for_work(pool: &Pool) -> bool {
         return !pool.queue_is_empty();
     }
     let start = Instant::now();
+    if pool.in_burst() {
+        // Lazy: leave the queue to the submitter for a while (every look at it takes the
+        // submitter's cache line away from it), then take what gathered in one go.
+        let until = start + LAZY_POLL;
+        while Instant::now() < until {
+            for _ in 0..8 {
+                std::hint::spin_loop();
+            }
+        }
+        if !pool.queue_is_empty() {
+            return true;
+        }
+        // Nothing came for a whole lazy poll: the burst is over; watch closely again.
+        pool.end_burst();
+    }
     let mut step = 0;
     loop {
         if !pool.queue_is_empty() {

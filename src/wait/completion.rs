@@ -87,6 +87,7 @@ impl Completion {
 
     /// The next done token, blocking until one arrives or `deadline` passes.
     pub(crate) fn pop(&self, deadline: Option<Instant>) -> Option<usize> {
+        crate::thread::note_wait();
         loop {
             {
                 let mut s = lock(&self.state);
