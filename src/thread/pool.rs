@@ -62,8 +62,9 @@ pub(crate) struct Pool {
     /// Workers in their idle half that no submitter has claimed yet.
     idle: crossbeam_utils::CachePadded<AtomicUsize>,
     /// Set by a thread that submits a long run of tasks without waiting for any (a burst);
-    /// cleared by an idle worker that finds the queue still empty after a lazy poll. Written
-    /// only on change, read by idle workers: see `worker::spin_for_work`.
+    /// cleared by that thread's first submit after a wait, or by an idle worker that finds the
+    /// queue still empty after a lazy poll. Written only on change, read by idle workers: see
+    /// `worker::spin_for_work`.
     burst: crossbeam_utils::CachePadded<AtomicBool>,
     /// Live worker threads (reserved before spawning).
     threads: AtomicUsize,
@@ -670,7 +671,7 @@ mod tests {
         let pool = ThreadPoolExecutor::with_max_workers(1).unwrap();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         // The worker is held until the burst is marked, so that it cannot end it first.
-        let mut futures = vec![pool.submit(move || rx.recv().ok().map(drop)).unwrap()];
+        let mut futures = vec![pool.submit(move || rx.recv().ok()).unwrap()];
         futures.extend((1..super::BURST).map(|_| pool.submit(|| Some(())).unwrap()));
         assert!(pool.pool.in_burst());
         tx.send(()).unwrap();
