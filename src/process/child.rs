@@ -201,6 +201,10 @@ impl Read for In {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             let n = self.ring.read(buf)?;
+            if n > 0 && self.ring.take_room_request() {
+                // The parent has more for this worker than the ring held: now there is room.
+                ring::ring_doorbell(self.sock);
+            }
             if n > 0 || buf.is_empty() {
                 return Ok(n);
             }

@@ -38,14 +38,15 @@
 //!                                                                  PDEATHSIG, SIGPIPE ignored,
 //!  memfd with two byte rings (SCM_RIGHTS) ──────────────────────► mapped (ring.rs)
 //!                          ◄──────────────────────────────────── HELLO(token)   (ring)
-//!  send(frame) ── ring, a doorbell on the socket if it sleeps ──► read_frame
+//!  outbox (outbox.rs): what fits ── ring, a doorbell if it sleeps ──► read_frame
+//!    the rest when the worker rings that it made room ◄────────── (after each read)
 //!                                                               registry: name → invoke
 //!                                                               decode arg, call f, encode
 //!                                                               result, drop it — each caught
 //!  reader thread (one per worker; reader.rs) ◄───────────────── OK / ERR frame
 //!    │ spins on the reply ring, then polls the socket (doorbells, end) and the worker's pidfd
-//!    │ dispatch the next pending task to this worker
 //!    │ decode result (contained) → future done, waiters woken
+//!    │ then dispatch the next pending task to this worker (never waiting for room)
 //!    ▼
 //!  callback thread (callbacks.rs): done-callbacks         future.result()
 //! ```
@@ -120,6 +121,7 @@ mod builder;
 mod child;
 mod executor;
 mod marker;
+mod outbox;
 mod pool;
 mod port;
 mod proc;
@@ -130,6 +132,8 @@ mod timers;
 
 pub use self::builder::{ProcessPoolBuilder, DEFAULT_TERMINATE_GRACE};
 pub use self::executor::ProcessPoolExecutor;
+#[doc(hidden)]
+pub use self::outbox::check_producer as check_ring_producer;
 #[doc(hidden)]
 pub use self::ring::check_consumer as check_ring_consumer;
 pub use crate::remote::{codec, registered_name, wire, ChunkedMap, RemoteError};

@@ -349,18 +349,26 @@ impl Shared {
         work
     }
 
+    /// Carries out what an event planned: futures are completed first, then frames written
+    /// (without waiting for room: `outbox.rs`), workers closed and started.
     fn execute(&self, work: Work) {
+        for c in work.cancels {
+            c.cancel();
+            self.stats.cancelled();
+        }
+        for (c, r) in work.finish {
+            self.complete(c, r);
+        }
         for (proc, id, timeout) in work.sends {
             if let Some(t) = timeout {
                 self.timers.add(Instant::now() + t, id, &proc);
             }
-            // Writes the outbox in order, whichever thread queued each frame. A failed write
-            // means the worker died; its reader reports that.
-            let _ = proc.flush();
+            // Writes the outbox in order, whichever thread queued each frame.
+            proc.flush();
         }
         if let Some(init) = &self.cfg.initializer {
             for p in work.inits {
-                let _ = p.send(&init.frame);
+                p.send(init.frame.clone());
             }
         }
         for p in work.closes {
@@ -368,13 +376,6 @@ impl Shared {
         }
         for _ in 0..work.spawns {
             self.spawn_worker();
-        }
-        for c in work.cancels {
-            c.cancel();
-            self.stats.cancelled();
-        }
-        for (c, r) in work.finish {
-            self.complete(c, r);
         }
     }
 
@@ -547,6 +548,8 @@ impl Shared {
     }
 
     fn on_reply(&self, proc: &Arc<WorkerProc>, frame: wire::Frame) -> Result<(), String> {
+        // Proves the worker read the frame it answers, and checks what its ring's head says.
+        proc.answered()?;
         let reply = if frame.kind == OK {
             Ok(frame.body)
         } else {
@@ -635,10 +638,18 @@ impl Shared {
         if slot.hello && !slot.retiring && !st.terminating {
             self.stats.replaced(); // died serving: another starts when there is work
         }
-        // The oldest unanswered task was running; the others never started: queue them again
-        // (they are marked running, so they run on another worker), unless the pool's workers
-        // are being terminated.
-        let running = slot.in_flight.pop_front();
+        // The oldest unanswered task was running if the worker had taken it from its ring; the
+        // others never started: queue them again (they are marked running, so they run on
+        // another worker), unless the pool's workers are being terminated.
+        let mut running = slot.in_flight.pop_front();
+        let unstarted_too = matches!(reason, None | Some(KillReason::Terminated));
+        if running.is_some() && unstarted_too && !proc.took_oldest() {
+            let e = running.take().expect("checked");
+            if e.timeout.is_some() {
+                self.timers.remove(e.id); // its clock starts again when it is sent again
+            }
+            slot.in_flight.push_front(e);
+        }
         let mut unstarted = Vec::new();
         for e in slot.in_flight.drain(..).rev() {
             if st.terminating {

@@ -99,10 +99,8 @@ impl Port {
         lock(&self.inner)
     }
 
-    /// Takes what the ring holds, unless another thread is at it. A thread waiting for room to
-    /// write a task into the worker's ring calls this: the worker may be waiting for room to
-    /// write its reply, and would never read the task if nobody read the reply.
-    pub(crate) fn try_pull(&self, proc: &WorkerProc) {
+    /// Takes what the ring holds, unless another thread is at it (a helper's look).
+    fn try_pull(&self, proc: &WorkerProc) {
         let mut g = match self.inner.try_lock() {
             Ok(g) => g,
             Err(TryLockError::WouldBlock) => return,
@@ -241,8 +239,8 @@ impl Port {
                 return;
             }
             drop(g);
-            // Another thread is handing a frame: it ends (a write to this worker fails, now
-            // that it is disconnected); the queue is left to it meanwhile.
+            // Another thread is handing a frame: it ends soon (handling a frame never waits
+            // for room in the worker's ring); the queue is left to it meanwhile.
             step += 1;
             if step < 64 {
                 std::thread::yield_now();

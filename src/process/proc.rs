@@ -1,16 +1,17 @@
 //! One worker process as the parent sees it: how it is started, written to, signalled and
 //! described when it ends.
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::marker::{Marker, WORKER_ENV};
+use super::outbox::{Flushed, Outbox};
 use super::port::Port;
 use super::ring::{self, Consumer, Mapping, Producer};
 use crate::sync::lock;
@@ -38,12 +39,11 @@ struct ProcState {
 pub(crate) struct WorkerProc {
     pub(crate) pid: u32,
     sock: UnixStream,
-    /// The ring tasks travel through (`ring.rs`); its lock orders the writers.
-    write: Mutex<Producer>,
-    /// Set when the worker is gone: a writer waiting for room in the ring gives up.
-    disconnected: std::sync::atomic::AtomicBool,
-    /// Task frames to write, in the order the dispatcher assigned them.
-    outbox: Mutex<VecDeque<std::sync::Arc<Vec<u8>>>>,
+    /// The frames for the worker, written into its task ring as it makes room (`outbox.rs`).
+    out: Mutex<Outbox>,
+    /// The outbox holds what the ring had no room for: the reader writes on when the worker
+    /// rings.
+    waiting: AtomicBool,
     state: Mutex<ProcState>,
     /// The token the worker must send back in its `HELLO`.
     pub(crate) token: [u8; 16],
@@ -124,9 +124,8 @@ impl WorkerProc {
             proc: WorkerProc {
                 pid: child.id(),
                 sock: ours,
-                write: Mutex::new(Producer::new(map.clone(), ring::TO_WORKER)),
-                disconnected: std::sync::atomic::AtomicBool::new(false),
-                outbox: Mutex::new(VecDeque::new()),
+                out: Mutex::new(Outbox::new(Producer::new(map.clone(), ring::TO_WORKER))),
+                waiting: AtomicBool::new(false),
                 state: Mutex::new(ProcState {
                     reason: None,
                     reaped: false,
@@ -140,48 +139,56 @@ impl WorkerProc {
         })
     }
 
-    /// Writes `frame` into the ring, waiting for room while the worker catches up. While it
-    /// waits it takes the worker's replies out of theirs: the worker may be waiting for room to
-    /// reply before it reads on, and the thread that would read its replies may be this one
-    /// (the reader thread sends the next task as a reply comes).
-    fn write_frame(&self, p: &mut Producer, frame: &[u8]) -> io::Result<()> {
-        use std::sync::atomic::Ordering::Acquire;
-        ring::write_all(p, frame, self.sock.as_raw_fd(), || {
-            self.port.try_pull(self);
-            self.disconnected.load(Acquire)
-        })
+    /// Queues a frame (called under the dispatcher's lock, so frames queue in the order the
+    /// worker must run them); [`flush`](Self::flush) writes it.
+    pub(crate) fn queue(&self, frame: Arc<Vec<u8>>) {
+        lock(&self.out).push(frame);
     }
 
-    /// Writes one whole frame.
-    pub(crate) fn send(&self, frame: &[u8]) -> io::Result<()> {
-        let mut p = lock(&self.write);
-        self.write_frame(&mut p, frame)
+    /// Queues a frame and writes what fits.
+    pub(crate) fn send(&self, frame: Vec<u8>) {
+        self.queue(Arc::new(frame));
+        self.flush();
     }
 
-    /// Queues a task frame (called under the dispatcher's lock, so frames queue in the order
-    /// the worker must run them); [`flush`](Self::flush) writes it.
-    pub(crate) fn queue(&self, frame: std::sync::Arc<Vec<u8>>) {
-        lock(&self.outbox).push_back(frame);
-    }
-
-    /// Writes every queued frame, oldest first. Two threads that queued frames for this worker
-    /// cannot write them out of order: each frame is written by whichever flush finds it first.
-    pub(crate) fn flush(&self) -> io::Result<()> {
-        let mut p = lock(&self.write);
-        loop {
-            let Some(frame) = lock(&self.outbox).pop_front() else {
-                return Ok(());
-            };
-            if let Err(e) = self.write_frame(&mut p, &frame) {
-                lock(&self.outbox).clear();
-                return Err(e);
+    /// Writes what the ring has room for, oldest frame first, without waiting: the rest is
+    /// written when the worker makes room (`outbox.rs`). A worker whose ring is corrupt is
+    /// killed with a protocol error.
+    pub(crate) fn flush(&self) {
+        let mut out = lock(&self.out);
+        match out.flush(self.sock.as_raw_fd()) {
+            Ok(Flushed::All) => self.waiting.store(false, Relaxed),
+            Ok(Flushed::Waiting) => self.waiting.store(true, Relaxed),
+            Err(corrupt) => {
+                out.close();
+                drop(out);
+                self.signal(libc::SIGKILL, KillReason::Protocol(corrupt.to_string()));
             }
         }
     }
 
+    /// The reader's step after a wake-up: writes on if the outbox waited for room.
+    pub(crate) fn flush_if_waiting(&self) {
+        if self.waiting.load(Relaxed) {
+            self.flush();
+        }
+    }
+
+    /// A reply came for the oldest frame in the ring. `Err`: the reply or the ring's `head`
+    /// breaks the protocol.
+    pub(crate) fn answered(&self) -> Result<(), String> {
+        lock(&self.out).answered()
+    }
+
+    /// Whether the worker had taken its oldest unanswered task from the ring (it may have
+    /// started it); one it never took did not start.
+    pub(crate) fn took_oldest(&self) -> bool {
+        lock(&self.out).took_oldest()
+    }
+
     /// Drops the frames not yet written (the worker is being killed).
     pub(crate) fn clear_outbox(&self) {
-        lock(&self.outbox).clear();
+        lock(&self.out).close();
     }
 
     /// Closes the parent's writing end: the worker reads end-of-stream and exits.
@@ -189,11 +196,10 @@ impl WorkerProc {
         let _ = self.sock.shutdown(std::net::Shutdown::Write);
     }
 
-    /// Shuts the parent's end both ways (the worker is gone): a write blocked on a full socket
-    /// — which a descendant of the worker may hold open without reading — returns at once.
+    /// The worker is gone: nothing more is written to it, and the parent's end of the socket is
+    /// shut both ways (a doorbell to a descendant that inherited the worker's end goes nowhere).
     pub(crate) fn disconnect(&self) {
-        self.disconnected
-            .store(true, std::sync::atomic::Ordering::Release);
+        lock(&self.out).close();
         let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
 

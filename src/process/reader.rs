@@ -46,6 +46,8 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
     let mut closed = false;
     loop {
         port.deliver(&pool, &proc);
+        // The worker rang because it made room for what the outbox holds.
+        proc.flush_if_waiting();
         match port.next(&proc, closed, wire::READ_SPIN) {
             Next::Again => continue,
             Next::Sleep => {}
@@ -59,7 +61,7 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
             break;
         }
     }
-    // Writers waiting for room in the worker's ring give up from here on.
+    // Nothing more is written to it.
     proc.disconnect();
     port.finish(&pool, &proc);
     drop(sock);

@@ -109,7 +109,7 @@ impl Mapping {
     }
 
     /// A private anonymous mapping of the same layout (for the fuzz target: no descriptor).
-    fn anonymous() -> Mapping {
+    pub(crate) fn anonymous() -> Mapping {
         // SAFETY: a new private anonymous mapping.
         let p = unsafe {
             libc::mmap(
@@ -138,6 +138,11 @@ impl Mapping {
             ptr: NonNull::new(p).expect("allocation"),
             backing: Backing::Heap(layout),
         }
+    }
+
+    /// Stores `ring`'s `head` as a scribbling worker would (for tests and the fuzz target).
+    pub(crate) fn set_head(&self, ring: usize, head: u64) {
+        self.header(ring).head.store(head, Ordering::Release);
     }
 
     fn header(&self, ring: usize) -> &Header {
@@ -174,7 +179,8 @@ struct Header {
     head: AtomicU64,
     _p1: [u8; 56],
     sleeping: AtomicU32,
-    _p2: [u8; 60],
+    room: AtomicU32,
+    _p2: [u8; 56],
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER);
@@ -185,24 +191,58 @@ pub(crate) struct Producer {
     ring: usize,
     /// Bytes written (this side's own count: the shared `tail` is only ever stored).
     tail: u64,
+    /// The lowest `head` the reader may still show: the highest it showed, or that its replies
+    /// proved it had read (`raise_floor`). A `head` below it moved back.
+    floor: u64,
 }
 
 impl Producer {
     pub(crate) fn new(map: std::sync::Arc<Mapping>, ring: usize) -> Producer {
-        Producer { map, ring, tail: 0 }
+        Producer {
+            map,
+            ring,
+            tail: 0,
+            floor: 0,
+        }
+    }
+
+    /// Bytes written so far: where the next byte goes in the stream.
+    pub(crate) fn tail(&self) -> u64 {
+        self.tail
+    }
+
+    /// The lowest `head` the reader may still show (bytes it has surely read).
+    pub(crate) fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// The reader's `head`, checked: never past `tail`, never below what it showed or proved
+    /// before (so never more than `CAPACITY` behind `tail` either).
+    pub(crate) fn head(&mut self) -> Result<u64, Corrupt> {
+        let head = self.map.header(self.ring).head.load(Ordering::Acquire);
+        if head > self.tail {
+            return Err(Corrupt("the reader is ahead of the writer"));
+        }
+        if head < self.floor || self.tail - head > CAPACITY as u64 {
+            return Err(Corrupt("the reader moved back"));
+        }
+        self.floor = head;
+        Ok(head)
+    }
+
+    /// The reader has proved that it read up to `at` (it answered the frame that ends there):
+    /// from now on a `head` below it is a lie. Checks the `head` it shows now.
+    pub(crate) fn raise_floor(&mut self, at: u64) -> Result<(), Corrupt> {
+        if at > self.tail {
+            return Err(Corrupt("the reader answered what was not written"));
+        }
+        self.floor = self.floor.max(at);
+        self.head().map(drop)
     }
 
     /// Copies as much of `bytes` as there is room for and publishes it; how many it copied.
     pub(crate) fn write_some(&mut self, bytes: &[u8]) -> Result<usize, Corrupt> {
-        let h = self.map.header(self.ring);
-        let head = h.head.load(Ordering::Acquire);
-        if head > self.tail {
-            return Err(Corrupt("the reader is ahead of the writer"));
-        }
-        let used = self.tail - head;
-        if used > CAPACITY as u64 {
-            return Err(Corrupt("the reader moved back"));
-        }
+        let used = self.tail - self.head()?;
         let n = (CAPACITY - used as usize).min(bytes.len());
         if n == 0 {
             return Ok(0);
@@ -217,7 +257,10 @@ impl Producer {
             std::ptr::copy_nonoverlapping(bytes.as_ptr().add(first), data, n - first);
         }
         self.tail += n as u64;
-        h.tail.store(self.tail, Ordering::Release);
+        self.map
+            .header(self.ring)
+            .tail
+            .store(self.tail, Ordering::Release);
         Ok(n)
     }
 
@@ -227,6 +270,15 @@ impl Producer {
         let h = self.map.header(self.ring);
         fence(Ordering::SeqCst);
         h.sleeping.load(Ordering::Relaxed) != 0 && h.sleeping.swap(0, Ordering::AcqRel) != 0
+    }
+
+    /// The ring is full: asks the reader to ring when it makes room, then looks again; whether
+    /// there is room already (then no doorbell may come, and the writer goes on at once).
+    pub(crate) fn ask_for_room(&mut self) -> Result<bool, Corrupt> {
+        let h = self.map.header(self.ring);
+        h.room.store(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        Ok(self.tail - self.head()? < CAPACITY as u64)
     }
 }
 
@@ -311,6 +363,14 @@ impl Consumer {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// After reading: whether the writer waits for room (then it must be rung). Takes the
+    /// request, so each wait is rung once.
+    pub(crate) fn take_room_request(&self) -> bool {
+        let h = self.map.header(self.ring);
+        fence(Ordering::SeqCst);
+        h.room.load(Ordering::Relaxed) != 0 && h.room.swap(0, Ordering::AcqRel) != 0
     }
 
     /// Back from blocking: no doorbell is wanted any more.
@@ -424,7 +484,8 @@ pub(crate) fn drain_doorbells(sock: RawFd) -> bool {
 
 /// Writes all of `bytes` into `p`, ringing the reader when it sleeps; while the ring is full,
 /// waits for room (spinning, then napping up to a millisecond), calling `gone` at each step and
-/// giving up if it says the reader has gone.
+/// giving up if it says the reader has gone. The worker writes its replies so: the parent, its
+/// reader, never stops reading. (The parent never waits for room: `outbox.rs`.)
 pub(crate) fn write_all(
     p: &mut Producer,
     mut bytes: &[u8],
