@@ -16,7 +16,11 @@
 //! - cancel races; done-callbacks that panic, submit more work, or submit to their own process
 //!   pool and wait for it (1-worker pools too: callbacks run on the pool's callback thread,
 //!   never on a reader thread, which is checked);
-//! - short-lived pools shut down (or dropped, or terminated) while tasks are in flight.
+//! - short-lived pools shut down (or dropped, or terminated) while tasks are in flight;
+//! - `map`s of items larger than a worker's ring, pipelined while workers crash or are killed,
+//!   and tasks that scribble on their worker's shared-memory rings (`chaos/rings.rs`);
+//! - with the `tracing` feature, a global subscriber that panics now and then in every span
+//!   callback (`chaos/subscriber.rs`).
 //!
 //! Every future's outcome is checked against what was injected into it, every done-callback
 //! must run exactly once, every wait has a time limit (a watchdog aborts the run if nothing
@@ -41,6 +45,10 @@ mod jobs;
 mod ledger;
 #[path = "chaos/procfs.rs"]
 mod procfs;
+#[path = "chaos/rings.rs"]
+mod rings;
+#[path = "chaos/subscriber.rs"]
+mod subscriber;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -957,6 +965,24 @@ fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
                 batch,
                 f,
             ),
+            12..=13 => {
+                activity(&who, format!("batch {batch}: a map larger than the rings"));
+                rings::big_map(&world.pp, &mut rng);
+            }
+            14 => {
+                activity(
+                    &who,
+                    format!("batch {batch}: a map larger than the rings, killed"),
+                );
+                rings::big_map_killed(&mut rng);
+            }
+            15 => {
+                activity(
+                    &who,
+                    format!("batch {batch}: a task scribbling on its rings"),
+                );
+                rings::scribbler(&world.pp, &mut rng);
+            }
             _ => shared_batch(world, &mut rng, &mut checks, &who, batch, f),
         }
     }
@@ -969,7 +995,8 @@ fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> S
     format!(
         "chaos seed={} duration={}s tasks={} faults[panic={} sigkill={} abort={} exit={} timeout={} \
          cancel={} cb_panic={} cb_submit={} nested={} shutdown={} kill={} broken={} fork={} \
-         ignore_term={} decode_panic={} drop_panic={} cb_wait={}] \
+         ignore_term={} decode_panic={} drop_panic={} cb_wait={} ring_map={} scribble={} \
+         subscriber_panic={}] \
          outcomes[ok={} panicked={} cancelled={} worker_died={} timed_out={} broken={} refused={} \
          cb_waited={} drops_panicked={} term_escalated={} lingering_killed={}] \
          lost={} hung={} leaked={}",
@@ -993,6 +1020,9 @@ fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> S
         get(&s.f_decode_panic),
         get(&s.f_drop_panic),
         get(&s.f_cb_wait),
+        get(&s.f_ring_map),
+        get(&s.f_scribble),
+        get(&s.f_subscriber),
         get(&s.o_ok),
         get(&s.o_panicked),
         get(&s.o_cancelled),
@@ -1160,6 +1190,7 @@ fn leak_check(base_threads: usize, base_fds: usize, spawner: Option<u32>) -> u64
 
 fn main() {
     quiet_panics();
+    subscriber::install();
     let args = parse_args();
     let start = Instant::now();
     let tag = std::process::id();

@@ -176,6 +176,9 @@ counters!(
     f_decode_panic,
     f_drop_panic,
     f_cb_wait,
+    f_ring_map,
+    f_scribble,
+    f_subscriber,
     o_ok,
     o_panicked,
     o_cancelled,
@@ -294,6 +297,12 @@ fn classify(meta: &Meta, outcome: &Result<u64, TaskError>) -> Option<Class> {
             return (meta.ctx.cancel_futures || meta.ctx.terminate).then_some(Class::Cancelled)
         }
         Err(TaskError::BrokenExecutor { .. }) if meta.ctx.broken => return Some(Class::Broken),
+        // Sent to a worker that had not taken it from its ring when the pool was terminated.
+        Err(TaskError::BrokenExecutor { cause })
+            if meta.ctx.terminate && cause.contains("terminated before the task started") =>
+        {
+            return Some(Class::Broken)
+        }
         Err(TaskError::WorkerDied { how, .. })
             if meta.ctx.terminate && how.contains("terminated with the pool") =>
         {
