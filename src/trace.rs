@@ -14,6 +14,9 @@
 //!   parent in an `EVENTS` frame just before the task's reply; the parent emits them again,
 //!   inside the task's span, with target `concurrent_futures::worker` and the worker's target
 //!   and pid as fields. Spans the task opens in the worker are not forwarded, only events.
+//! - Every span the crate holds is a `span::ContainedSpan`: each call it makes into the
+//!   subscriber (opening, cloning, recording, entering, leaving, closing) is contained, so a
+//!   subscriber that panics costs the trace, never a task, a pool thread or the program.
 //!
 //! The crate's own diagnostics (a broken pool, a worker replaced) stay on `log`, which every
 //! `tracing` subscriber can take in through `tracing-log`; carrying both would make a program
@@ -22,18 +25,21 @@
 #[cfg(feature = "tracing")]
 use std::time::Instant;
 
+#[cfg(feature = "tracing")]
+use span::ContainedSpan;
+
 /// Where a task came from: the span current at submit, and when (boxed: a pointer in the
 /// task's cell with the feature on, nothing without it).
 #[derive(Clone)]
 pub(crate) struct Origin {
     #[cfg(feature = "tracing")]
-    inner: Box<(tracing::Span, Instant)>,
+    inner: Box<(ContainedSpan, Instant)>,
 }
 
 /// A task's span while it runs.
 pub(crate) struct Running {
     #[cfg(feature = "tracing")]
-    inner: Box<(tracing::Span, Instant)>,
+    inner: Box<(ContainedSpan, Instant)>,
 }
 
 impl Origin {
@@ -42,7 +48,7 @@ impl Origin {
     pub(crate) fn capture() -> Self {
         Origin {
             #[cfg(feature = "tracing")]
-            inner: Box::new((tracing::Span::current(), Instant::now())),
+            inner: Box::new((ContainedSpan::current(), Instant::now())),
         }
     }
 
@@ -52,13 +58,12 @@ impl Origin {
         #[cfg(not(feature = "tracing"))]
         let _ = (engine, task, worker);
         Running {
-            // A subscriber that panics loses this span, never the pool thread.
             #[cfg(feature = "tracing")]
             inner: Box::new((
-                contained(|| {
+                ContainedSpan::open(|| {
                     tracing::info_span!(
                         target: "concurrent_futures",
-                        parent: &self.inner.0,
+                        parent: self.inner.0.id(),
                         "task",
                         engine,
                         task,
@@ -67,8 +72,7 @@ impl Origin {
                         run_us = tracing::field::Empty,
                         outcome = tracing::field::Empty,
                     )
-                })
-                .unwrap_or_else(tracing::Span::none),
+                }),
                 Instant::now(),
             )),
         }
@@ -76,7 +80,7 @@ impl Origin {
 }
 
 impl Running {
-    /// Runs `f` inside the task's span.
+    /// Runs `f` inside the task's span; `f` runs whatever the subscriber does.
     #[inline]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         #[cfg(feature = "tracing")]
@@ -89,12 +93,12 @@ impl Running {
     #[inline]
     pub(crate) fn finish(self, outcome: &'static str) {
         #[cfg(feature = "tracing")]
-        contained(move || {
+        {
             let (span, started) = &*self.inner;
             span.record("run_us", started.elapsed().as_micros() as u64);
             span.record("outcome", outcome);
-            drop(self); // closing the span calls the subscriber too
-        });
+            // Dropping `self` closes the span, contained.
+        }
         #[cfg(not(feature = "tracing"))]
         let _ = outcome;
     }
@@ -102,25 +106,11 @@ impl Running {
     /// Emits events a worker process sent back, inside the task's span.
     #[cfg(all(feature = "tracing", feature = "process"))]
     pub(crate) fn replay(&self, events: &[forward::Event], pid: u32) {
-        contained(|| {
-            self.inner.0.in_scope(|| {
-                for e in events {
-                    forward::emit(e, pid);
-                }
-            })
+        self.inner.0.in_scope(|| {
+            for e in events {
+                span::contained(|| forward::emit(e, pid));
+            }
         });
-    }
-}
-
-/// Calls the subscriber (through `f`) on a pool thread: a panic in it is dropped, not raised.
-#[cfg(feature = "tracing")]
-fn contained<R>(f: impl FnOnce() -> R) -> Option<R> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => Some(r),
-        Err(p) => {
-            crate::error::drop_quietly(p);
-            None
-        }
     }
 }
 
@@ -136,3 +126,5 @@ pub(crate) fn outcome<T>(r: &Result<T, crate::TaskError>) -> &'static str {
 
 #[cfg(all(feature = "tracing", feature = "process"))]
 pub(crate) mod forward;
+#[cfg(feature = "tracing")]
+mod span;
