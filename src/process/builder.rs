@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::executor::ProcessPoolExecutor;
-use super::marker::FLAG_PRINT_PANICS;
-use super::pool::{Config, Init, Shared};
+use super::marker::{FLAG_PRINT_PANICS, FLAG_STALL_START};
+use super::pool::{Config, Init, Shared, START_TIMEOUT};
 use crate::error::BuildError;
 use crate::executor::{Payload, TaskFn};
 use crate::remote::codec;
@@ -40,6 +40,8 @@ pub struct ProcessPoolBuilder {
     terminate_grace: Duration,
     print_worker_panics: bool,
     retries: u32,
+    start_timeout: Duration,
+    stall_start: bool,
 }
 
 /// The default grace period between `SIGTERM` and `SIGKILL` in
@@ -58,6 +60,8 @@ impl Default for ProcessPoolBuilder {
             terminate_grace: DEFAULT_TERMINATE_GRACE,
             print_worker_panics: false,
             retries: 0,
+            start_timeout: START_TIMEOUT,
+            stall_start: false,
         }
     }
 }
@@ -140,6 +144,9 @@ impl ProcessPoolBuilder {
     }
     /// The default time limit of every task: a task still running at its deadline has its
     /// worker killed and fails with [`TaskError::TaskTimedOut`](crate::TaskError::TaskTimedOut).
+    /// The limit counts from when the task is sent to a worker; the time it waits for one (a
+    /// busy pool, a worker starting) is not counted: that wait is bounded by
+    /// [`start_timeout`](Self::start_timeout) per worker that fails to start.
     ///
     /// ```
     /// use std::time::Duration;
@@ -163,6 +170,40 @@ impl ProcessPoolBuilder {
         self.task_timeout = Some(d);
         self
     }
+    /// How long a new worker process may take to start serving (default 60 s); 0 is a build
+    /// error. A copy of the program that neither becomes a worker nor exits in that time (stuck
+    /// in start-up, or running its own `main`) is killed and counts as a worker that could not
+    /// start: a replacement takes its tasks, and when no worker of the pool has ever started, or
+    /// three in a row could not, the pool breaks with a message that says why.
+    ///
+    /// [`task_timeout`](Self::task_timeout) counts from when a task is sent to a worker, so it
+    /// does not cover this wait: tasks that wait for a worker wait at most this long per
+    /// attempt to start one. To bound a caller's whole wait, use
+    /// [`Future::result_timeout`](crate::Future::result_timeout).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concurrent_futures::ProcessPoolExecutor;
+    /// let pool = ProcessPoolExecutor::builder()
+    ///     .start_timeout(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(pool);
+    /// assert!(ProcessPoolExecutor::builder().start_timeout(Duration::ZERO).build().is_err());
+    /// ```
+    pub fn start_timeout(mut self, d: Duration) -> Self {
+        self.start_timeout = d;
+        self
+    }
+
+    /// Test hook: new workers stop themselves (`SIGSTOP`) before they start serving, as a
+    /// worker stuck in start-up would.
+    #[doc(hidden)]
+    pub fn __stall_worker_start(mut self) -> Self {
+        self.stall_start = true;
+        self
+    }
+
     /// The largest frame (encoded arguments or result plus 13 bytes of header) that may cross
     /// between the processes (default 1 GiB). Larger arguments are refused at submit, larger
     /// results fail their future.
@@ -265,6 +306,9 @@ impl ProcessPoolBuilder {
                 "max_tasks_per_child must be greater than 0",
             ));
         }
+        if self.start_timeout.is_zero() {
+            return Err(BuildError::new("start_timeout must be greater than 0"));
+        }
         if self.frame_limit < 64 {
             return Err(BuildError::new("max_frame_bytes must be at least 64"));
         }
@@ -303,8 +347,13 @@ impl ProcessPoolBuilder {
             frame_limit: self.frame_limit,
             terminate_grace: self.terminate_grace,
             retries: self.retries,
+            start_timeout: self.start_timeout,
             worker_flags: if self.print_worker_panics {
                 FLAG_PRINT_PANICS
+            } else {
+                0
+            } | if self.stall_start {
+                FLAG_STALL_START
             } else {
                 0
             },

@@ -28,7 +28,7 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use super::marker::{admit, Facts, Marker, FLAG_PRINT_PANICS, WORKER_ENV};
+use super::marker::{admit, Facts, Marker, FLAG_PRINT_PANICS, FLAG_STALL_START, WORKER_ENV};
 use super::ring::{self, Consumer, Mapping, Producer};
 use crate::remote::serve::run_frame;
 use crate::remote::wire::{self, read_frame, HELLO};
@@ -263,6 +263,10 @@ fn serve(marker: &Marker) -> i32 {
         ring: Producer::new(map.clone(), ring::TO_PARENT),
         sock: fd,
     };
+    if marker.flags & FLAG_STALL_START != 0 {
+        // SAFETY: a plain syscall; the test that asked for it kills this worker.
+        unsafe { libc::raise(libc::SIGSTOP) };
+    }
     let mut hello = wire::begin(HELLO, 0, None);
     hello.extend_from_slice(&marker.token);
     if wire::finish(&mut hello, limit).is_err() || out.send(&hello).is_err() {

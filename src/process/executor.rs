@@ -395,6 +395,18 @@ impl ProcessPoolExecutor {
     /// for them: afterwards no future of this pool is pending. Python 3.14's
     /// `terminate_workers()`.
     ///
+    /// How each task ends depends only on whether it had started:
+    /// - a task still waiting in the parent (its future not yet `running()`) is cancelled;
+    /// - a task sent to a worker that had not begun it — wherever it waited: queued inside the
+    ///   worker behind another (`map`), sent but not yet taken by the worker, or sent again after
+    ///   its first worker died — fails with
+    ///   [`TaskError::BrokenExecutor`](crate::TaskError::BrokenExecutor) ("the pool's workers
+    ///   were terminated before the task started");
+    /// - a task a worker was running fails with
+    ///   [`TaskError::WorkerDied`](crate::TaskError::WorkerDied) ("terminated with the pool").
+    ///
+    /// A worker has begun a task once it has taken the task's whole message from its ring.
+    ///
     /// ```
     /// use concurrent_futures::{register, ProcessPoolExecutor};
     /// fn stuck(_: ()) { loop { std::thread::park() } }

@@ -9,6 +9,8 @@ const VERSION: &str = "cf1";
 
 /// Flag: the worker prints task panics (as well as sending them back).
 pub(crate) const FLAG_PRINT_PANICS: u32 = 1;
+/// Marker flag (a test hook): stop before saying `HELLO`, as a worker stuck in start-up would.
+pub(crate) const FLAG_STALL_START: u32 = 2;
 
 /// A parsed marker.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -62,6 +62,8 @@ pub(crate) struct Config {
     pub(crate) frame_limit: usize,
     /// How long `terminate_workers` waits after `SIGTERM` before `SIGKILL`.
     pub(crate) terminate_grace: Duration,
+    /// How long a new worker may take to say `HELLO`.
+    pub(crate) start_timeout: Duration,
     /// Marker flags for new workers.
     pub(crate) worker_flags: u32,
 }
@@ -70,10 +72,11 @@ pub(crate) struct Config {
 /// served in between) means workers cannot start: the pool breaks.
 const START_FAILURES: usize = 3;
 
-/// How long a new worker may take to say `HELLO`. A copy of the program that neither becomes a
-/// worker nor exits (it ran its own `main`: a server, say) is killed then, and counts as a worker
-/// that could not start, instead of holding tasks back for good.
-pub(crate) const HELLO_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a new worker may take to say `HELLO`, unless the builder says otherwise
+/// (`start_timeout`). A copy of the program that neither becomes a worker nor exits (it ran its
+/// own `main`: a server, say) is killed then, and counts as a worker that could not start,
+/// instead of holding tasks back for good.
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How many tasks may be in one worker at once (sent, not yet answered): the one it runs and up
 /// to three behind it, so that it finds its next task already in its ring when it finishes one,
@@ -435,8 +438,11 @@ impl Shared {
             }
         };
         let hello_deadline = self.next_id();
-        self.timers
-            .add(Instant::now() + HELLO_DEADLINE, hello_deadline, &proc);
+        self.timers.add(
+            Instant::now() + self.cfg.start_timeout,
+            hello_deadline,
+            &proc,
+        );
         let mut st = lock(&self.state);
         st.starting -= 1;
         st.readers.retain(|h| !h.is_finished());
@@ -787,7 +793,7 @@ impl Shared {
         };
         if !slot.hello && slot.hello_deadline == id {
             slot.proc
-                .signal(libc::SIGKILL, KillReason::NoHello(HELLO_DEADLINE));
+                .signal(libc::SIGKILL, KillReason::NoHello(self.cfg.start_timeout));
             return;
         }
         if let Some(limit) = slot
