@@ -1,5 +1,5 @@
 //! Replays the fuzz corpora of the process engine's frame decoder (`fuzz/corpus/wire`) and of
-//! its shared-memory ring (`fuzz/corpus/ring`): every
+//! its shared-memory rings (`fuzz/corpus/ring`, the reply ring; `fuzz/corpus/task_ring`): every
 //! input must decode or be rejected without a panic, the same way on every decoding path.
 //! The fuzzer itself runs with `cargo +nightly fuzz run wire` (see README, "Reliability").
 
@@ -28,6 +28,20 @@ fn ring_corpus_replays_cleanly() {
     for entry in std::fs::read_dir(&dir).expect("the corpus directory exists") {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         concurrent_futures::process::check_ring_consumer(&bytes);
+        n += 1;
+    }
+    assert!(n >= 10, "corpus has {n} inputs");
+}
+
+/// The same for the task ring's (`cargo +nightly fuzz run task_ring`): the parent's writing
+/// side against each scripted hostile worker.
+#[test]
+fn task_ring_corpus_replays_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/task_ring");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("the corpus directory exists") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        concurrent_futures::process::check_ring_producer(&bytes);
         n += 1;
     }
     assert!(n >= 10, "corpus has {n} inputs");

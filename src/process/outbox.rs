@@ -127,7 +127,7 @@ impl Outbox {
 }
 
 /// Runs the parent's writing side of a task ring against a hostile worker scripted by `script`
-/// (the `ring` fuzz target calls this with its first byte odd): each step queues and writes a
+/// (the `task_ring` fuzz target calls this): each step queues and writes a
 /// frame, reads some of the ring as a worker would, answers the oldest frame, or stores an
 /// arbitrary `head`. Whatever the script does, the parent's side writes only into room the
 /// ring has, never panics, and refuses a `head` past `tail` or below what the worker showed or
