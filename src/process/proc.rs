@@ -6,12 +6,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::marker::{Marker, WORKER_ENV};
-use super::outbox::{Flushed, Outbox};
+use super::outbox::Outbox;
 use super::port::Port;
 use super::ring::{self, Consumer, Mapping, Producer};
 use crate::sync::lock;
@@ -41,9 +40,6 @@ pub(crate) struct WorkerProc {
     sock: UnixStream,
     /// The frames for the worker, written into its task ring as it makes room (`outbox.rs`).
     out: Mutex<Outbox>,
-    /// The outbox holds what the ring had no room for: the reader writes on when the worker
-    /// rings.
-    waiting: AtomicBool,
     state: Mutex<ProcState>,
     /// The token the worker must send back in its `HELLO`.
     pub(crate) token: [u8; 16],
@@ -125,7 +121,6 @@ impl WorkerProc {
                 pid: child.id(),
                 sock: ours,
                 out: Mutex::new(Outbox::new(Producer::new(map.clone(), ring::TO_WORKER))),
-                waiting: AtomicBool::new(false),
                 state: Mutex::new(ProcState {
                     reason: None,
                     reaped: false,
@@ -156,21 +151,10 @@ impl WorkerProc {
     /// killed with a protocol error.
     pub(crate) fn flush(&self) {
         let mut out = lock(&self.out);
-        match out.flush(self.sock.as_raw_fd()) {
-            Ok(Flushed::All) => self.waiting.store(false, Relaxed),
-            Ok(Flushed::Waiting) => self.waiting.store(true, Relaxed),
-            Err(corrupt) => {
-                out.close();
-                drop(out);
-                self.signal(libc::SIGKILL, KillReason::Protocol(corrupt.to_string()));
-            }
-        }
-    }
-
-    /// The reader's step after a wake-up: writes on if the outbox waited for room.
-    pub(crate) fn flush_if_waiting(&self) {
-        if self.waiting.load(Relaxed) {
-            self.flush();
+        if let Err(corrupt) = out.flush(self.sock.as_raw_fd()) {
+            out.close();
+            drop(out);
+            self.signal(libc::SIGKILL, KillReason::Protocol(corrupt.to_string()));
         }
     }
 

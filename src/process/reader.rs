@@ -46,8 +46,10 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
     let mut closed = false;
     loop {
         port.deliver(&pool, &proc);
-        // The worker rang because it made room for what the outbox holds.
-        proc.flush_if_waiting();
+        // The worker may have rung because it made room for what its outbox holds. (Under the
+        // outbox's lock: a writer that asked for room has finished its flush by then, so a
+        // doorbell for room is never missed.)
+        proc.flush();
         match port.next(&proc, closed, wire::READ_SPIN) {
             Next::Again => continue,
             Next::Sleep => {}
