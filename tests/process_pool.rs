@@ -9,6 +9,7 @@ mod suite;
 use std::time::Duration;
 
 use concurrent_futures::{register, MapOptions, ProcessPoolExecutor, TaskError};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use suite::util::{eventually, Gate, Watchdog, LONG, TEST_LIMIT};
 
@@ -68,6 +69,59 @@ fn bytes(n: usize) -> Vec<u8> {
     vec![7; n]
 }
 
+/// A handle that cannot cross processes: its `Serialize` fails with a message of its own.
+#[derive(Debug, PartialEq)]
+struct DbHandle(u32);
+
+impl Serialize for DbHandle {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "the database handle cannot be sent",
+        ))
+    }
+}
+
+impl<'de> Deserialize<'de> for DbHandle {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u32::deserialize(d).map(DbHandle)
+    }
+}
+
+/// An even number: encodes any `u32`, and its `Deserialize` refuses an odd one, saying which.
+#[derive(Debug, PartialEq)]
+struct Even(u32);
+
+impl Serialize for Even {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Even {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u32::deserialize(d)? {
+            n if n % 2 == 0 => Ok(Even(n)),
+            n => Err(serde::de::Error::custom(format_args!("{n} is odd"))),
+        }
+    }
+}
+
+fn takes_handle(h: Vec<Option<DbHandle>>) -> usize {
+    h.len()
+}
+
+fn opens_handle(x: u32) -> DbHandle {
+    DbHandle(x)
+}
+
+fn takes_even(e: Even) -> u32 {
+    e.0
+}
+
+fn makes_even(x: u32) -> Even {
+    Even(x)
+}
+
 register!(
     pid_of,
     cube,
@@ -76,7 +130,11 @@ register!(
     read_stdin,
     worker_env_visible,
     nested_cube,
-    bytes
+    bytes,
+    takes_handle,
+    opens_handle,
+    takes_even,
+    makes_even
 );
 
 fn watchdog(test: &'static str) -> Watchdog {
@@ -94,6 +152,71 @@ fn result<T>(mut f: concurrent_futures::Future<T>) -> Result<T, TaskError> {
         "no result in {LONG:?}"
     );
     r
+}
+
+// ----- a type's own serde error --------------------------------------------------------------
+// The text a type's `Serialize` or `Deserialize` gives `Error::custom` reaches the caller, both
+// ways, in the parent and in the worker.
+
+#[test]
+fn an_argument_that_does_not_encode_says_why() {
+    let _w = watchdog("an_argument_that_does_not_encode_says_why");
+    let pool = pool(1);
+    let arg = vec![None, Some(DbHandle(3))];
+    let err = pool.submit_fn(takes_handle, arg).unwrap_err();
+    let shown = err.to_string();
+    let why = "returned an error: the database handle cannot be sent";
+    assert!(shown.contains(why), "{shown}");
+    assert_eq!(err.into_inner(), vec![None, Some(DbHandle(3))]);
+}
+
+#[test]
+fn a_result_that_does_not_encode_in_the_worker_says_why() {
+    let _w = watchdog("a_result_that_does_not_encode_in_the_worker_says_why");
+    let pool = pool(1);
+    let err = result(pool.submit_fn(opens_handle, 3).unwrap()).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("could not encode the result"), "{shown}");
+    let why = "DbHandle` returned an error: the database handle cannot be sent";
+    assert!(shown.contains(why), "{shown}");
+}
+
+#[test]
+fn an_argument_that_does_not_decode_in_the_worker_says_why() {
+    let _w = watchdog("an_argument_that_does_not_decode_in_the_worker_says_why");
+    let pool = pool(1);
+    let err = result(pool.submit_fn(takes_even, Even(7)).unwrap()).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("could not decode the argument"), "{shown}");
+    assert!(
+        shown.contains("Even` returned an error: 7 is odd"),
+        "{shown}"
+    );
+    assert_eq!(result(pool.submit_fn(takes_even, Even(8)).unwrap()), Ok(8));
+}
+
+#[test]
+fn a_result_that_does_not_decode_in_the_parent_says_why() {
+    let _w = watchdog("a_result_that_does_not_decode_in_the_parent_says_why");
+    let pool = pool(1);
+    let err = result(pool.submit_fn(makes_even, 5).unwrap()).unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("could not be decoded"), "{shown}");
+    assert!(
+        shown.contains("Even` returned an error: 5 is odd"),
+        "{shown}"
+    );
+    // Chunked: each item's own message.
+    let opts = MapOptions::new().chunksize(4);
+    for (x, r) in (0..8u32).zip(pool.map_with(makes_even, 0..8u32, opts)) {
+        match r {
+            Ok(e) => assert_eq!(e, Even(x)),
+            Err(e) => assert!(e.to_string().contains(&format!("{x} is odd")), "{x}: {e}"),
+        }
+    }
 }
 
 // ----- workers -------------------------------------------------------------------------------

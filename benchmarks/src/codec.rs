@@ -3,7 +3,9 @@
 //! postcard (`to_allocvec` / `from_bytes`), MessagePack (rmp-serde `to_vec`: structs as arrays,
 //! no field names / `from_slice`), CBOR (ciborium `into_writer` into a `Vec` / `from_reader`),
 //! bitcode through serde (`serialize` / `deserialize`) and, for reference, JSON (serde_json
-//! `to_vec` / `from_slice`). Payloads:
+//! `to_vec` / `from_slice`), and the crate's own codec (`concurrent_futures::process::codec`
+//! `encode` / `decode`: postcard as the process engine calls it, with its error handling), to
+//! show what the crate adds to postcard. Payloads:
 //! - a small struct `Small { id: u64, name: String /* 12 chars */, score: f64, tags: Vec<u32>
 //!   /* 3 items */, ok: bool }`;
 //! - a `Vec<u64>` of 10,000 varied values (`i * 2654435761 % 2^40`);
@@ -21,6 +23,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use concurrent_futures::process::codec;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -36,15 +39,17 @@ enum Format {
     Cbor,
     Bitcode,
     Json,
+    Crate,
 }
 
 impl Format {
-    const ALL: [Format; 5] = [
+    const ALL: [Format; 6] = [
         Format::Postcard,
         Format::MessagePack,
         Format::Cbor,
         Format::Bitcode,
         Format::Json,
+        Format::Crate,
     ];
 
     fn label(self) -> &'static str {
@@ -54,6 +59,7 @@ impl Format {
             Format::Cbor => "ciborium (CBOR)",
             Format::Bitcode => "bitcode (serde)",
             Format::Json => "serde_json (reference)",
+            Format::Crate => "the crate's codec (postcard)",
         }
     }
 
@@ -65,6 +71,7 @@ impl Format {
             Format::Cbor => "ciborium",
             Format::Bitcode => "bitcode",
             Format::Json => "serde_json",
+            Format::Crate => "concurrent-futures",
         }
     }
 
@@ -79,6 +86,7 @@ impl Format {
             }
             Format::Bitcode => bitcode::serialize(v).expect("bitcode encode"),
             Format::Json => serde_json::to_vec(v).expect("serde_json encode"),
+            Format::Crate => codec::encode(v).expect("the crate's codec encode"),
         }
     }
 
@@ -89,6 +97,7 @@ impl Format {
             Format::Cbor => ciborium::from_reader(bytes).expect("ciborium decode"),
             Format::Bitcode => bitcode::deserialize(bytes).expect("bitcode decode"),
             Format::Json => serde_json::from_slice(bytes).expect("serde_json decode"),
+            Format::Crate => codec::decode(bytes).expect("the crate's codec decode"),
         }
     }
 }
