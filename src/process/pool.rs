@@ -704,6 +704,10 @@ impl Shared {
             if reason.is_none() && entry.retries_left > 0 {
                 entry.retries_left -= 1;
                 entry.attempts.push(format!("worker {} {how}", proc.pid));
+                // This attempt's span ends here (the next attempt opens its own).
+                if let Some(r) = entry.running.take() {
+                    r.finish("failed");
+                }
                 let mut st = lock(&self.state);
                 if !st.terminating && st.broken.is_none() {
                     st.pending.push_front(entry);
