@@ -39,58 +39,83 @@
 //! A soak: `--duration 1800`. The choices each submitter makes follow from the seed; how they
 //! interleave is up to the scheduler.
 
+#[cfg(unix)]
 #[path = "chaos/jobs.rs"]
 mod jobs;
+#[cfg(unix)]
 #[path = "chaos/ledger.rs"]
 mod ledger;
+#[cfg(unix)]
 #[path = "chaos/procfs.rs"]
 mod procfs;
+#[cfg(unix)]
 #[path = "chaos/rings.rs"]
 mod rings;
+#[cfg(unix)]
 #[path = "chaos/subscriber.rs"]
 mod subscriber;
 
+#[cfg(unix)]
 use std::collections::{BTreeMap, BTreeSet};
+#[cfg(unix)]
 use std::panic::{catch_unwind, AssertUnwindSafe};
+#[cfg(unix)]
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+#[cfg(unix)]
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use concurrent_futures::process::{spawner, DEFAULT_TERMINATE_GRACE};
+#[cfg(unix)]
 use concurrent_futures::{
     as_completed_timeout, wait, Future, ProcessPoolExecutor, ReturnWhen, TaskError,
     ThreadPoolExecutor,
 };
+#[cfg(unix)]
 use rand::rngs::StdRng;
+#[cfg(unix)]
 use rand::{Rng, SeedableRng};
 
+#[cfg(unix)]
 use jobs::{
     bomb_job, fork_job, lingering_name, nested, pjob, quiet_panics, value_of, work, Bomb, BombJob,
     ForkJob, ForkThen, PJob, INNER_WAIT, MARKER,
 };
+#[cfg(unix)]
 use ledger::{
     bump, diag, get, hung, lost, new_rec, settle_checks, verify, CbCheck, CbFault, Ctx, Engine,
     Fault, Meta, Tracked, Value, ADOPTED, STATS,
 };
 
 /// The longest any wait for a batch of futures may last.
+#[cfg(unix)]
 const WAIT: Duration = Duration::from_secs(30);
 /// No progress for this long aborts the run.
+#[cfg(unix)]
 const WATCHDOG: Duration = Duration::from_secs(60);
 /// How long the leak checks wait for threads and processes to wind down.
+#[cfg(unix)]
 const GRACE: Duration = Duration::from_secs(15);
 /// The grace between `SIGTERM` and `SIGKILL` of the pools that are terminated.
+#[cfg(unix)]
 const TERMINATE_GRACE: Duration = Duration::from_millis(200);
 /// `terminate_workers` on such a pool taking longer than this (twice the default grace) counts
 /// as hung: it should take about [`TERMINATE_GRACE`].
+#[cfg(unix)]
 const TERMINATE_LIMIT: Duration = Duration::from_secs(2 * DEFAULT_TERMINATE_GRACE.as_secs());
 /// Forking faults each submitter may inject (each leaves a process for up to 120 s).
+#[cfg(unix)]
 const FORKS_PER_SUBMITTER: u32 = 60;
 
 /// Where lingering grandchildren record their pids, and the tag in their names.
+#[cfg(unix)]
 static LINGER: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
+#[cfg(unix)]
 struct Args {
     seed: u64,
     duration: Option<Duration>,
@@ -98,6 +123,7 @@ struct Args {
     submitters: usize,
 }
 
+#[cfg(unix)]
 fn parse_args() -> Args {
     let mut args = Args {
         seed: 42,
@@ -134,8 +160,10 @@ fn parse_args() -> Args {
 }
 
 /// What each thread is doing, for the watchdog's report.
+#[cfg(unix)]
 static ACTIVITY: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
+#[cfg(unix)]
 fn activity(who: &str, what: impl Into<String>) {
     if let Ok(mut a) = ACTIVITY.lock() {
         a.insert(who.to_owned(), what.into());
@@ -143,6 +171,7 @@ fn activity(who: &str, what: impl Into<String>) {
 }
 
 /// The shared pools and the stop condition.
+#[cfg(unix)]
 struct World {
     tp: Arc<ThreadPoolExecutor>,
     pp: Arc<ProcessPoolExecutor>,
@@ -151,6 +180,7 @@ struct World {
     max_tasks: Option<u64>,
 }
 
+#[cfg(unix)]
 impl World {
     fn stop(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -159,6 +189,7 @@ impl World {
 }
 
 /// One task to submit.
+#[cfg(unix)]
 #[derive(Clone, Copy, Debug)]
 struct Spec {
     engine: Engine,
@@ -175,6 +206,7 @@ struct Spec {
 }
 
 /// `forks`: how many forking faults this submitter may still inject.
+#[cfg(unix)]
 fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool, forks: &mut u32) -> Spec {
     let n = rng.gen_range(0..u64::MAX / 2);
     let roll = rng.gen_range(0..100);
@@ -243,6 +275,7 @@ fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool, forks: &mut u32) -> 
     }
 }
 
+#[cfg(unix)]
 fn submit_thread(pool: &Arc<ThreadPoolExecutor>, spec: &Spec) -> Option<Future<u64>> {
     let (n, us) = (spec.n, spec.sleep_us);
     match spec.fault {
@@ -257,6 +290,7 @@ fn submit_thread(pool: &Arc<ThreadPoolExecutor>, spec: &Spec) -> Option<Future<u
     }
 }
 
+#[cfg(unix)]
 fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>> {
     let n = spec.n;
     if spec.fault.forks() {
@@ -303,6 +337,7 @@ fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>
 }
 
 /// Submits a task whose result is a [`Bomb`] (`DecodePanic`, `DropPanic`).
+#[cfg(unix)]
 fn submit_bomb(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<Bomb>> {
     let job = BombJob {
         n: spec.n,
@@ -313,6 +348,7 @@ fn submit_bomb(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<Bomb>> 
 }
 
 /// Where a task goes.
+#[cfg(unix)]
 #[derive(Clone, Copy)]
 enum Target<'a> {
     Thread(&'a Arc<ThreadPoolExecutor>),
@@ -320,6 +356,7 @@ enum Target<'a> {
 }
 
 /// Submits `spec`, attaches its callbacks, races its cancel. `None` if the pool refused it.
+#[cfg(unix)]
 fn launch(
     spec: &Spec,
     target: Target<'_>,
@@ -334,6 +371,7 @@ fn launch(
 
 /// Attaches a submitted future's callbacks and races its cancel. `None` if the pool refused it.
 /// `pool`: the future's process pool (for a callback that waits on it).
+#[cfg(unix)]
 fn track<T: Value>(
     fut: Option<Future<T>>,
     spec: &Spec,
@@ -433,6 +471,7 @@ fn track<T: Value>(
 /// keep arriving meanwhile (with one worker, too); or at once on the thread that added them to a
 /// done future or cancelled it. Only a short-lived pool (`ctx.may_refuse`) may be gone, shut
 /// down, broken or terminated meanwhile.
+#[cfg(unix)]
 fn wait_on_own_pool(pool: &Weak<ProcessPoolExecutor>, id: u64, ctx: Ctx) {
     let n = value_of(id) % (u64::MAX / 2);
     let Some(p) = pool.upgrade() else {
@@ -487,6 +526,7 @@ fn wait_on_own_pool(pool: &Weak<ProcessPoolExecutor>, id: u64, ctx: Ctx) {
 }
 
 /// A done-callback submits a task to the shared thread pool; it is checked later.
+#[cfg(unix)]
 fn adopt_child(pool: &Weak<ThreadPoolExecutor>, n: u64) {
     let n = n % (u64::MAX / 2);
     let Some(pool) = pool.upgrade() else {
@@ -519,6 +559,7 @@ fn adopt_child(pool: &Weak<ThreadPoolExecutor>, n: u64) {
 
 /// Kills each `Kill`/`ForkKill` task once it runs (`kill` is false until it is its worker's
 /// running task).
+#[cfg(unix)]
 fn kill_when_running(pool: &ProcessPoolExecutor, items: &mut [Tracked]) {
     for (fut, meta) in items.iter_mut().filter(|(_, m)| m.fault.to_kill()) {
         let deadline = Instant::now() + WAIT;
@@ -534,11 +575,13 @@ fn kill_when_running(pool: &ProcessPoolExecutor, items: &mut [Tracked]) {
 
 /// Drops a future that may hold a value whose `Drop` panics (it completed after it was last
 /// looked at): the panic is the injected one, and this thread goes on.
+#[cfg(unix)]
 fn discard<T>(fut: Future<T>) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
 }
 
 /// Waits for every future (within [`WAIT`]) one after the other, takes its value and checks it.
+#[cfg(unix)]
 fn settle_values<T: Value>(items: Vec<Tracked<T>>, checks: &mut Vec<CbCheck>) {
     let deadline = Instant::now() + WAIT;
     for (mut fut, meta) in items {
@@ -557,6 +600,7 @@ fn settle_values<T: Value>(items: Vec<Tracked<T>>, checks: &mut Vec<CbCheck>) {
 }
 
 /// Waits for every future (within [`WAIT`]) in one of three ways and checks it.
+#[cfg(unix)]
 fn settle(items: Vec<Tracked>, how: u8, checks: &mut Vec<CbCheck>) {
     match how {
         0 => settle_values(items, checks),
@@ -590,6 +634,7 @@ fn settle(items: Vec<Tracked>, how: u8, checks: &mut Vec<CbCheck>) {
 }
 
 /// A batch on the shared pools.
+#[cfg(unix)]
 fn shared_batch(
     world: &World,
     rng: &mut StdRng,
@@ -681,6 +726,7 @@ fn shared_batch(
 }
 
 /// How a short-lived pool ends.
+#[cfg(unix)]
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     /// `shutdown(wait, cancel_futures)` from another thread while a submitter is still going.
@@ -694,12 +740,14 @@ enum Mode {
 }
 
 /// A short-lived pool of either engine.
+#[cfg(unix)]
 #[derive(Clone)]
 enum Fresh {
     Thread(Arc<ThreadPoolExecutor>),
     Process(Arc<ProcessPoolExecutor>),
 }
 
+#[cfg(unix)]
 impl Fresh {
     fn target(&self) -> Target<'_> {
         match self {
@@ -716,6 +764,7 @@ impl Fresh {
 }
 
 /// A round on a short-lived pool that is shut down, dropped or terminated mid-flight.
+#[cfg(unix)]
 fn fresh_round(
     world: &World,
     rng: &mut StdRng,
@@ -892,6 +941,7 @@ fn fresh_round(
 /// Terminates (`kill`: kills) a short-lived process pool's workers: once its task that ignores
 /// `SIGTERM` runs, if it has one (else, if `wait_first`, once its first task is done). The call
 /// must return within [`TERMINATE_LIMIT`], and afterwards every future of the pool is done.
+#[cfg(unix)]
 fn terminate(
     pool: &ProcessPoolExecutor,
     items: &[Tracked],
@@ -943,6 +993,7 @@ fn terminate(
     }
 }
 
+#[cfg(unix)]
 fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
     let who = format!("submitter-{idx}");
     let mut rng =
@@ -990,6 +1041,7 @@ fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
     checks
 }
 
+#[cfg(unix)]
 fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> String {
     let s = &STATS;
     format!(
@@ -1041,6 +1093,7 @@ fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> S
 }
 
 /// Aborts the run with a report if nothing progresses for [`WATCHDOG`].
+#[cfg(unix)]
 fn watchdog(stop: &AtomicBool, seed: u64, start: Instant) {
     let mut last = get(&STATS.progress);
     let mut since = Instant::now();
@@ -1067,6 +1120,7 @@ fn watchdog(stop: &AtomicBool, seed: u64, start: Instant) {
 }
 
 /// Settles everything still outstanding: adopted futures, then callback checks.
+#[cfg(unix)]
 fn drain(mut checks: Vec<CbCheck>) {
     activity("main", "settling adopted futures and callbacks");
     let deadline = Instant::now() + ledger::CALLBACK_GRACE;
@@ -1088,6 +1142,7 @@ fn drain(mut checks: Vec<CbCheck>) {
 
 /// This process's threads, less the spawner thread (`spawner`: its tid), which lives as long
 /// as the program by design.
+#[cfg(unix)]
 fn thread_count(spawner: Option<u32>) -> usize {
     procfs::threads()
         .iter()
@@ -1096,6 +1151,7 @@ fn thread_count(spawner: Option<u32>) -> usize {
 }
 
 /// The tid of the process engine's spawner thread, if it runs.
+#[cfg(unix)]
 fn spawner_tid() -> Option<u32> {
     let name = &spawner::THREAD_NAME[..spawner::THREAD_NAME.len().min(15)];
     procfs::threads()
@@ -1108,6 +1164,7 @@ fn spawner_tid() -> Option<u32> {
 /// by `tag`): they are not this process's children (their parent, a worker, is gone, so init
 /// or a subreaper adopted them), but they are this run's. Waits (within [`GRACE`]) until they
 /// are gone (or zombies for their new parent to reap); returns how many are not.
+#[cfg(unix)]
 fn kill_lingering(dir: &Path, tag: u32) -> u64 {
     activity("main", "killing lingering grandchildren");
     let name = lingering_name(tag);
@@ -1162,6 +1219,7 @@ fn kill_lingering(dir: &Path, tag: u32) -> u64 {
 
 /// Waits (within [`GRACE`]) for threads, child processes and descriptors to return to the
 /// baseline; returns how many are left over.
+#[cfg(unix)]
 fn leak_check(base_threads: usize, base_fds: usize, spawner: Option<u32>) -> u64 {
     activity("main", "checking for leaks");
     let deadline = Instant::now() + GRACE;
@@ -1188,6 +1246,12 @@ fn leak_check(base_threads: usize, base_fds: usize, spawner: Option<u32>) -> u64
     }
 }
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("this example needs the process engine, which is Unix-only for now");
+}
+
+#[cfg(unix)]
 fn main() {
     quiet_panics();
     subscriber::install();

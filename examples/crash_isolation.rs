@@ -5,8 +5,10 @@
 //!
 //! Run: `cargo run --example crash_isolation`
 
+#[cfg(unix)]
 use concurrent_futures::{as_completed, register, ProcessPoolExecutor};
 
+#[cfg(unix)]
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 enum Job {
     Square(u64),
@@ -16,6 +18,7 @@ enum Job {
     Exit(i32),
 }
 
+#[cfg(unix)]
 fn run(job: Job) -> u64 {
     match job {
         Job::Square(n) => n * n,
@@ -27,8 +30,15 @@ fn run(job: Job) -> u64 {
         Job::Exit(code) => std::process::exit(code),
     }
 }
+#[cfg(unix)]
 register!(run);
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("this example needs the process engine, which is Unix-only for now");
+}
+
+#[cfg(unix)]
 fn main() {
     let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
     let jobs = [

@@ -15,18 +15,24 @@
 //! `cargo run --release --example load -- threads waiters`.
 //! Each figure runs in a fresh process (so peak RSS is its own).
 
+#[cfg(unix)]
 #[path = "chaos/procfs.rs"]
 mod procfs;
 
+#[cfg(unix)]
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+#[cfg(unix)]
 use std::sync::{mpsc, Arc, Barrier};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use concurrent_futures::{
     as_completed, register, wait, Future, MapOptions, ProcessPoolExecutor, ReturnWhen,
     ThreadPoolExecutor,
 };
 
+#[cfg(unix)]
 const FIGURES: [&str; 6] = [
     "threads",
     "processes",
@@ -37,12 +43,15 @@ const FIGURES: [&str; 6] = [
 ];
 
 /// Set in the environment of the process that runs one figure.
+#[cfg(unix)]
 const CHILD_ENV: &str = "CF_LOAD_FIGURE";
 
 /// How long any wait in this program may last.
+#[cfg(unix)]
 const LIMIT: Duration = Duration::from_secs(300);
 
 /// A small amount of work with a checkable result.
+#[cfg(unix)]
 fn mix(x: u64) -> u64 {
     let mut h = x ^ 0x9E37_79B9_7F4A_7C15;
     for _ in 0..4 {
@@ -50,8 +59,15 @@ fn mix(x: u64) -> u64 {
     }
     h
 }
+#[cfg(unix)]
 register!(mix);
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("this example needs the process engine, which is Unix-only for now");
+}
+
+#[cfg(unix)]
 fn main() {
     let mut names: Vec<String> = std::env::args().skip(1).collect();
     if names.is_empty() {
@@ -93,6 +109,7 @@ fn main() {
     }
 }
 
+#[cfg(unix)]
 fn run(name: &str) {
     match name {
         "threads" => threads(),
@@ -106,6 +123,7 @@ fn run(name: &str) {
 }
 
 /// `10000000` → `10,000,000`.
+#[cfg(unix)]
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -118,14 +136,17 @@ fn thousands(n: u64) -> String {
     out
 }
 
+#[cfg(unix)]
 fn peak_rss() -> String {
     mib(procfs::status_kb("VmHWM").unwrap_or(0))
 }
 
+#[cfg(unix)]
 fn mib(kb: u64) -> String {
     format!("{:.1} MiB", kb as f64 / 1024.0)
 }
 
+#[cfg(unix)]
 fn rate(n: u64, d: Duration) -> String {
     let r = n as f64 / d.as_secs_f64();
     if r >= 1e6 {
@@ -135,6 +156,7 @@ fn rate(n: u64, d: Duration) -> String {
     }
 }
 
+#[cfg(unix)]
 fn threads() {
     const N: u64 = 10_000_000;
     let pool = ThreadPoolExecutor::builder()
@@ -173,6 +195,7 @@ fn threads() {
     );
 }
 
+#[cfg(unix)]
 fn processes(chunksize: usize, label: &str) {
     const N: u64 = 1_000_000;
     let pool = ProcessPoolExecutor::new();
@@ -220,6 +243,7 @@ fn processes(chunksize: usize, label: &str) {
     );
 }
 
+#[cfg(unix)]
 fn waiters() {
     const WAITERS: usize = 1000;
     let pool = ThreadPoolExecutor::with_max_workers(1).expect("a valid configuration");
@@ -272,6 +296,7 @@ fn waiters() {
 
 /// `as_completed` (or `wait`) over 100,000 futures: once all are done, and while a pool is
 /// still completing them.
+#[cfg(unix)]
 fn many_futures(use_as_completed: bool) {
     const N: usize = 100_000;
     let what = if use_as_completed {

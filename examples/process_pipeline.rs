@@ -12,17 +12,22 @@
 //!
 //! Run: `cargo run --example process_pipeline`
 
+#[cfg(unix)]
 use std::time::Duration;
 
+#[cfg(unix)]
 use concurrent_futures::{register, ProcessPoolExecutor, ThreadPoolExecutor};
+#[cfg(unix)]
 use serde::{Deserialize, Serialize};
 
+#[cfg(unix)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Post {
     id: u64,
     user_id: u64,
 }
 
+#[cfg(unix)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Processed {
     processed: u64,
@@ -30,26 +35,36 @@ struct Processed {
 }
 
 /// I/O-bound: threads. Simulates `requests.get(url).json()`.
+#[cfg(unix)]
 fn download_data(user_id: u64) -> Vec<Post> {
     std::thread::sleep(Duration::from_millis(50));
     (1..=10 * user_id).map(|id| Post { id, user_id }).collect()
 }
 
 /// CPU-bound: processes.
+#[cfg(unix)]
 fn process_data(data: Vec<Post>) -> Processed {
     Processed {
         processed: data.iter().map(|p| p.id * p.id).sum(),
         count: data.len(),
     }
 }
+#[cfg(unix)]
 register!(process_data);
 
 /// I/O-bound: threads. Simulates writing `result_{count}.json`.
+#[cfg(unix)]
 fn save_result(result: Processed) -> usize {
     std::thread::sleep(Duration::from_millis(20));
     result.count
 }
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("this example needs the process engine, which is Unix-only for now");
+}
+
+#[cfg(unix)]
 fn main() {
     let users = 1..=5u64;
 

@@ -16,10 +16,13 @@
 //!
 //! Run: `cargo run --release --example process_primes`
 
+#[cfg(unix)]
 use std::time::Instant;
 
+#[cfg(unix)]
 use concurrent_futures::{register, Executor, ProcessPoolExecutor, ThreadPoolExecutor};
 
+#[cfg(unix)]
 fn is_prime(n: u64) -> bool {
     if n < 2 {
         return false;
@@ -34,18 +37,27 @@ fn is_prime(n: u64) -> bool {
     true
 }
 
+#[cfg(unix)]
 fn count_primes((start, end): (u64, u64)) -> usize {
     (start..end).filter(|&n| is_prime(n)).count()
 }
+#[cfg(unix)]
 register!(count_primes);
 
 /// Written once, for any engine.
+#[cfg(unix)]
 fn total_primes(pool: &impl Executor, ranges: &[(u64, u64)]) -> usize {
     pool.map(count_primes, ranges.iter().copied())
         .map(|r| r.expect("count_primes does not fail"))
         .sum()
 }
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("this example needs the process engine, which is Unix-only for now");
+}
+
+#[cfg(unix)]
 fn main() {
     let limit = 2_000_000;
     let ranges: Vec<(u64, u64)> = (0..limit)

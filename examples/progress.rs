@@ -4,19 +4,30 @@
 //!
 //! Run: `cargo run --release --example progress`
 
+#[cfg(unix)]
 use std::error::Error;
 
+#[cfg(unix)]
 use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
+#[cfg(unix)]
 use indicatif::{ProgressBar, ProgressIterator, ProgressStyle};
 
 /// Primes in `lo..hi`, by trial division.
+#[cfg(unix)]
 fn count_primes((lo, hi): (u64, u64)) -> usize {
     (lo..hi)
         .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
         .count()
 }
+#[cfg(unix)]
 register!(count_primes);
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("this example needs the process engine, which is Unix-only for now");
+}
+
+#[cfg(unix)]
 fn main() -> Result<(), Box<dyn Error>> {
     let pool = ProcessPoolExecutor::with_max_workers(2)?;
     let ranges: Vec<(u64, u64)> = (0..400u64).map(|i| (i * 5_000, (i + 1) * 5_000)).collect();

@@ -11,7 +11,7 @@ use crate::future::Future;
 use crate::map::Map;
 #[cfg(feature = "mpi")]
 use crate::mpi::MpiPoolExecutor;
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 use crate::process::ProcessPoolExecutor;
 use crate::thread::ThreadPoolExecutor;
 
@@ -37,7 +37,7 @@ pub enum Engine {
     /// [`ThreadPoolExecutor`]: for I/O-bound work and closures.
     Threads,
     /// `ProcessPoolExecutor`: CPU-bound work, crash isolation
-    /// (the `process` feature, on by default).
+    /// (the `process` feature, on by default; not on Windows yet).
     Processes,
     /// `MpiPoolExecutor` in spawned mode (the `mpi` feature).
     Cluster,
@@ -91,7 +91,7 @@ pub enum AnyExecutor {
     /// A thread pool.
     Threads(ThreadPoolExecutor),
     /// A process pool.
-    #[cfg(feature = "process")]
+    #[cfg(all(unix, feature = "process"))]
     Processes(ProcessPoolExecutor),
     /// The cluster engine.
     #[cfg(feature = "mpi")]
@@ -103,7 +103,7 @@ macro_rules! each {
     ($self:expr, $p:ident => $body:expr) => {
         match $self {
             AnyExecutor::Threads($p) => $body,
-            #[cfg(feature = "process")]
+            #[cfg(all(unix, feature = "process"))]
             AnyExecutor::Processes($p) => $body,
             #[cfg(feature = "mpi")]
             AnyExecutor::Cluster($p) => $body,
@@ -128,14 +128,18 @@ impl AnyExecutor {
                 Some(n) => ThreadPoolExecutor::with_max_workers(n)?,
                 None => ThreadPoolExecutor::new(),
             })),
-            #[cfg(feature = "process")]
+            #[cfg(all(unix, feature = "process"))]
             Engine::Processes => Ok(AnyExecutor::Processes(match max_workers {
                 Some(n) => ProcessPoolExecutor::with_max_workers(n)?,
                 None => ProcessPoolExecutor::new(),
             })),
-            #[cfg(not(feature = "process"))]
+            #[cfg(all(unix, not(feature = "process")))]
             Engine::Processes => Err(BuildError::new(
                 "the process engine is not in this build: enable the `process` feature",
+            )),
+            #[cfg(not(unix))]
+            Engine::Processes => Err(BuildError::new(
+                "the process engine is Unix-only for now: use the thread engine on this platform",
             )),
             #[cfg(feature = "mpi")]
             Engine::Cluster => {
@@ -198,7 +202,7 @@ impl AnyExecutor {
     pub fn engine(&self) -> Engine {
         match self {
             AnyExecutor::Threads(_) => Engine::Threads,
-            #[cfg(feature = "process")]
+            #[cfg(all(unix, feature = "process"))]
             AnyExecutor::Processes(_) => Engine::Processes,
             #[cfg(feature = "mpi")]
             AnyExecutor::Cluster(_) => Engine::Cluster,
@@ -212,7 +216,7 @@ impl From<ThreadPoolExecutor> for AnyExecutor {
     }
 }
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 impl From<ProcessPoolExecutor> for AnyExecutor {
     fn from(p: ProcessPoolExecutor) -> Self {
         AnyExecutor::Processes(p)

@@ -16,30 +16,30 @@ pub mod scoped_tasks {}
 #[doc = include_str!("wait/completion.md")]
 pub mod waiting_on_many {}
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("process/marker.md")]
 pub mod worker_admission {}
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("process/reader.md")]
 pub mod worker_reader {}
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("process/ring.md")]
 pub mod shared_memory_rings {}
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("process/port.md")]
 pub mod reply_port {}
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("process/spawner.md")]
 pub mod worker_spawner {}
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("remote/callbacks.md")]
 pub mod callback_thread {}
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("remote/unwind.md")]
 pub mod panics_across_processes {}

@@ -63,6 +63,13 @@
 //! engine, which runs one inside each rank) is **Linux-only**: it relies on `/proc/self/exe`,
 //! `PR_SET_PDEATHSIG`, `pidfd` and `SO_PEERCRED`.
 //!
+//! On **Windows** the default build compiles and offers the thread engine, with everything
+//! around it ([`Future`], [`wait`], [`as_completed`], [`AnyExecutor`] with
+//! [`Engine::Threads`]). The process engine is not there yet: `ProcessPoolExecutor` is absent,
+//! `register!` only checks that its arguments are functions, and
+//! `AnyExecutor::new(Engine::Processes, ..)` returns an error that says so. The process engine
+//! on Windows comes later.
+//!
 //! # What is easy to get wrong
 //!
 //! - **Dropping a [`Future`] does not cancel its task** (unlike `asyncio.wrap_future` and
@@ -85,7 +92,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 #[doc(hidden)]
 pub use crate::remote::__private;
 
@@ -102,9 +109,9 @@ mod future;
 mod map;
 #[cfg(feature = "mpi")]
 pub mod mpi;
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 pub mod process;
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 pub mod remote;
 mod stats;
 mod sync;
@@ -139,13 +146,14 @@ pub use crate::future::{Future, FutureState, InvalidState, Promise};
 pub use crate::map::{Map, MapUnordered};
 #[cfg(feature = "mpi")]
 pub use crate::mpi::{MpiPoolBuilder, MpiPoolExecutor};
-#[cfg(feature = "process")]
+#[cfg(all(unix, feature = "process"))]
 pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use crate::stats::PoolStats;
 
-/// Without the `process` feature there are no worker processes: `register!` only checks that
-/// its arguments are functions, so code that registers its tasks builds either way.
-#[cfg(not(feature = "process"))]
+/// Without the process engine (the `process` feature off, or on Windows for now) there are no
+/// worker processes: `register!` only checks that its arguments are functions, so code that
+/// registers its tasks builds either way.
+#[cfg(not(all(unix, feature = "process")))]
 #[macro_export]
 macro_rules! register {
     ($($f:expr),+ $(,)?) => {

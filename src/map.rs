@@ -61,7 +61,7 @@ enum Inner<'a, R, I: Iterator> {
     PerItem(PerItem<'a, R, I>),
     /// An engine's own map (the process and cluster engines send `chunksize` items per
     /// message), behind the one type the [`Executor`](crate::Executor) trait returns.
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    #[cfg_attr(not(all(unix, feature = "process")), allow(dead_code))]
     Engine(Box<dyn Iterator<Item = Result<R, TaskError>> + 'a>),
 }
 
@@ -81,7 +81,7 @@ impl<'a, R, I: Iterator> Map<'a, R, I> {
     }
 
     /// An engine's own map, as a `Map`.
-    #[cfg(feature = "process")]
+    #[cfg(all(unix, feature = "process"))]
     pub(crate) fn engine(map: impl Iterator<Item = Result<R, TaskError>> + 'a) -> Self {
         Map(Inner::Engine(Box::new(map)))
     }

@@ -6,6 +6,8 @@
 //! and layout drift between releases) skips the comparison and says so on stderr. After an intended
 //! change: `TRYBUILD=overwrite cargo test --test compile_fail`, then read the new `.stderr`s.
 
+#![cfg(all(unix, feature = "process"))]
+
 /// The toolchain the `.stderr` files were written with.
 const PINNED: &str = "1.95";
 

@@ -8,7 +8,7 @@
 //! tasks queued behind it still run, and the executor stays usable — on a new worker when the
 //! old one died, on the same one when it did not.
 
-#![cfg(feature = "process")]
+#![cfg(all(unix, feature = "process"))]
 
 use std::path::Path;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! engine's own behaviour: chunked `map`, scheduling across workers, idle workers, and what a
 //! task sees of its worker process (stdin, environment, nested pools, callbacks).
 
-#![cfg(feature = "process")]
+#![cfg(all(unix, feature = "process"))]
 
 mod suite;
 

@@ -17,7 +17,7 @@
 //!
 //! The tests of this file run one at a time (`serial`): the last one counts the pool's threads.
 
-#![cfg(feature = "process")]
+#![cfg(all(unix, feature = "process"))]
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

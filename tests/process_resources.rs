@@ -7,7 +7,7 @@
 //! "parent" process (the ignored test `child_mode`, selected by an environment variable), which
 //! the test then kills or reads.
 
-#![cfg(feature = "process")]
+#![cfg(all(unix, feature = "process"))]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

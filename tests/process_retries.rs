@@ -2,7 +2,7 @@
 //! `SubmitOptions::retries`, and the last error lists every attempt. What the parent itself
 //! stopped (a time limit, `kill`) and panics are not retried.
 
-#![cfg(feature = "process")]
+#![cfg(all(unix, feature = "process"))]
 
 use std::path::PathBuf;
 use std::time::Duration;

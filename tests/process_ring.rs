@@ -14,7 +14,7 @@
 //! Frames of 200 kB: a few of them are more than the 256 KiB ring holds. Each test has its own
 //! pool; they run one at a time (`serial`) so that their workers do not crowd two cores.
 
-#![cfg(feature = "process")]
+#![cfg(all(unix, feature = "process"))]
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;

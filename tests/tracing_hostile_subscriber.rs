@@ -5,7 +5,7 @@
 //! against the thread engine (`submit`, `map`) and the process engine (`submit_fn`, `map`, and a
 //! task retried after it killed its worker, whose first span is replaced). Its own binary: the
 //! subscriber is the global default; the tests take turns at choosing what it panics in.
-#![cfg(all(feature = "tracing", feature = "process"))]
+#![cfg(all(unix, feature = "tracing", feature = "process"))]
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -20,27 +20,43 @@
 //! groups. A new group (say, `process` for the process engine) is a module with a
 //! `run(&Config) -> Section` and a line in [`GROUPS`].
 
-#[cfg(feature = "mpi")]
+#[cfg(all(unix, feature = "mpi"))]
 mod cluster;
+#[cfg(unix)]
 mod codec;
+#[cfg(unix)]
 mod idle;
+#[cfg(unix)]
 mod limits;
+#[cfg(unix)]
 mod measure;
+#[cfg(unix)]
 mod memory;
+#[cfg(unix)]
 mod peers;
+#[cfg(unix)]
 mod primes;
+#[cfg(unix)]
 mod process;
+#[cfg(unix)]
 mod python;
+#[cfg(unix)]
 mod report;
+#[cfg(unix)]
 mod roundtrip;
+#[cfg(unix)]
 mod scaling;
+#[cfg(unix)]
 mod threads;
 
+#[cfg(unix)]
 use std::path::{Path, PathBuf};
 
+#[cfg(unix)]
 use report::{Run, Section};
 
 /// What every group is told about the run.
+#[cfg(unix)]
 pub struct Config {
     /// Small counts: a smoke run, seconds long.
     pub quick: bool,
@@ -52,6 +68,7 @@ pub struct Config {
     pub workers: usize,
 }
 
+#[cfg(unix)]
 impl Config {
     /// The repetitions to run: `--reps`, else `full` (or `quick` under `--quick`).
     pub fn reps(&self, full: usize, quick: usize) -> usize {
@@ -62,9 +79,11 @@ impl Config {
 }
 
 /// A measurement run in a child process: its arguments in, its one-line result out.
+#[cfg(unix)]
 type ChildFn = fn(&[String]) -> Result<String, String>;
 
 /// A workload group.
+#[cfg(unix)]
 struct Group {
     name: &'static str,
     about: &'static str,
@@ -75,6 +94,7 @@ struct Group {
 }
 
 /// Every group, in the order they run and appear in `BENCHMARKS.md`.
+#[cfg(unix)]
 const GROUPS: &[Group] = &[
     Group {
         name: "threads",
@@ -133,6 +153,7 @@ const GROUPS: &[Group] = &[
     },
 ];
 
+#[cfg(unix)]
 const USAGE: &str = "\
 usage: bench [--quick] [--reps N] [--write | --no-write] [--out PATH] [GROUP...]
 
@@ -152,6 +173,12 @@ bench solo PEER (batch|roundtrip) N [REPS] runs one peer's workload alone and pr
 figures, for profilers (perf record -g ./target/release/bench solo ours batch 1000000).
 PEER: ours, rayon, crossbeam, threadpool, rusty_pool, tokio.";
 
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("bench: the harness measures with getrusage, /proc and fork: Unix only for now");
+}
+
+#[cfg(unix)]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -259,6 +286,7 @@ fn main() {
 }
 
 /// `bench __child GROUP ARGS...`: one measurement in a process of its own; prints its result.
+#[cfg(unix)]
 fn child(args: &[String]) -> i32 {
     let found = args
         .first()
@@ -281,6 +309,7 @@ fn child(args: &[String]) -> i32 {
 }
 
 /// `bench solo PEER WORKLOAD N [REPS]`: one peer, one workload, nothing else in the process.
+#[cfg(unix)]
 fn solo(args: &[String]) -> i32 {
     let (Some(kind), Some(workload), Some(n)) = (
         args.first().and_then(|p| peers::Kind::from_id(p)),
@@ -316,6 +345,7 @@ fn solo(args: &[String]) -> i32 {
     0
 }
 
+#[cfg(unix)]
 fn fail(msg: &str) -> ! {
     eprintln!("bench: {msg}\n\n{USAGE}");
     std::process::exit(2);
