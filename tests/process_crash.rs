@@ -39,6 +39,13 @@ fn hold(gate: String) -> u32 {
     std::process::id()
 }
 
+/// Leaves a file named after the worker's pid in `started` (the task has begun), then holds
+/// until the gate opens.
+fn hold_started((gate, started): (String, String)) -> u32 {
+    std::fs::write(format!("{started}/{}", std::process::id()), b"").unwrap();
+    hold(gate)
+}
+
 /// Sleeps `ms` (only to stay busy until something stops it); returns the worker's pid.
 fn sleep_ms(ms: u64) -> u32 {
     std::thread::sleep(Duration::from_millis(ms));
@@ -217,7 +224,7 @@ fn write_to_channel((bytes, tail): (Vec<u8>, u64)) -> u32 {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     let line = maps
         .lines()
-        .find(|l| l.contains("concurrent-futures-ring"))
+        .find(|l| l.contains("concurrent-futures-ring") || l.contains("/cf-ring-"))
         .expect("the worker's ring mapping");
     let start = usize::from_str_radix(line.split('-').next().unwrap(), 16).unwrap();
     let ring = start + HEADER + CAPACITY; // the second ring: worker → parent
@@ -295,6 +302,7 @@ register!(
     pid_of,
     square,
     hold,
+    hold_started,
     sleep_ms,
     sleep_us,
     panic_with,
@@ -715,11 +723,16 @@ fn kill_workers_ends_every_future() {
 
 fn check_terminate(kill: bool) {
     let gate = Gate::closed();
+    let started = util::Scratch::new();
     let pool = pool(2);
     let held: Vec<_> = (0..2)
-        .map(|_| pool.submit_fn(hold, gate.path()).unwrap())
+        .map(|_| {
+            let arg = (gate.path(), started.file(""));
+            pool.submit_fn(hold_started, arg).unwrap()
+        })
         .collect();
-    assert!(eventually(LONG, || held.iter().all(|f| f.running())));
+    // Begun in their workers (a task only sent, not yet begun, would end as not started).
+    assert!(eventually(LONG, || started.names().len() == 2));
     let queued: Vec<_> = (0..5u64)
         .map(|i| pool.submit_fn(square, i).unwrap())
         .collect();

@@ -69,7 +69,7 @@ fn scribble_task_head(ahead: bool) -> u32 {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     let line = maps
         .lines()
-        .find(|l| l.contains("concurrent-futures-ring"))
+        .find(|l| l.contains("concurrent-futures-ring") || l.contains("/cf-ring-"))
         .expect("the worker's ring mapping");
     let start = usize::from_str_radix(line.split('-').next().unwrap(), 16).unwrap();
     // SAFETY: the worker's own live mapping; the first ring (parent → worker) starts with

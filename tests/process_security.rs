@@ -193,10 +193,26 @@ fn read_all(r: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Spawns `cmd`, whose program may be a copy of this binary written a moment ago: another test
+/// thread that forks meanwhile holds the copy's write descriptor until its child execs, and the
+/// kernel then refuses to run the copy (`ETXTBSY`) for that instant; so that is retried.
+fn spawn_copy(cmd: &mut Command) -> std::process::Child {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                assert!(Instant::now() < deadline, "spawn the helper: {e}");
+                std::thread::yield_now();
+            }
+            r => return r.expect("spawn the helper"),
+        }
+    }
+}
+
 /// Runs `cmd` to its end (killing it and failing after [`LIMIT`]), capturing its output.
 fn run(mut cmd: Command) -> Out {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn the helper");
+    let mut child = spawn_copy(&mut cmd);
     drop(cmd); // closes our copies of the descriptors given to the child
     let (out, err) = (read_all(child.stdout.take()), read_all(child.stderr.take()));
     let deadline = Instant::now() + LIMIT;
@@ -238,7 +254,7 @@ fn socket_stdin() -> (Stdio, UnixStream) {
 
 /// The rings' memory as a parent makes it (the layout of `src/process/ring.md`): two rings of a
 /// 192-byte header and 256 KiB of data; the second carries the worker's bytes.
-struct TestRing(*mut u8);
+struct TestRing(*mut u8, #[allow(dead_code)] OwnedFd);
 
 const RING_DATA: usize = 256 << 10;
 const RING_HEADER: usize = 192;
@@ -257,11 +273,15 @@ impl TestRing {
     }
 }
 
-/// Makes the rings' memory and sends it over `sock` (`SCM_RIGHTS`), as a parent does first.
+/// Makes the rings' memory and sends it over `sock` (`SCM_RIGHTS`), as a parent does first,
+/// with the read end of a lifeline pipe whose write end the ring holds (the portable Unix path
+/// watches it for the parent's death; Linux ignores it).
 fn send_ring(sock: &UnixStream) -> TestRing {
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsRawFd, FromRawFd};
     // SAFETY: plain syscalls on fresh descriptors and local buffers of the sizes given.
     unsafe {
+        let mut life = [0i32; 2];
+        assert_eq!(libc::pipe(life.as_mut_ptr()), 0);
         let fd = libc::memfd_create(c"concurrent-futures-ring".as_ptr(), libc::MFD_CLOEXEC);
         assert!(fd >= 0);
         assert_eq!(libc::ftruncate(fd, RING_LEN as libc::off_t), 0);
@@ -279,8 +299,9 @@ fn send_ring(sock: &UnixStream) -> TestRing {
             iov_base: byte.as_ptr() as *mut libc::c_void,
             iov_len: 1,
         };
-        let space = libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) as usize;
-        let mut cbuf = vec![0u8; space];
+        let fds = [fd, life[0]];
+        let space = libc::CMSG_SPACE(std::mem::size_of_val(&fds) as u32) as usize;
+        let mut cbuf = vec![0u64; space.div_ceil(8)];
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
@@ -289,11 +310,12 @@ fn send_ring(sock: &UnixStream) -> TestRing {
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = libc::SOL_SOCKET;
         (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut i32, fd);
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(&fds) as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c) as *mut i32, 2);
         assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
         libc::close(fd);
-        TestRing(p.cast())
+        libc::close(life[0]);
+        TestRing(p.cast(), OwnedFd::from_raw_fd(life[1]))
     }
 }
 

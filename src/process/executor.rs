@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::builder::ProcessPoolBuilder;
 use super::pool::{Entry, Shared};
+use super::sys::Stop;
 use crate::error::{BuildError, SubmitError};
 use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
 use crate::future::{Future, Promise};
@@ -418,7 +419,7 @@ impl ProcessPoolExecutor {
     /// assert!(pool.is_shutdown());
     /// ```
     pub fn terminate_workers(&self) {
-        self.shared.terminate(libc::SIGTERM);
+        self.shared.terminate(Stop::Ask);
     }
 
     /// Like [`terminate_workers`](Self::terminate_workers) with `SIGKILL`.
@@ -434,7 +435,7 @@ impl ProcessPoolExecutor {
     /// assert!(pool.worker_pids().is_empty());
     /// ```
     pub fn kill_workers(&self) {
-        self.shared.terminate(libc::SIGKILL);
+        self.shared.terminate(Stop::Kill);
     }
 
     /// Shuts the pool down; idempotent. See [`ThreadPoolExecutor::shutdown`](crate::ThreadPoolExecutor::shutdown).

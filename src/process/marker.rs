@@ -84,18 +84,18 @@ impl Marker {
     }
 }
 
-/// 128 bits from the kernel's random source (`getrandom`), or — if that fails — from the
-/// clock, the pid and a counter (the token guards against stale markers, not against an attacker:
-/// the peer-credential check is the security boundary).
+/// 128 bits from the system's random source, or — if that fails — [`weak_token`] (the token
+/// guards against stale markers, not against an attacker: the peer-credential check is the
+/// security boundary).
 fn random_token() -> [u8; 16] {
-    let mut t = [0u8; 16];
-    // SAFETY: writes at most 16 bytes into `t`.
-    let n = unsafe { libc::getrandom(t.as_mut_ptr().cast(), t.len(), 0) };
-    if n == t.len() as isize {
-        return t;
-    }
+    super::sys::random_token().unwrap_or_else(weak_token)
+}
+
+/// 128 bits from the clock, the pid and a counter, hashed with a random key.
+pub(crate) fn weak_token() -> [u8; 16] {
     use std::hash::{BuildHasher, Hasher};
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut t = [0u8; 16];
     for half in t.chunks_mut(8) {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u128(
@@ -113,14 +113,16 @@ fn random_token() -> [u8; 16] {
 /// What the process knows about itself and its standard input, for [`admit`].
 #[derive(Clone, Debug)]
 pub(crate) struct Facts {
-    /// `getauxval(AT_SECURE)`: started setuid/setgid or with file capabilities.
+    /// Started with elevated privileges (`AT_SECURE`, `issetugid`): setuid, setgid, file
+    /// capabilities.
     pub(crate) secure: bool,
     pub(crate) ppid: u32,
     /// `(uid, euid, gid, egid)`.
     pub(crate) ids: (u32, u32, u32, u32),
     /// Standard input is a socket.
     pub(crate) stdin_socket: bool,
-    /// `SO_PEERCRED` of standard input: `(pid, uid, gid)`.
+    /// The peer credentials of standard input (`SO_PEERCRED`, `getpeereid`…): `(pid, uid,
+    /// gid)`.
     pub(crate) peer: Option<(u32, u32, u32)>,
 }
 

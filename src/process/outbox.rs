@@ -30,7 +30,8 @@ use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
-use super::ring::{self, Corrupt, Producer};
+use super::ring::{Corrupt, Producer};
+use super::sys;
 
 /// The frames for one worker not yet wholly in its ring, and the ends of those that are.
 pub(crate) struct Outbox {
@@ -92,7 +93,7 @@ impl Outbox {
             }
         };
         if wrote && self.ring.take_sleeper() {
-            ring::ring_doorbell(sock);
+            sys::ring_doorbell(sock);
         }
         Ok(flushed)
     }

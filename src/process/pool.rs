@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::proc::{describe, KillReason, SpawnOptions, WorkerProc};
 use super::reader::{read_loop, Parts};
+use super::sys::Stop;
 use super::timers::Timers;
 use crate::error::TaskError;
 use crate::remote::callbacks::Callbacks;
@@ -797,7 +798,7 @@ impl Shared {
         };
         if !slot.hello && slot.hello_deadline == id {
             slot.proc
-                .signal(libc::SIGKILL, KillReason::NoHello(self.cfg.start_timeout));
+                .signal(Stop::Kill, KillReason::NoHello(self.cfg.start_timeout));
             return;
         }
         if let Some(limit) = slot
@@ -809,7 +810,7 @@ impl Shared {
             Self::doom(
                 slot,
                 &mut st.pending,
-                libc::SIGKILL,
+                Stop::Kill,
                 KillReason::Timeout(limit),
             );
         }
@@ -820,7 +821,7 @@ impl Shared {
     /// they have not started, and they must not be taken for the killed task — the running task
     /// may still answer before the signal lands, and then the next one would be the one the
     /// worker dies in.
-    fn doom(slot: &mut Slot, pending: &mut VecDeque<Entry>, signal: i32, reason: KillReason) {
+    fn doom(slot: &mut Slot, pending: &mut VecDeque<Entry>, signal: Stop, reason: KillReason) {
         slot.retiring = true;
         slot.killed = true;
         slot.proc.clear_outbox();

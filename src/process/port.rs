@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::pool::Shared;
 use super::proc::{KillReason, WorkerProc};
 use super::ring::{self, Consumer, Watch};
+use super::sys::Stop;
 use crate::remote::wire::{Frame, FrameBuf};
 use crate::sync::lock;
 
@@ -75,7 +76,7 @@ impl Port {
             Ok(n) => n,
             Err(corrupt) => {
                 g.broken = true;
-                proc.signal(libc::SIGKILL, KillReason::Protocol(corrupt.to_string()));
+                proc.signal(Stop::Kill, KillReason::Protocol(corrupt.to_string()));
                 return 0;
             }
         };
@@ -86,7 +87,7 @@ impl Port {
                 // A frame that does not parse: the worker is not speaking the protocol.
                 Err(e) => {
                     g.broken = true;
-                    proc.signal(libc::SIGKILL, KillReason::Protocol(e.to_string()));
+                    proc.signal(Stop::Kill, KillReason::Protocol(e.to_string()));
                     break;
                 }
             }
@@ -149,7 +150,7 @@ impl Port {
                 }
             };
             if let Err(why) = pool.on_frame(proc, frame) {
-                proc.signal(libc::SIGKILL, KillReason::Protocol(why));
+                proc.signal(Stop::Kill, KillReason::Protocol(why));
             }
         }
     }
@@ -182,7 +183,7 @@ impl Port {
             Ok(false) => Next::Sleep,
             Err(corrupt) => {
                 g.broken = true;
-                proc.signal(libc::SIGKILL, KillReason::Protocol(corrupt.to_string()));
+                proc.signal(Stop::Kill, KillReason::Protocol(corrupt.to_string()));
                 Next::Broken
             }
         }

@@ -2,10 +2,9 @@
 //! described when it ends.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +12,7 @@ use super::marker::{Marker, WORKER_ENV};
 use super::outbox::Outbox;
 use super::port::Port;
 use super::ring::{self, Consumer, Mapping, Producer};
+use super::sys::{self, Stop};
 use crate::sync::lock;
 
 /// Why the parent signalled a worker (so its death is reported as what it was).
@@ -64,13 +64,6 @@ pub(crate) struct SpawnOptions {
     pub(crate) flags: u32,
 }
 
-/// The program workers run: `/proc/self/exe` names the program that is running even after its
-/// file was deleted or replaced (a rebuild, an upgrade), where `current_exe()` would name the new
-/// file.
-pub(crate) fn worker_program() -> std::path::PathBuf {
-    std::path::PathBuf::from("/proc/self/exe")
-}
-
 /// What a worker is called in `ps` (its `argv[0]`): `prog: worker`, after the program's own
 /// name, as pools in the field name theirs (the kernel would otherwise show `exe`, the link
 /// the worker was started through).
@@ -89,17 +82,17 @@ impl WorkerProc {
     /// Starts a worker: this program, re-executed (from the spawner thread) with a fresh marker
     /// and one end of a socket pair as its stdin.
     pub(crate) fn spawn(opts: SpawnOptions) -> io::Result<Spawned> {
-        super::child::ensure_linked();
-        let (ours, theirs) = UnixStream::pair()?; // both close-on-exec
+        sys::keep_hook();
+        let (ours, theirs) = sys::channel()?; // both close-on-exec
         let (map, memfd) = Mapping::create()?;
         let map = std::sync::Arc::new(map);
+        let lifeline = sys::lifeline()?;
         let marker = Marker::new(opts.frame_limit, opts.flags);
-        let mut cmd = Command::new(worker_program());
-        cmd.arg0(worker_name())
-            .env(WORKER_ENV, marker.encode())
-            .stdin(Stdio::from(OwnedFd::from(theirs)));
+        let mut cmd = sys::worker_command(&worker_name());
+        cmd.env(WORKER_ENV, marker.encode())
+            .stdin(Stdio::from(theirs));
         let child = super::spawner::spawn(cmd)?;
-        let pidfd = pidfd_open(child.id());
+        let pidfd = sys::exit_watch(child.id());
         let reader = match ours.try_clone() {
             Ok(r) => r,
             Err(e) => {
@@ -109,12 +102,15 @@ impl WorkerProc {
                 return Err(e);
             }
         };
-        // The first thing the worker reads: the rings' memory. A copy of the program that does
+        // The first thing the worker reads: the rings' memory (and, where the platform needs
+        // it, the read end of the parent's lifeline: `sys`). A copy of the program that does
         // not become a worker never reads it, and may have exited already (then this fails with
         // EPIPE): either way its reader sees it end without a HELLO, and the pool says why, as
         // for any copy that does not become a worker; a live one that somehow got nothing says
         // nothing and is stopped at the HELLO deadline.
-        let _ = ring::send_fd(ours.as_raw_fd(), memfd.as_raw_fd());
+        let fds = [Some(memfd.as_raw_fd()), lifeline];
+        let fds: Vec<_> = fds.into_iter().flatten().collect();
+        let _ = sys::send_fds(ours.as_raw_fd(), &fds);
         drop(memfd);
         Ok(Spawned {
             proc: WorkerProc {
@@ -154,7 +150,7 @@ impl WorkerProc {
         if let Err(corrupt) = out.flush(self.sock.as_raw_fd()) {
             out.close();
             drop(out);
-            self.signal(libc::SIGKILL, KillReason::Protocol(corrupt.to_string()));
+            self.signal(Stop::Kill, KillReason::Protocol(corrupt.to_string()));
         }
     }
 
@@ -187,8 +183,8 @@ impl WorkerProc {
         let _ = self.sock.shutdown(std::net::Shutdown::Both);
     }
 
-    /// Sends `signal` (unless the process was already reaped) and records why.
-    pub(crate) fn signal(&self, signal: i32, reason: KillReason) {
+    /// Stops the worker `how` (unless the process was already reaped) and records why.
+    pub(crate) fn signal(&self, how: Stop, reason: KillReason) {
         let mut st = lock(&self.state);
         if st.reaped {
             return;
@@ -196,11 +192,9 @@ impl WorkerProc {
         if st.reason.is_none() {
             st.reason = Some(reason);
         }
-        // SAFETY: plain syscall. The pid cannot have been reused: the child is not reaped
-        // (`reaped` is set, under this lock, before `wait`).
-        unsafe {
-            libc::kill(self.pid as libc::pid_t, signal);
-        }
+        // The pid cannot have been reused: the child is not reaped (`reaped` is set, under this
+        // lock, before `wait`).
+        sys::stop(self.pid, how);
     }
 
     /// Reaps the process (blocking until it ended) and returns its status and any kill reason.
@@ -216,79 +210,16 @@ impl WorkerProc {
 
 /// "killed by signal 9 (SIGKILL)", "exited with status 3".
 pub(crate) fn describe(status: &io::Result<ExitStatus>) -> String {
-    match status {
-        Err(e) => format!("its status could not be read: {e}"),
-        Ok(s) => {
-            if let Some(sig) = s.signal() {
-                let core = if s.core_dumped() { ", core dumped" } else { "" };
-                format!("killed by signal {sig} ({}{core})", signal_name(sig))
-            } else if let Some(code) = s.code() {
-                if code == super::child::EXIT_PROTOCOL {
-                    format!("exited with status {code} (it received a frame it could not read)")
-                } else {
-                    format!("exited with status {code}")
-                }
-            } else {
-                "ended".to_owned()
-            }
-        }
-    }
-}
-
-/// `pidfd_open(pid)`, or `None` where the kernel lacks it (then the reader polls `waitid`).
-fn pidfd_open(pid: u32) -> Option<OwnedFd> {
-    // SAFETY: plain syscall; on success it returns a new close-on-exec descriptor we own.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: `fd` is a fresh descriptor owned by nothing else.
-    Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-/// Whether process `pid` (our unreaped child) has ended, without reaping it.
-pub(crate) fn has_exited(pid: u32) -> bool {
-    // SAFETY: `waitid` with `WNOWAIT` only inspects; `info` is a local, zeroed structure.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let r = libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
-        r == 0 && info.si_pid() != 0
-    }
-}
-
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGUSR1 => "SIGUSR1",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGUSR2 => "SIGUSR2",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGALRM => "SIGALRM",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGXCPU => "SIGXCPU",
-        libc::SIGSYS => "SIGSYS",
-        _ => "signal",
-    }
+    sys::describe(status, super::child::EXIT_PROTOCOL)
 }
 
 /// Why a pool whose workers die before they can serve is broken.
 pub(crate) fn cannot_start(pid: u32, how: &str) -> String {
-    let exe = std::fs::read_link(worker_program())
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "this program".into());
+    let program = sys::worker_program();
+    let exe = std::fs::read_link(&program)
+        .unwrap_or(program)
+        .display()
+        .to_string();
     let loader = std::path::Path::new(&exe)
         .file_name()
         .and_then(|n| n.to_str())

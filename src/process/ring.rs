@@ -1,10 +1,12 @@
 #![doc = include_str!("ring.md")]
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use super::sys;
 
 /// Data bytes per ring.
 pub(crate) const CAPACITY: usize = 256 << 10;
@@ -53,77 +55,36 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// A fresh, zeroed mapping and its memfd (close-on-exec), to hand to a worker.
+    /// A fresh, zeroed mapping and its shared-memory object (close-on-exec), to hand to a
+    /// worker.
     pub(crate) fn create() -> io::Result<(Mapping, OwnedFd)> {
-        // SAFETY: plain syscalls; the descriptor is owned at once.
-        let fd =
-            unsafe { libc::memfd_create(c"concurrent-futures-ring".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: plain syscall on our descriptor.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), MAP_LEN as libc::off_t) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = sys::shared_memory(MAP_LEN)?;
         Ok((Mapping::map(fd.as_raw_fd())?, fd))
     }
 
-    /// Maps a memfd received from the parent, after checking its size.
+    /// Maps a shared-memory object received from the parent, after checking its size.
     pub(crate) fn open(fd: RawFd) -> io::Result<Mapping> {
-        // SAFETY: `st` is a properly sized, zeroed structure for fstat to fill.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: plain syscall.
-        if unsafe { libc::fstat(fd, &mut st) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if st.st_size as usize != MAP_LEN {
+        let size = sys::size_of(fd)?;
+        if size != MAP_LEN as u64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("the ring has {} bytes, not {MAP_LEN}", st.st_size),
+                format!("the ring has {size} bytes, not {MAP_LEN}"),
             ));
         }
         Mapping::map(fd)
     }
 
     fn map(fd: RawFd) -> io::Result<Mapping> {
-        // SAFETY: a new shared mapping of `MAP_LEN` bytes of a file of that size.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                MAP_LEN,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
         Ok(Mapping {
-            ptr: NonNull::new(p.cast()).expect("mmap returned a non-null address"),
+            ptr: sys::map_shared(fd, MAP_LEN)?,
             backing: Backing::Mapped,
         })
     }
 
-    /// A private anonymous mapping of the same layout (for the fuzz target: no descriptor).
+    /// A private anonymous mapping of the same layout (for the fuzz targets: no descriptor).
     pub(crate) fn anonymous() -> Mapping {
-        // SAFETY: a new private anonymous mapping.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                MAP_LEN,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED, "mmap: {}", io::Error::last_os_error());
         Mapping {
-            ptr: NonNull::new(p.cast()).expect("mmap returned a non-null address"),
+            ptr: sys::map_private(MAP_LEN),
             backing: Backing::Mapped,
         }
     }
@@ -162,9 +123,7 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         match self.backing {
             // SAFETY: our own mapping, not used again.
-            Backing::Mapped => unsafe {
-                libc::munmap(self.ptr.as_ptr().cast(), MAP_LEN);
-            },
+            Backing::Mapped => unsafe { sys::unmap(self.ptr, MAP_LEN) },
             #[cfg(test)]
             // SAFETY: allocated by `heap` with this layout.
             Backing::Heap(layout) => unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) },
@@ -445,43 +404,6 @@ impl Consumer {
     }
 }
 
-/// Rings the other side's doorbell: one byte on the socket. A full socket buffer already holds
-/// a ring, so `EAGAIN` is fine; a closed one is the other side's end, seen by its reader.
-pub(crate) fn ring_doorbell(sock: RawFd) {
-    let b = [0u8];
-    // SAFETY: a valid one-byte buffer; `sock` is a socket the caller holds.
-    unsafe {
-        libc::send(
-            sock,
-            b.as_ptr().cast(),
-            1,
-            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-        )
-    };
-}
-
-/// Takes every doorbell waiting on the socket; false at end-of-stream (the other side closed
-/// it, or is gone).
-pub(crate) fn drain_doorbells(sock: RawFd) -> bool {
-    let mut buf = [0u8; 64];
-    loop {
-        // SAFETY: a valid buffer of its length.
-        let n = unsafe { libc::recv(sock, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-        if n > 0 {
-            continue;
-        }
-        if n == 0 {
-            return false;
-        }
-        let e = io::Error::last_os_error();
-        match e.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => return true,
-            _ => return false,
-        }
-    }
-}
-
 /// Writes all of `bytes` into `p`, ringing the reader when it sleeps; while the ring is full,
 /// waits for room (spinning, then napping up to a millisecond), calling `gone` at each step and
 /// giving up if it says the reader has gone. The worker writes its replies so: the parent, its
@@ -499,7 +421,7 @@ pub(crate) fn write_all(
         if n > 0 {
             step = 0;
             if p.take_sleeper() {
-                ring_doorbell(sock);
+                sys::ring_doorbell(sock);
             }
         }
         if bytes.is_empty() {
@@ -520,93 +442,6 @@ pub(crate) fn write_all(
             std::thread::sleep(Duration::from_micros(((step - 127) * 20).min(1000) as u64));
         }
     }
-}
-
-/// Whether `sock`'s other end has hung up (without blocking).
-pub(crate) fn hung_up(sock: RawFd) -> bool {
-    let mut p = libc::pollfd {
-        fd: sock,
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    n > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
-}
-
-/// Calls `f` with a message of one byte (`byte`) and room for one descriptor.
-fn with_fd_msg<R>(byte: &mut [u8; 1], f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: CMSG_SPACE is a pure computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
-    // SAFETY: a zeroed msghdr is valid; it points at `iov` and `cbuf`, which outlive `f`.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    f(&mut msg)
-}
-
-/// Sends `fd` over the socket (`SCM_RIGHTS`), with one byte of payload.
-pub(crate) fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
-    let mut byte = [1u8];
-    with_fd_msg(&mut byte, |msg| {
-        // SAFETY: the control buffer has room for one descriptor (`with_fd_msg`); the header
-        // is filled with the libc macros.
-        unsafe {
-            let c = libc::CMSG_FIRSTHDR(msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut RawFd, fd);
-            if libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) != 1 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Receives a descriptor sent by [`send_fd`] (blocking); it is close-on-exec.
-pub(crate) fn recv_fd(sock: RawFd) -> io::Result<OwnedFd> {
-    let mut byte = [0u8];
-    with_fd_msg(&mut byte, |msg| {
-        // SAFETY: `msg` describes live buffers (`with_fd_msg`); a received descriptor is owned
-        // at once.
-        unsafe {
-            let n = loop {
-                let n = libc::recvmsg(sock, msg, libc::MSG_CMSG_CLOEXEC);
-                if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                break n;
-            };
-            if n != 1 {
-                return Err(if n < 0 {
-                    io::Error::last_os_error()
-                } else {
-                    io::Error::new(io::ErrorKind::UnexpectedEof, "no ring from the parent")
-                });
-            }
-            let c = libc::CMSG_FIRSTHDR(msg);
-            if c.is_null()
-                || (*c).cmsg_level != libc::SOL_SOCKET
-                || (*c).cmsg_type != libc::SCM_RIGHTS
-            {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the parent sent no descriptor",
-                ));
-            }
-            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const RawFd);
-            Ok(OwnedFd::from_raw_fd(fd))
-        }
-    })
 }
 
 /// Runs the parent's side of a reply ring against a hostile worker scripted by `script` (the

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::super::proc::KillReason;
+use super::super::sys::Stop;
 use super::{mark_broken, Entry, Shared, READER_OF};
 use crate::error::TaskError;
 use crate::sync::lock;
@@ -25,7 +26,7 @@ impl Shared {
                 .front()
                 .is_some_and(|e| e.future_id == future_id)
             {
-                Self::doom(s, &mut st.pending, libc::SIGKILL, KillReason::Killed);
+                Self::doom(s, &mut st.pending, Stop::Kill, KillReason::Killed);
                 return true;
             }
         }
@@ -34,7 +35,7 @@ impl Shared {
 
     /// Signals every worker; their running tasks fail. Shuts the pool down first (cancelling
     /// what has not started), and waits until every worker is gone.
-    pub(crate) fn terminate(&self, signal: i32) {
+    pub(crate) fn terminate(&self, signal: Stop) {
         self.shutdown(false, true);
         let unstarted: Vec<_> = {
             let mut st = lock(&self.state);
@@ -58,10 +59,10 @@ impl Shared {
         // A task may ignore `SIGTERM` (or be slow to act on it): after the grace period, the
         // workers still there get `SIGKILL`, so this returns, and no future stays pending.
         let on_reader = READER_OF.with(|c| c.get()) == self.key();
-        if signal != libc::SIGKILL && (on_reader || !self.wait_gone(self.cfg.terminate_grace)) {
+        if signal != Stop::Kill && (on_reader || !self.wait_gone(self.cfg.terminate_grace)) {
             let st = lock(&self.state);
             for s in st.workers.iter() {
-                s.proc.signal(libc::SIGKILL, KillReason::Terminated);
+                s.proc.signal(Stop::Kill, KillReason::Terminated);
             }
         }
         self.wait_idle();
