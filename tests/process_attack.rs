@@ -1,4 +1,4 @@
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(target_os = "linux", feature = "process"))]
 //! Attacks on the process engine's containment: user code that panics where the engine runs it
 //! (decoding, encoding, dropping values, on either side of the channel), tasks that fork
 //! children which keep the worker's channel open, tasks that ignore `SIGTERM` or write to a

@@ -111,7 +111,12 @@ fn die(death: Death) -> u32 {
     0
 }
 
-fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) {
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+type Resource = libc::c_int;
+
+fn set_rlimit(resource: Resource, value: u64) {
     let lim = libc::rlimit {
         rlim_cur: value as libc::rlim_t,
         rlim_max: value as libc::rlim_t,

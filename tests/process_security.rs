@@ -1,4 +1,4 @@
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(target_os = "linux", feature = "process"))]
 //! The worker start-up hook seen from outside: this test binary runs *itself* as a subprocess
 //! (the `helper_main` "test", which does nothing unless `CF_SECURITY_HELPER` names a mode) with
 //! `CONCURRENT_FUTURES_WORKER` set and standard input arranged per case, and checks that every

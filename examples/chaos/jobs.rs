@@ -148,6 +148,7 @@ fn fork_lingering(dir: &str, tag: u32) {
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         unsafe {
+            #[cfg(target_os = "linux")]
             libc::prctl(
                 libc::PR_SET_NAME,
                 name.as_ptr() as libc::c_ulong,
