@@ -1268,7 +1268,6 @@ fn main() {
     let (leaked, elapsed) = std::thread::scope(|s| {
         s.spawn(|| watchdog(&stop_watchdog, args.seed, start));
         let base_threads = thread_count(spawner_tid());
-        let base_fds = procfs::fd_count();
         let tp = Arc::new(
             ThreadPoolExecutor::builder()
                 .max_workers(8)
@@ -1284,6 +1283,10 @@ fn main() {
                 .build()
                 .expect("a valid configuration"),
         );
+        // Counted once the first process pool exists: the program's lifeline (portable Unix
+        // path), made with it, stays, as the spawner thread does. The pool itself holds no
+        // descriptor until its first worker starts.
+        let base_fds = procfs::fd_count();
         // Started by the first process pool; it stays.
         let spawner = spawner_tid();
         if spawner.is_none() {

@@ -33,6 +33,8 @@ pub(crate) fn ensure_started() -> io::Result<()> {
         })?;
     let _ = ready.recv();
     *g = Some(tx);
+    // The other thing a program has once for good, where the platform needs it (`sys`).
+    super::sys::lifeline()?;
     Ok(())
 }
 
