@@ -28,12 +28,11 @@
 //!   end-of-stream.
 
 use std::io::{BufReader, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use super::marker::{admit, Marker, FLAG_PRINT_PANICS, FLAG_STALL_START, WORKER_ENV};
 use super::ring::{self, Consumer, Mapping, Producer};
-use super::sys;
+use super::sys::{self, Channel, SharedMemory};
 use crate::remote::serve::run_frame;
 use crate::remote::wire::{self, read_frame, HELLO};
 
@@ -57,11 +56,11 @@ pub(crate) extern "C" fn bootstrap() {
     };
     // From here on this process is a worker of `marker.parent`; the channel's first message
     // carries the rings' memory, and where the platform needs one, the parent's lifeline.
-    let Ok(sock) = sys::take_channel() else {
+    let Ok(sock) = Channel::from_stdin() else {
         sys::exit_now(EXIT_PROTOCOL);
     };
-    let fds = match sys::recv_fds(sock.as_raw_fd()) {
-        Ok(fds) => fds,
+    let (shm, lifeline) = match sock.recv_start() {
+        Ok(start) => start,
         Err(e) => {
             let _ = writeln!(
                 std::io::stderr(),
@@ -71,9 +70,7 @@ pub(crate) extern "C" fn bootstrap() {
             sys::exit_now(EXIT_PROTOCOL);
         }
     };
-    let mut fds = fds.into_iter();
-    let ring = fds.next();
-    if !sys::bind_to_parent(marker.parent, fds.next()) {
+    if !sys::bind_to_parent(marker.parent, lifeline) {
         // The parent died between the admission check and now.
         sys::exit_now(0);
     }
@@ -82,7 +79,7 @@ pub(crate) extern "C" fn bootstrap() {
     #[cfg(feature = "tracing")]
     crate::trace::forward::install();
     crate::remote::unwind::install_hook(marker.flags & FLAG_PRINT_PANICS != 0);
-    let code = serve(&marker, sock, ring);
+    let code = serve(&marker, sock, shm);
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     sys::exit_now(code)
@@ -116,13 +113,12 @@ pub(crate) fn is_privileged() -> bool {
 /// The worker's writing side: the replies' ring, and the socket for doorbells.
 struct Out {
     ring: Producer,
-    sock: RawFd,
+    sock: Arc<Channel>,
 }
 
 impl Out {
     fn send(&mut self, frame: &[u8]) -> std::io::Result<()> {
-        let sock = self.sock;
-        ring::write_all(&mut self.ring, frame, sock, || sys::hung_up(sock))
+        ring::write_all(&mut self.ring, frame, &self.sock)
     }
 }
 
@@ -130,7 +126,7 @@ impl Out {
 /// parent closes its end of the socket and the ring is empty.
 struct In {
     ring: Consumer,
-    sock: RawFd,
+    sock: Arc<Channel>,
     closed: bool,
 }
 
@@ -140,7 +136,7 @@ impl Read for In {
             let n = self.ring.read(buf)?;
             if n > 0 && self.ring.take_room_request() {
                 // The parent has more for this worker than the ring held: now there is room.
-                sys::ring_doorbell(self.sock);
+                self.sock.ring();
             }
             if n > 0 || buf.is_empty() {
                 return Ok(n);
@@ -151,21 +147,18 @@ impl Read for In {
             if self.ring.spin(wire::READ_SPIN)? || self.ring.prepare_sleep()? {
                 continue;
             }
-            let polled = sys::wait_readable(self.sock);
+            let polled = self.sock.wait();
             self.ring.woke();
             polled?;
-            self.closed = !sys::drain_doorbells(self.sock);
+            self.closed = !self.sock.drain();
         }
     }
 }
 
-fn serve(marker: &Marker, sock: OwnedFd, ring: Option<OwnedFd>) -> i32 {
+fn serve(marker: &Marker, sock: Channel, shm: SharedMemory) -> i32 {
     let limit = marker.frame_limit;
-    let fd = sock.as_raw_fd();
-    let map = match ring
-        .ok_or_else(|| std::io::Error::other("no ring"))
-        .and_then(|m| Mapping::open(m.as_raw_fd()))
-    {
+    let sock = Arc::new(sock);
+    let map = match Mapping::open(&shm) {
         Ok(m) => Arc::new(m),
         Err(e) => {
             let _ = writeln!(
@@ -178,7 +171,7 @@ fn serve(marker: &Marker, sock: OwnedFd, ring: Option<OwnedFd>) -> i32 {
     };
     let mut out = Out {
         ring: Producer::new(map.clone(), ring::TO_PARENT),
-        sock: fd,
+        sock: sock.clone(),
     };
     if marker.flags & FLAG_STALL_START != 0 {
         sys::stall(); // the test that asked for it kills this worker
@@ -190,7 +183,7 @@ fn serve(marker: &Marker, sock: OwnedFd, ring: Option<OwnedFd>) -> i32 {
     }
     let input = In {
         ring: Consumer::new(map, ring::TO_WORKER),
-        sock: fd,
+        sock,
         closed: false,
     };
     let mut reader = BufReader::with_capacity(1 << 16, input);

@@ -27,11 +27,9 @@
 //! not start.
 
 use std::collections::VecDeque;
-use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use super::ring::{Corrupt, Producer};
-use super::sys;
 
 /// The frames for one worker not yet wholly in its ring, and the ends of those that are.
 pub(crate) struct Outbox {
@@ -48,11 +46,12 @@ pub(crate) struct Outbox {
 
 /// How a flush left the outbox.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Flushed {
-    /// Every frame is in the ring.
-    All,
-    /// The ring is full: the worker rings when it makes room, and the reader writes on.
-    Waiting,
+pub(crate) struct Flushed {
+    /// Every frame is in the ring (else the ring is full: the worker rings when it makes room,
+    /// and the reader writes on).
+    pub(crate) all: bool,
+    /// The worker sleeps on an empty ring and must be rung for what was written.
+    pub(crate) ring: bool,
 }
 
 impl Outbox {
@@ -73,13 +72,13 @@ impl Outbox {
         }
     }
 
-    /// Writes as much as the ring has room for, oldest frame first, and rings the worker if it
-    /// sleeps on an empty ring (`sock`). `Err`: the worker's `head` is a lie.
-    pub(crate) fn flush(&mut self, sock: RawFd) -> Result<Flushed, Corrupt> {
+    /// Writes as much as the ring has room for, oldest frame first; says whether all of it
+    /// went in, and whether the worker must be rung. `Err`: the worker's `head` is a lie.
+    pub(crate) fn flush(&mut self) -> Result<Flushed, Corrupt> {
         let mut wrote = false;
-        let flushed = loop {
+        let all = loop {
             let Some(frame) = self.frames.front() else {
-                break Flushed::All;
+                break true;
             };
             let n = self.ring.write_some(&frame[self.written..])?;
             wrote |= n > 0;
@@ -89,13 +88,11 @@ impl Outbox {
                 self.written = 0;
                 self.unanswered.push_back(self.ring.tail());
             } else if !self.ring.ask_for_room()? {
-                break Flushed::Waiting;
+                break false;
             }
         };
-        if wrote && self.ring.take_sleeper() {
-            sys::ring_doorbell(sock);
-        }
-        Ok(flushed)
+        let ring = wrote && self.ring.take_sleeper();
+        Ok(Flushed { all, ring })
     }
 
     /// A reply came: the worker read the oldest unanswered frame whole. `Err`: it answered a
@@ -147,7 +144,7 @@ pub fn check_producer(script: &[u8]) {
         let ok = match op % 4 {
             0 => {
                 out.push(Arc::new(vec![op; 1 + arg * 2048]));
-                out.flush(-1).is_ok()
+                out.flush().is_ok()
             }
             1 => {
                 sink.clear();
@@ -161,7 +158,7 @@ pub fn check_producer(script: &[u8]) {
                 rest = &rest[n..];
                 map.set_head(TO_WORKER, u64::from_le_bytes(h));
                 // The worker's own count follows what it scribbled only if it reads again.
-                out.flush(-1).is_ok()
+                out.flush().is_ok()
             }
         };
         if !ok {
@@ -191,12 +188,12 @@ mod tests {
         let (mut out, mut worker, _m) = pair();
         out.push(Arc::new(vec![1; CAPACITY + 100]));
         out.push(Arc::new(vec![2; 10]));
-        assert_eq!(out.flush(-1).unwrap(), Flushed::Waiting);
+        assert!(!out.flush().unwrap().all);
         let mut got = Vec::new();
         worker.read_into(&mut got, 1000).unwrap();
         assert!(worker.take_room_request(), "the writer asked for room");
         assert!(!worker.take_room_request(), "once");
-        assert_eq!(out.flush(-1).unwrap(), Flushed::All);
+        assert!(out.flush().unwrap().all);
         worker.read_into(&mut got, usize::MAX).unwrap();
         assert_eq!(got.len(), CAPACITY + 110);
         assert!(got[..CAPACITY + 100].iter().all(|&b| b == 1));
@@ -213,17 +210,17 @@ mod tests {
         let (mut out, mut worker, m) = pair();
         for _ in 0..3 {
             out.push(Arc::new(vec![5; CAPACITY / 2]));
-            out.flush(-1).unwrap();
+            out.flush().unwrap();
             worker.read_into(&mut Vec::new(), usize::MAX).unwrap();
             out.answered().unwrap();
         }
         let tail = out.ring.tail();
         m.set_head(TO_WORKER, tail - CAPACITY as u64);
         out.push(Arc::new(vec![6; 10]));
-        assert!(out.flush(-1).is_err(), "the ring held full");
+        assert!(out.flush().is_err(), "the ring held full");
         let (mut out, _worker, m) = pair();
         out.push(Arc::new(vec![6; 10]));
-        out.flush(-1).unwrap();
+        out.flush().unwrap();
         m.set_head(TO_WORKER, 11);
         assert!(out.answered().is_err(), "a head past the tail");
     }
@@ -233,7 +230,7 @@ mod tests {
         let (mut out, mut worker, _m) = pair();
         assert!(!out.took_oldest(), "nothing sent");
         out.push(Arc::new(vec![1; 100]));
-        out.flush(-1).unwrap();
+        out.flush().unwrap();
         assert!(!out.took_oldest());
         worker.read_into(&mut Vec::new(), 99).unwrap();
         assert!(!out.took_oldest(), "a byte short");

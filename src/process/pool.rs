@@ -408,7 +408,7 @@ impl Shared {
             proc: proc.clone(),
             child: spawned.child,
             sock: spawned.reader,
-            pidfd: spawned.pidfd,
+            exit: spawned.exit,
         })));
         // Held until the worker's slot exists: the reader, which takes the parts first, must not
         // handle the worker's HELLO before the slot it belongs to is there.

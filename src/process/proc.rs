@@ -2,9 +2,7 @@
 //! described when it ends.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +10,7 @@ use super::marker::{Marker, WORKER_ENV};
 use super::outbox::Outbox;
 use super::port::Port;
 use super::ring::{self, Consumer, Mapping, Producer};
-use super::sys::{self, Stop};
+use super::sys::{self, Channel, ExitWatch, Stop};
 use crate::sync::lock;
 
 /// Why the parent signalled a worker (so its death is reported as what it was).
@@ -37,7 +35,7 @@ struct ProcState {
 
 pub(crate) struct WorkerProc {
     pub(crate) pid: u32,
-    sock: UnixStream,
+    sock: Channel,
     /// The frames for the worker, written into its task ring as it makes room (`outbox.rs`).
     out: Mutex<Outbox>,
     state: Mutex<ProcState>,
@@ -53,8 +51,8 @@ pub(crate) struct WorkerProc {
 pub(crate) struct Spawned {
     pub(crate) proc: WorkerProc,
     pub(crate) child: Child,
-    pub(crate) reader: UnixStream,
-    pub(crate) pidfd: Option<OwnedFd>,
+    pub(crate) reader: Channel,
+    pub(crate) exit: ExitWatch,
 }
 
 /// What the worker is told about its pool.
@@ -83,16 +81,14 @@ impl WorkerProc {
     /// and one end of a socket pair as its stdin.
     pub(crate) fn spawn(opts: SpawnOptions) -> io::Result<Spawned> {
         sys::keep_hook();
-        let (ours, theirs) = sys::channel()?; // both close-on-exec
-        let (map, memfd) = Mapping::create()?;
+        let (ours, theirs) = Channel::pair()?; // both close-on-exec
+        let (map, shm) = Mapping::create()?;
         let map = std::sync::Arc::new(map);
-        let lifeline = sys::lifeline()?;
         let marker = Marker::new(opts.frame_limit, opts.flags);
         let mut cmd = sys::worker_command(&worker_name());
-        cmd.env(WORKER_ENV, marker.encode())
-            .stdin(Stdio::from(theirs));
+        cmd.env(WORKER_ENV, marker.encode()).stdin(theirs);
         let child = super::spawner::spawn(cmd)?;
-        let pidfd = sys::exit_watch(child.id());
+        let exit = ExitWatch::new(child.id());
         let reader = match ours.try_clone() {
             Ok(r) => r,
             Err(e) => {
@@ -108,10 +104,8 @@ impl WorkerProc {
         // EPIPE): either way its reader sees it end without a HELLO, and the pool says why, as
         // for any copy that does not become a worker; a live one that somehow got nothing says
         // nothing and is stopped at the HELLO deadline.
-        let fds = [Some(memfd.as_raw_fd()), lifeline];
-        let fds: Vec<_> = fds.into_iter().flatten().collect();
-        let _ = sys::send_fds(ours.as_raw_fd(), &fds);
-        drop(memfd);
+        let _ = ours.send_start(&shm);
+        drop(shm);
         Ok(Spawned {
             proc: WorkerProc {
                 pid: child.id(),
@@ -126,7 +120,7 @@ impl WorkerProc {
             },
             child,
             reader,
-            pidfd,
+            exit,
         })
     }
 
@@ -147,10 +141,14 @@ impl WorkerProc {
     /// killed with a protocol error.
     pub(crate) fn flush(&self) {
         let mut out = lock(&self.out);
-        if let Err(corrupt) = out.flush(self.sock.as_raw_fd()) {
-            out.close();
-            drop(out);
-            self.signal(Stop::Kill, KillReason::Protocol(corrupt.to_string()));
+        match out.flush() {
+            Ok(f) if f.ring => self.sock.ring(),
+            Ok(_) => {}
+            Err(corrupt) => {
+                out.close();
+                drop(out);
+                self.signal(Stop::Kill, KillReason::Protocol(corrupt.to_string()));
+            }
         }
     }
 
@@ -173,14 +171,14 @@ impl WorkerProc {
 
     /// Closes the parent's writing end: the worker reads end-of-stream and exits.
     pub(crate) fn close(&self) {
-        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+        self.sock.close_write();
     }
 
     /// The worker is gone: nothing more is written to it, and the parent's end of the socket is
     /// shut both ways (a doorbell to a descendant that inherited the worker's end goes nowhere).
     pub(crate) fn disconnect(&self) {
         lock(&self.out).close();
-        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        self.sock.close();
     }
 
     /// Stops the worker `how` (unless the process was already reaped) and records why.

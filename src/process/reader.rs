@@ -1,7 +1,5 @@
 #![doc = include_str!("reader.md")]
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +7,15 @@ use std::time::Duration;
 use super::pool::Shared;
 use super::port::Next;
 use super::proc::{KillReason, WorkerProc};
-use super::sys::{self, Stop, Woke};
+use super::sys::{Channel, ExitWatch, Stop, Woke};
 use crate::remote::wire;
 
 /// What a reader thread owns.
 pub(crate) struct Parts {
     pub(crate) proc: Arc<WorkerProc>,
     pub(crate) child: Child,
-    pub(crate) sock: UnixStream,
-    pub(crate) pidfd: Option<OwnedFd>,
+    pub(crate) sock: Channel,
+    pub(crate) exit: ExitWatch,
 }
 
 /// How long a process that closed its socket may take to exit before it is killed.
@@ -28,10 +26,8 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
         proc,
         mut child,
         sock,
-        pidfd,
+        exit,
     } = parts;
-    let fd = sock.as_raw_fd();
-    let pidfd_raw = pidfd.as_ref().map(AsRawFd::as_raw_fd);
     let port = &proc.port;
     let mut exited = false;
     // The worker's end of the socket closed: what is left in the ring is all there will be.
@@ -47,9 +43,9 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
             Next::Sleep => {}
             Next::Done | Next::Broken => break,
         }
-        let woke = sys::wait(fd, pidfd_raw, proc.pid);
+        let woke = sock.wait_or_exit(&exit, proc.pid);
         port.woke();
-        closed = !sys::drain_doorbells(fd);
+        closed = !sock.drain();
         if let Woke::Exited = woke {
             exited = true;
             break;
@@ -59,13 +55,13 @@ pub(crate) fn read_loop(pool: Arc<Shared>, parts: Parts) {
     proc.disconnect();
     port.finish(&pool, &proc);
     drop(sock);
-    if !exited && !sys::wait_exit(pidfd_raw, proc.pid, EXIT_GRACE) {
+    if !exited && !exit.wait(proc.pid, EXIT_GRACE) {
         proc.signal(
             Stop::Kill,
             KillReason::Protocol("it closed its channel but did not exit".into()),
         );
     }
     let (status, reason) = proc.reap(&mut child);
-    drop(pidfd);
+    drop(exit);
     pool.on_exit(&proc, status, reason);
 }

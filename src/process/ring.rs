@@ -1,12 +1,11 @@
 #![doc = include_str!("ring.md")]
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::sys;
+use super::sys::{self, Channel, SharedMemory};
 
 /// Data bytes per ring.
 pub(crate) const CAPACITY: usize = 256 << 10;
@@ -57,26 +56,26 @@ unsafe impl Sync for Mapping {}
 impl Mapping {
     /// A fresh, zeroed mapping and its shared-memory object (close-on-exec), to hand to a
     /// worker.
-    pub(crate) fn create() -> io::Result<(Mapping, OwnedFd)> {
-        let fd = sys::shared_memory(MAP_LEN)?;
-        Ok((Mapping::map(fd.as_raw_fd())?, fd))
+    pub(crate) fn create() -> io::Result<(Mapping, SharedMemory)> {
+        let shm = SharedMemory::create(MAP_LEN)?;
+        Ok((Mapping::map(&shm)?, shm))
     }
 
     /// Maps a shared-memory object received from the parent, after checking its size.
-    pub(crate) fn open(fd: RawFd) -> io::Result<Mapping> {
-        let size = sys::size_of(fd)?;
+    pub(crate) fn open(shm: &SharedMemory) -> io::Result<Mapping> {
+        let size = shm.size()?;
         if size != MAP_LEN as u64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("the ring has {size} bytes, not {MAP_LEN}"),
             ));
         }
-        Mapping::map(fd)
+        Mapping::map(shm)
     }
 
-    fn map(fd: RawFd) -> io::Result<Mapping> {
+    fn map(shm: &SharedMemory) -> io::Result<Mapping> {
         Ok(Mapping {
-            ptr: sys::map_shared(fd, MAP_LEN)?,
+            ptr: shm.map(MAP_LEN)?,
             backing: Backing::Mapped,
         })
     }
@@ -406,14 +405,9 @@ impl Consumer {
 
 /// Writes all of `bytes` into `p`, ringing the reader when it sleeps; while the ring is full,
 /// waits for room (spinning, then napping up to a millisecond), calling `gone` at each step and
-/// giving up if it says the reader has gone. The worker writes its replies so: the parent, its
-/// reader, never stops reading. (The parent never waits for room: `outbox.rs`.)
-pub(crate) fn write_all(
-    p: &mut Producer,
-    mut bytes: &[u8],
-    sock: RawFd,
-    gone: impl Fn() -> bool,
-) -> io::Result<()> {
+/// giving up if the reader has gone (`ch` hung up). The worker writes its replies so: the
+/// parent, its reader, never stops reading. (The parent never waits for room: `outbox.rs`.)
+pub(crate) fn write_all(p: &mut Producer, mut bytes: &[u8], ch: &Channel) -> io::Result<()> {
     let mut step = 0u32;
     loop {
         let n = p.write_some(bytes)?;
@@ -421,13 +415,13 @@ pub(crate) fn write_all(
         if n > 0 {
             step = 0;
             if p.take_sleeper() {
-                sys::ring_doorbell(sock);
+                ch.ring();
             }
         }
         if bytes.is_empty() {
             return Ok(());
         }
-        if gone() {
+        if ch.hung_up() {
             return Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
                 "the other side of the ring is gone",

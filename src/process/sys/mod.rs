@@ -1,7 +1,9 @@
 //! The process engine's OS layer: the few verbs the engine speaks — start a worker, see it
 //! end, stop it, share memory with it, ring its doorbell, admit a peer, tie a worker's life to
-//! its parent's — each implemented per platform. The engine above holds no `libc` call and no
-//! `cfg` on the operating system; this module chooses the implementation.
+//! its parent's — each implemented per platform. The engine above holds no `libc` call, no
+//! descriptor and no `cfg` on the operating system: it holds a `Channel`, a `SharedMemory` and
+//! an `ExitWatch`, whose methods are the verbs (`unix/handles.rs`), and calls the few free
+//! functions below; this module chooses the implementation.
 //!
 //! | verb | Linux | portable Unix: macOS, the BSDs (Linux with `--cfg concurrent_futures_portable_unix`) |
 //! |---|---|---|

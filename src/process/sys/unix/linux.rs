@@ -44,7 +44,7 @@ pub(crate) fn lifeline() -> io::Result<Option<RawFd>> {
 /// Ties this worker's life to its parent's: `SIGKILL` when the thread that started it (the
 /// parent's spawner, which lives as long as the parent) ends. False if the parent is already
 /// gone (then the worker must exit).
-pub(crate) fn bind_to_parent(parent: u32, _lifeline: Option<OwnedFd>) -> bool {
+pub(crate) fn bind_to_parent(parent: u32, _lifeline: Option<super::Lifeline>) -> bool {
     // SAFETY: plain syscalls.
     unsafe {
         libc::prctl(

@@ -17,10 +17,13 @@ mod os;
 #[path = "portable.rs"]
 mod os;
 
+mod handles;
+
+pub(crate) use self::handles::{Channel, ExitWatch, Lifeline, SharedMemory};
 pub(crate) use self::os::{
-    bind_to_parent, exit_watch, facts, lifeline, name_worker, privileged, random_token,
-    shared_memory, worker_program, EXIT_POLL,
+    bind_to_parent, facts, lifeline, name_worker, privileged, random_token, worker_program,
 };
+use self::os::{exit_watch, shared_memory, EXIT_POLL};
 
 // ----- starting, stopping and reaping a worker ----------------------------------------------
 
@@ -123,7 +126,7 @@ pub(crate) enum Woke {
 
 /// Blocks until `sock` is readable (or closed) or process `pid` ended (`exit`: its
 /// [`exit_watch`], readable when it ends; without one, asked every [`EXIT_POLL`]).
-pub(crate) fn wait(sock: RawFd, exit: Option<RawFd>, pid: u32) -> Woke {
+fn wait(sock: RawFd, exit: Option<RawFd>, pid: u32) -> Woke {
     loop {
         let mut fds = [
             pollfd(sock, libc::POLLIN),
@@ -160,7 +163,7 @@ pub(crate) fn wait(sock: RawFd, exit: Option<RawFd>, pid: u32) -> Woke {
 }
 
 /// Waits up to `limit` for process `pid` to end; whether it did.
-pub(crate) fn wait_exit(exit: Option<RawFd>, pid: u32, limit: Duration) -> bool {
+fn wait_exit(exit: Option<RawFd>, pid: u32, limit: Duration) -> bool {
     let until = Instant::now() + limit;
     loop {
         if has_exited(pid) {
@@ -182,7 +185,7 @@ pub(crate) fn wait_exit(exit: Option<RawFd>, pid: u32, limit: Duration) -> bool 
 }
 
 /// Blocks until `sock` is readable; `Err` if it cannot poll.
-pub(crate) fn wait_readable(sock: RawFd) -> io::Result<()> {
+fn wait_readable(sock: RawFd) -> io::Result<()> {
     let mut p = pollfd(sock, libc::POLLIN);
     // SAFETY: one valid pollfd.
     let r = unsafe { libc::poll(&mut p, 1, -1) };
@@ -211,7 +214,7 @@ const NOSIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
 const NOSIGNAL: libc::c_int = 0;
 
 /// A connected pair of Unix sockets for the parent and a worker, both close-on-exec.
-pub(crate) fn channel() -> io::Result<(std::os::unix::net::UnixStream, OwnedFd)> {
+fn channel() -> io::Result<(std::os::unix::net::UnixStream, OwnedFd)> {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     #[cfg(target_vendor = "apple")]
     for fd in [ours.as_raw_fd(), theirs.as_raw_fd()] {
@@ -232,7 +235,7 @@ pub(crate) fn channel() -> io::Result<(std::os::unix::net::UnixStream, OwnedFd)>
 
 /// Rings the other side's doorbell: one byte on the socket. A full socket buffer already holds
 /// a ring, so `EAGAIN` is fine; a closed one is the other side's end, seen by its reader.
-pub(crate) fn ring_doorbell(sock: RawFd) {
+fn ring_doorbell(sock: RawFd) {
     let b = [0u8];
     // SAFETY: a valid one-byte buffer; `sock` is a socket the caller holds.
     unsafe { libc::send(sock, b.as_ptr().cast(), 1, NOSIGNAL | libc::MSG_DONTWAIT) };
@@ -240,7 +243,7 @@ pub(crate) fn ring_doorbell(sock: RawFd) {
 
 /// Takes every doorbell waiting on the socket; false at end-of-stream (the other side closed
 /// it, or is gone).
-pub(crate) fn drain_doorbells(sock: RawFd) -> bool {
+fn drain_doorbells(sock: RawFd) -> bool {
     let mut buf = [0u8; 64];
     loop {
         // SAFETY: a valid buffer of its length.
@@ -261,7 +264,7 @@ pub(crate) fn drain_doorbells(sock: RawFd) -> bool {
 }
 
 /// Whether `sock`'s other end has hung up (without blocking).
-pub(crate) fn hung_up(sock: RawFd) -> bool {
+fn hung_up(sock: RawFd) -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let events = libc::POLLRDHUP;
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -294,7 +297,7 @@ fn with_fd_msg<R>(byte: &mut [u8; 1], n: usize, f: impl FnOnce(&mut libc::msghdr
 }
 
 /// Sends `fds` (one or two) over the socket (`SCM_RIGHTS`), with one byte of payload.
-pub(crate) fn send_fds(sock: RawFd, fds: &[RawFd]) -> io::Result<()> {
+fn send_fds(sock: RawFd, fds: &[RawFd]) -> io::Result<()> {
     assert!(!fds.is_empty() && fds.len() <= MAX_FDS);
     let mut byte = [1u8];
     let len = std::mem::size_of_val(fds);
@@ -316,7 +319,7 @@ pub(crate) fn send_fds(sock: RawFd, fds: &[RawFd]) -> io::Result<()> {
 }
 
 /// Receives the descriptors sent by [`send_fds`] (blocking), each close-on-exec.
-pub(crate) fn recv_fds(sock: RawFd) -> io::Result<Vec<OwnedFd>> {
+fn recv_fds(sock: RawFd) -> io::Result<Vec<OwnedFd>> {
     let mut byte = [0u8];
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     let flags = libc::MSG_CMSG_CLOEXEC;
@@ -369,7 +372,7 @@ pub(crate) fn recv_fds(sock: RawFd) -> io::Result<Vec<OwnedFd>> {
 // ----- the rings' memory --------------------------------------------------------------------
 
 /// Maps `len` bytes of `fd` shared, read and write.
-pub(crate) fn map_shared(fd: RawFd, len: usize) -> io::Result<NonNull<u8>> {
+fn map_shared(fd: RawFd, len: usize) -> io::Result<NonNull<u8>> {
     // SAFETY: a new shared mapping of `len` bytes of a file the caller sized.
     let p = unsafe {
         libc::mmap(
@@ -414,7 +417,7 @@ pub(crate) unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
 }
 
 /// Sets the size of the shared-memory object `fd`.
-pub(crate) fn set_len(fd: RawFd, len: usize) -> io::Result<()> {
+fn set_len(fd: RawFd, len: usize) -> io::Result<()> {
     // SAFETY: plain syscall on the caller's descriptor.
     if unsafe { libc::ftruncate(fd, len as libc::off_t) } != 0 {
         return Err(io::Error::last_os_error());
@@ -423,7 +426,7 @@ pub(crate) fn set_len(fd: RawFd, len: usize) -> io::Result<()> {
 }
 
 /// The size of the object `fd` refers to.
-pub(crate) fn size_of(fd: RawFd) -> io::Result<u64> {
+fn size_of(fd: RawFd) -> io::Result<u64> {
     // SAFETY: `st` is a properly sized, zeroed structure for fstat to fill.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: plain syscall.
@@ -455,7 +458,7 @@ pub(crate) fn exit_now(code: i32) -> ! {
 
 /// The channel the parent passed as standard input, moved off fd 0 (close-on-exec), with
 /// `/dev/null` put in its place so that user code reading stdin cannot read the channel.
-pub(crate) fn take_channel() -> io::Result<OwnedFd> {
+fn take_channel() -> io::Result<OwnedFd> {
     // SAFETY: plain fd syscalls on fds this process owns: fd 0 is the socket the parent passed.
     let fd: RawFd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
     if fd < 0 {

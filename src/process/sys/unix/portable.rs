@@ -80,8 +80,8 @@ pub(crate) fn lifeline() -> io::Result<Option<RawFd>> {
 /// Ties this worker's life to its parent's: a thread waits for end-of-file on the lifeline and
 /// then ends the process at once. False if the parent is already gone, or there is no
 /// lifeline (then the worker must exit).
-pub(crate) fn bind_to_parent(parent: u32, lifeline: Option<OwnedFd>) -> bool {
-    let Some(lifeline) = lifeline else {
+pub(crate) fn bind_to_parent(parent: u32, lifeline: Option<super::Lifeline>) -> bool {
+    let Some(super::Lifeline(lifeline)) = lifeline else {
         return false;
     };
     let watch = std::thread::Builder::new()
