@@ -61,24 +61,7 @@ pub(crate) fn bind_to_parent(parent: u32, _lifeline: Option<super::Lifeline>) ->
 
 /// What admission needs: `AT_SECURE`, and the peer of standard input (`SO_PEERCRED`).
 pub(crate) fn facts() -> crate::process::marker::Facts {
-    super::common_facts(privileged(), peer_of_stdin)
-}
-
-/// `SO_PEERCRED` of standard input: `(pid, uid, gid)`.
-pub(super) fn peer_of_stdin() -> Option<(u32, u32, u32)> {
-    // SAFETY: `cred` is a local structure of the size getsockopt is told.
-    unsafe {
-        let mut cred: libc::ucred = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-        (libc::getsockopt(
-            0,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        ) == 0)
-            .then_some((cred.pid as u32, cred.uid, cred.gid))
-    }
+    super::common_facts(privileged(), super::peer_cred)
 }
 
 /// Whether this process runs with elevated privileges (`AT_SECURE`: setuid, setgid, file

@@ -498,6 +498,24 @@ fn stdin_socket() -> (bool, bool) {
     }
 }
 
+/// `SO_PEERCRED` of standard input: `(pid, uid, gid)` (Linux's call, on both of its paths).
+#[cfg(target_os = "linux")]
+fn peer_cred() -> Option<(u32, u32, u32)> {
+    // SAFETY: `cred` is a local structure of the size getsockopt is told.
+    unsafe {
+        let mut cred: libc::ucred = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        (libc::getsockopt(
+            0,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        ) == 0)
+            .then_some((cred.pid as u32, cred.uid, cred.gid))
+    }
+}
+
 /// This process's ids and parent, with what [`os`] says about privileges and the peer of
 /// standard input, as admission needs them.
 fn common_facts(

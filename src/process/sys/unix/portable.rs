@@ -156,19 +156,7 @@ fn peer_of_stdin() -> Option<(u32, u32, u32)> {
 /// Linux (with the switch): `SO_PEERCRED`, its only peer-credential call.
 #[cfg(target_os = "linux")]
 fn peer_of_stdin() -> Option<(u32, u32, u32)> {
-    // SAFETY: `cred` is a local structure of the size getsockopt is told.
-    unsafe {
-        let mut cred: libc::ucred = std::mem::zeroed();
-        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-        (libc::getsockopt(
-            0,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        ) == 0)
-            .then_some((cred.pid as u32, cred.uid, cred.gid))
-    }
+    super::peer_cred()
 }
 
 /// Any other Unix: no peer credentials, so no process is admitted as a worker.
