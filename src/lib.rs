@@ -89,6 +89,7 @@
 //! ([`design::scoped_tasks`]); O(n) waiting ([`design::waiting_on_many`]); and the process
 //! engine's in its module documentation.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
