@@ -5,16 +5,19 @@
 //! which runs callbacks) happens after it is released. Each event handler computes a [`Work`]
 //! list under the lock and carries it out afterwards.
 //!
-//! Each worker has at most one task in flight, so when a worker dies the parent knows exactly
-//! which task it was running: that task's future fails (with the pid and the signal or exit
-//! status), every other task stays queued, and a replacement is started if work remains.
+//! A worker runs one task at a time, with up to three more (`map` tasks) queued behind it in its
+//! ring, in the order the parent sent them; so when a worker dies the parent knows exactly
+//! which task it was running — the oldest unanswered one, if the worker had taken it from its
+//! ring: that task's future fails (with the pid and the signal or exit status), every other
+//! task goes back to the queue, and a replacement is started if work remains (`pool/exit.rs`).
+//! Stopping the pool is `pool/lifecycle.rs`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::proc::{describe, KillReason, SpawnOptions, WorkerProc};
+use super::proc::{KillReason, SpawnOptions, WorkerProc};
 use super::reader::{read_loop, Parts};
 use super::sys::Stop;
 use super::timers::Timers;
@@ -630,153 +633,6 @@ impl Shared {
         Ok(())
     }
 
-    pub(crate) fn on_exit(
-        &self,
-        proc: &Arc<WorkerProc>,
-        status: std::io::Result<std::process::ExitStatus>,
-        reason: Option<KillReason>,
-    ) {
-        let how = describe(&status);
-        let mut st = lock(&self.state);
-        let Some(i) = st.workers.iter().position(|s| Arc::ptr_eq(&s.proc, proc)) else {
-            return;
-        };
-        let mut slot = st.workers.swap_remove(i);
-        if slot.hello && !slot.retiring && !st.terminating {
-            self.stats.replaced(); // died serving: another starts when there is work
-        }
-        // The oldest unanswered task was running if the worker had taken it from its ring; the
-        // others never started: queue them again (they are marked running, so they run on
-        // another worker), unless the pool's workers are being terminated.
-        let mut running = slot.in_flight.pop_front();
-        let unstarted_too = matches!(reason, None | Some(KillReason::Terminated));
-        if running.is_some() && unstarted_too && !proc.took_oldest() {
-            let e = running.take().expect("checked");
-            if e.timeout.is_some() {
-                self.timers.remove(e.id); // its clock starts again when it is sent again
-            }
-            slot.in_flight.push_front(e);
-        }
-        let mut unstarted = Vec::new();
-        for e in slot.in_flight.drain(..).rev() {
-            if st.terminating {
-                unstarted.push(e.done);
-            } else {
-                st.pending.push_front(e);
-            }
-        }
-        let mut broken = None;
-        if !slot.hello && !slot.retiring && matches!(reason, None | Some(KillReason::NoHello(_))) {
-            // It never became a worker: no task was sent to it, and none is lost.
-            st.start_failures += 1;
-            if !st.ever_ready || st.start_failures >= START_FAILURES {
-                let how = match &reason {
-                    Some(KillReason::NoHello(limit)) => {
-                        format!("did not start serving within {limit:?} and was killed")
-                    }
-                    _ => how.clone(),
-                };
-                broken = Some(cannot_start(proc.pid, &how));
-            }
-        } else if slot.initializing && !slot.retiring && reason.is_none() {
-            broken = Some(format!(
-                "worker process {} died while running the initializer: {how}",
-                proc.pid
-            ));
-        }
-        if let Some(cause) = &broken {
-            // No replacement: the pool is about to break.
-            mark_broken(&mut st, cause);
-        }
-        let mut work = self.pump(&mut st);
-        for d in unstarted {
-            self.stats.finished(false);
-            work.finish.push((d, Err(terminated_before_start())));
-        }
-        self.changed.notify_all();
-        drop(st);
-        if let Some(mut entry) = running {
-            if entry.timeout.is_some() {
-                self.timers.remove(entry.id);
-            }
-            // A worker that died under its task from outside (a crash, the OOM killer, a
-            // signal) is not the task's fault, or may not be: run it again if it may be retried.
-            // (A time limit, a kill or a terminate is the parent's own doing: never retried.)
-            if reason.is_none() && entry.retries_left > 0 {
-                entry.retries_left -= 1;
-                entry.attempts.push(format!("worker {} {how}", proc.pid));
-                // This attempt's span ends here (the next attempt opens its own).
-                if let Some(r) = entry.running.take() {
-                    r.finish("failed");
-                }
-                let mut st = lock(&self.state);
-                if !st.terminating && st.broken.is_none() {
-                    st.pending.push_front(entry);
-                    let more = self.pump(&mut st);
-                    drop(st);
-                    self.execute(work);
-                    self.execute(more);
-                    if let Some(cause) = broken {
-                        self.break_pool(cause);
-                    }
-                    self.stop_timers_if_finished();
-                    return;
-                }
-                drop(st);
-            }
-            let how = if entry.attempts.is_empty() {
-                how
-            } else {
-                format!(
-                    "{how} (attempt {} of {}; before: {})",
-                    entry.attempts.len() + 1,
-                    entry.attempts.len() + 1,
-                    entry.attempts.join("; ")
-                )
-            };
-            let err = match reason {
-                Some(KillReason::Timeout(limit)) => TaskError::TaskTimedOut { limit },
-                Some(KillReason::Killed) => TaskError::WorkerDied {
-                    pid: proc.pid,
-                    how: format!("stopped on request ({how})"),
-                    host: None,
-                },
-                Some(KillReason::Terminated) => TaskError::WorkerDied {
-                    pid: proc.pid,
-                    how: format!("terminated with the pool ({how})"),
-                    host: None,
-                },
-                Some(KillReason::Protocol(why)) => TaskError::WorkerDied {
-                    pid: proc.pid,
-                    how: format!("killed after a protocol error: {why} ({how})"),
-                    host: None,
-                },
-                // Never given a task: not reached.
-                Some(KillReason::NoHello(limit)) => TaskError::WorkerDied {
-                    pid: proc.pid,
-                    how: format!("it did not start serving within {limit:?} ({how})"),
-                    host: None,
-                },
-                None => TaskError::WorkerDied {
-                    pid: proc.pid,
-                    how,
-                    host: None,
-                },
-            };
-            self.stats.finished(false);
-            if let Some(r) = entry.running.take() {
-                r.finish("failed");
-            }
-            work.finish.push((entry.done, Err(err)));
-        }
-        self.execute(work);
-        if let Some(cause) = broken {
-            self.break_pool(cause);
-        }
-        // Checked after the callbacks ran: one of them may have shut the pool down.
-        self.stop_timers_if_finished();
-    }
-
     /// Stops the timer thread once the pool is shut down and has nothing left (`wait_idle`
     /// does too, but returns at once when called on one of the pool's own reader threads).
     fn stop_timers_if_finished(&self) {
@@ -881,6 +737,6 @@ fn task_name(frame: &[u8]) -> &str {
         .map_or("?", |c| c.name)
 }
 
+mod exit;
 mod lifecycle;
-use super::proc::cannot_start;
 use lifecycle::terminated_before_start;
