@@ -42,13 +42,17 @@ pub enum TaskError {
         /// What broke it.
         cause: String,
     },
-    /// A timed wait ([`Future::result_timeout`](crate::Future::result_timeout), a `map` with a
-    /// timeout) gave up. The future itself is unaffected and can be waited on again.
+    /// The *caller's* wait ran out: a timed wait ([`Future::result_timeout`](crate::Future::result_timeout),
+    /// a `map` with a timeout) gave up. The task itself is unaffected: it may still be running,
+    /// and the future can be waited on again. Not to be confused with
+    /// [`TaskTimedOut`](Self::TaskTimedOut), the *task's* own limit.
     Timeout {
         /// How long the wait lasted.
         waited: Duration,
     },
-    /// The task ran past its own deadline and was stopped (process engine).
+    /// The *task's* own limit ran out (`task_timeout`, `submit_fn_with_timeout`): it ran past
+    /// its deadline and was stopped, and this is its final outcome (process and cluster
+    /// engines). Not to be confused with [`Timeout`](Self::Timeout), the caller's wait.
     TaskTimedOut {
         /// The deadline the task was given.
         limit: Duration,
@@ -351,6 +355,7 @@ impl std::error::Error for TaskError {}
 /// let task = err.into_inner();
 /// assert_eq!(task(), 42); // nothing is lost
 /// ```
+#[non_exhaustive]
 pub enum SubmitError<T> {
     /// The executor was shut down.
     Shutdown(T),
@@ -586,3 +591,132 @@ impl fmt::Display for AsCompletedTimeout {
 }
 
 impl std::error::Error for AsCompletedTimeout {}
+
+#[cfg(all(unix, feature = "process"))]
+pub use self::remote::RemoteError;
+
+/// The error a task's worker sends back (process and cluster engines).
+#[cfg(all(unix, feature = "process"))]
+mod remote {
+    /// An error raised while running a task in a worker, as it travels back to the parent.
+    /// The parent turns it into the future's [`TaskError`](crate::TaskError).
+    ///
+    /// ```
+    /// use concurrent_futures::{process::RemoteError, TaskError};
+    /// let err = TaskError::from(RemoteError::Panicked {
+    ///     message: "index out of bounds".into(),
+    ///     location: Some("src/lib.rs:7:5".into()),
+    ///     backtrace: None,
+    /// });
+    /// assert_eq!(err.panic_message(), Some("index out of bounds"));
+    /// assert_eq!(err.panic_location(), Some("src/lib.rs:7:5"));
+    /// let err = TaskError::from(RemoteError::BadArgument("unexpected end of input".into()));
+    /// assert!(err.is_serialization());
+    /// ```
+    #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    #[non_exhaustive]
+    pub enum RemoteError {
+        /// The function (or the argument's `Deserialize`, or the result's `Serialize`) panicked.
+        Panicked {
+            /// The panic message.
+            message: String,
+            /// `file:line:column` of the panic.
+            location: Option<String>,
+            /// The worker's backtrace, when `RUST_BACKTRACE` asked for one.
+            backtrace: Option<String>,
+        },
+        /// No function of that name is registered in the worker.
+        UnknownFunction(String),
+        /// The argument did not decode.
+        BadArgument(String),
+        /// The result did not encode (or exceeded the frame limit).
+        BadResult(String),
+        /// The task failed where it ran, and the error is relayed as it was (a cluster engine's
+        /// worker rank relays what its local worker process reported: a death, a time limit).
+        Failed(crate::TaskError),
+    }
+
+    impl RemoteError {
+        /// Shortens every message so that the error's encoding fits in `max` bytes (a long panic
+        /// message must not make the reply too large to send), marking what was cut.
+        pub(crate) fn truncate_to(&mut self, max: usize) {
+            let fields: Vec<&mut String> = match self {
+                RemoteError::Panicked {
+                    message,
+                    location,
+                    backtrace,
+                } => {
+                    let mut v = vec![message];
+                    v.extend(location.as_mut());
+                    v.extend(backtrace.as_mut());
+                    v
+                }
+                RemoteError::UnknownFunction(m)
+                | RemoteError::BadArgument(m)
+                | RemoteError::BadResult(m) => vec![m],
+                RemoteError::Failed(e) => match e {
+                    crate::TaskError::Panicked { message, .. }
+                    | crate::TaskError::Serialization { message }
+                    | crate::TaskError::BrokenExecutor { cause: message }
+                    | crate::TaskError::WorkerDied { how: message, .. } => vec![message],
+                    _ => vec![],
+                },
+            };
+            if fields.is_empty() {
+                return;
+            }
+            // Room for the enum tag, the options and the length prefixes, then an equal share each.
+            let share = max.saturating_sub(24) / fields.len();
+            for f in fields {
+                truncate_string(f, share);
+            }
+        }
+    }
+
+    /// Cuts `s` to at most `max` bytes (on a character boundary), ending it with a marker.
+    fn truncate_string(s: &mut String, max: usize) {
+        if s.len() <= max {
+            return;
+        }
+        let cut = s.len();
+        let marker_room = 40;
+        let mut keep = max.saturating_sub(marker_room);
+        while !s.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        s.truncate(keep);
+        let marker = format!(" [… {} bytes cut]", cut - keep);
+        if s.len() + marker.len() <= max {
+            s.push_str(&marker);
+        }
+    }
+
+    impl From<RemoteError> for crate::TaskError {
+        fn from(e: RemoteError) -> Self {
+            use crate::TaskError;
+            match e {
+                RemoteError::Panicked {
+                    message,
+                    location,
+                    backtrace,
+                } => TaskError::Panicked {
+                    message,
+                    location,
+                    backtrace,
+                },
+                RemoteError::UnknownFunction(name) => TaskError::Serialization {
+                    message: format!(
+                        "no function named `{name}` is registered in the worker process"
+                    ),
+                },
+                RemoteError::BadArgument(m) => TaskError::Serialization {
+                    message: format!("the worker could not decode the argument: {m}"),
+                },
+                RemoteError::BadResult(m) => TaskError::Serialization {
+                    message: format!("the worker could not encode the result: {m}"),
+                },
+                RemoteError::Failed(e) => e,
+            }
+        }
+    }
+}

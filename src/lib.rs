@@ -2,8 +2,10 @@
 //!
 //! One API — `submit`, `map`, `shutdown`, a [`Future`] with `result`/`exception`/`cancel`/
 //! `done`/`add_done_callback`, [`as_completed`] and [`wait`] — over interchangeable engines:
-//! [`ThreadPoolExecutor`] for I/O-bound work, and a process engine for CPU-bound work, both
-//! behind the [`Executor`] trait.
+//! [`ThreadPoolExecutor`] for I/O-bound work, a process engine for CPU-bound work
+//! (`ProcessPoolExecutor`, the default `process` feature, on Unix), and a cluster engine over
+//! the ranks of an MPI job (`MpiPoolExecutor`, the `mpi` feature), all three behind the
+//! [`Executor`] trait.
 //!
 //! Where Rust can do better than Python, it does: a task's panic is a value in its future;
 //! a task may wait on a task it submitted to its own full pool without deadlocking;

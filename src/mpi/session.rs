@@ -31,14 +31,6 @@ fn deliver(session: &Weak<Session>, rank: i32, bytes: Vec<u8>) {
 /// A future to complete, with its outcome.
 type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
 
-/// The registered name in a `CALL` frame (for a task's span).
-#[cfg(feature = "tracing")]
-fn call_name(call: &[u8]) -> &str {
-    call.get(crate::remote::wire::HEADER..)
-        .and_then(|b| crate::remote::wire::parse_call(b).ok())
-        .map_or("?", |c| c.name)
-}
-
 /// How long a new pool waits for its worker ranks to say they are ready.
 pub(crate) const READY_WAIT: Duration = Duration::from_secs(120);
 
@@ -328,7 +320,11 @@ impl Session {
             let e = Entry {
                 sent: Some(Instant::now()),
                 #[cfg(feature = "tracing")]
-                running: Some(e.origin.start("cluster", call_name(&e.call), rank as u64)),
+                running: Some(e.origin.start(
+                    "cluster",
+                    crate::remote::wire::call_name(&e.call),
+                    rank as u64,
+                )),
                 ..e
             };
             st.ranks[rank as usize].in_flight.insert(e.id, e);

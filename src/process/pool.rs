@@ -314,7 +314,8 @@ impl Shared {
                     #[cfg(feature = "tracing")]
                     let e = {
                         let (mut e, pid) = (e, slot.proc.pid as u64);
-                        e.running = Some(e.origin.start("processes", task_name(&e.frame), pid));
+                        e.running =
+                            Some(e.origin.start("processes", wire::call_name(&e.frame), pid));
                         e
                     };
                     let timeout = e.timeout;
@@ -726,15 +727,6 @@ fn mark_broken(st: &mut State, cause: &str) {
         log::error!("process pool broken: {cause}");
         st.broken = Some(cause.to_owned());
     }
-}
-
-/// The registered name in a `CALL` frame (for a task's span).
-#[cfg(feature = "tracing")]
-fn task_name(frame: &[u8]) -> &str {
-    frame
-        .get(wire::HEADER..)
-        .and_then(|b| wire::parse_call(b).ok())
-        .map_or("?", |c| c.name)
 }
 
 mod exit;

@@ -364,6 +364,15 @@ pub fn check_decoder(bytes: &[u8], limit: usize) {
     let _ = parse_call(bytes);
 }
 
+/// The registered name in a `CALL` frame, or `?` (for a task's span, on both engines).
+#[cfg(feature = "tracing")]
+pub(crate) fn call_name(frame: &[u8]) -> &str {
+    frame
+        .get(HEADER..)
+        .and_then(|b| parse_call(b).ok())
+        .map_or("?", |c| c.name)
+}
+
 /// How long a reader spins on its ring (`process/ring.rs`) before blocking on its socket: a reply
 /// or a next task that arrives within this window is picked up without the sleep/wake-up pair of
 /// a blocking wait, which on an otherwise idle machine costs tens of microseconds (CPU
