@@ -679,13 +679,22 @@ impl Shared {
     /// may still answer before the signal lands, and then the next one would be the one the
     /// worker dies in.
     fn doom(slot: &mut Slot, pending: &mut VecDeque<Entry>, signal: Stop, reason: KillReason) {
-        slot.retiring = true;
-        slot.killed = true;
-        slot.proc.clear_outbox();
         while slot.in_flight.len() > 1 {
             let e = slot.in_flight.pop_back().expect("len > 1");
             pending.push_front(e);
         }
+        Self::stop_worker(slot, signal, reason);
+    }
+
+    /// Signals a worker the parent wants gone, under the state lock, leaving its tasks where
+    /// they are: when the pool's workers are terminated every task in a worker ends, and which
+    /// of them had begun is known only once the worker has ended, its last replies read and its
+    /// ring's `head` final (`pool/exit.rs`) — the parent may not yet have read a reply the worker
+    /// sent before it began the next task.
+    fn stop_worker(slot: &mut Slot, signal: Stop, reason: KillReason) {
+        slot.retiring = true;
+        slot.killed = true;
+        slot.proc.clear_outbox();
         slot.proc.signal(signal, reason);
     }
 

@@ -42,9 +42,10 @@ impl Shared {
             let st = &mut *st;
             st.terminating = true;
             for s in st.workers.iter_mut() {
-                Self::doom(s, &mut st.pending, signal, KillReason::Terminated);
+                Self::stop_worker(s, signal, KillReason::Terminated);
             }
-            // What `doom` took back was sent but never started: it fails.
+            // Sent to a worker that died before (marked running) and queued again: it never
+            // started, and fails; the rest never left the parent, and is cancelled.
             st.pending.drain(..).map(|e| e.done).collect()
         };
         for c in unstarted {
