@@ -226,12 +226,7 @@ fn write_to_channel((bytes, tail): (Vec<u8>, u64)) -> u32 {
     use std::sync::atomic::{AtomicU64, Ordering};
     const CAPACITY: usize = 256 << 10;
     const HEADER: usize = 192;
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    let line = maps
-        .lines()
-        .find(|l| l.contains("concurrent-futures-ring") || l.contains("/cf-ring-"))
-        .expect("the worker's ring mapping");
-    let start = usize::from_str_radix(line.split('-').next().unwrap(), 16).unwrap();
+    let start = util::ring_mapping();
     let ring = start + HEADER + CAPACITY; // the second ring: worker → parent
                                           // SAFETY: the worker's own live mapping of the rings; the task runs on the thread that
                                           // writes replies, so nothing else writes this ring meanwhile.

@@ -66,12 +66,7 @@ fn pid_of(_: ()) -> u32 {
 fn scribble_task_head(ahead: bool) -> u32 {
     use std::sync::atomic::{AtomicU64, Ordering};
     const CAPACITY: u64 = 256 << 10;
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    let line = maps
-        .lines()
-        .find(|l| l.contains("concurrent-futures-ring") || l.contains("/cf-ring-"))
-        .expect("the worker's ring mapping");
-    let start = usize::from_str_radix(line.split('-').next().unwrap(), 16).unwrap();
+    let start = util::ring_mapping();
     // SAFETY: the worker's own live mapping; the first ring (parent → worker) starts with
     // `tail` at offset 0 and `head` at 64, both 64-aligned u64s.
     let (tail, head) = unsafe {

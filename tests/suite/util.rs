@@ -285,3 +285,15 @@ pub fn threads_named(prefix: &str) -> Vec<String> {
     }
     out
 }
+
+/// Where this worker process's shared-memory rings are mapped (Linux: read from
+/// `/proc/self/maps`; the memfd's name on the Linux path, the `shm_open` name on the portable
+/// one). For tasks that scribble on their own worker's rings.
+pub fn ring_mapping() -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let line = maps
+        .lines()
+        .find(|l| l.contains("concurrent-futures-ring") || l.contains("/cf-ring-"))
+        .expect("the worker's ring mapping");
+    usize::from_str_radix(line.split('-').next().unwrap(), 16).unwrap()
+}
