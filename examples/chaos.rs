@@ -26,7 +26,7 @@
 //! must run exactly once, every wait has a time limit (a watchdog aborts the run if nothing
 //! progresses for 60 s), and at the end, with every executor dropped, no thread, child process
 //! or file descriptor may be left over. The process-wide `concurrent-futures-spawner` thread
-//! (`process::spawner::THREAD_NAME`), started by the first process pool, lives as long as the
+//! (`__private::SPAWNER_THREAD`), started by the first process pool, lives as long as the
 //! program by design and is not counted; every pool's `ProcessPoolExecutor-callbacks` and
 //! `-timers` threads must be gone. Lingering grandchildren are not the pool's responsibility:
 //! each records its pid in a per-run temporary directory, and the runner `SIGKILL`s them (they
@@ -69,7 +69,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 #[cfg(unix)]
-use concurrent_futures::process::{spawner, DEFAULT_TERMINATE_GRACE};
+use concurrent_futures::__private::SPAWNER_THREAD;
+use concurrent_futures::process::DEFAULT_TERMINATE_GRACE;
 #[cfg(unix)]
 use concurrent_futures::{
     as_completed_timeout, wait, Future, ProcessPoolExecutor, ReturnWhen, TaskError,
@@ -1153,7 +1154,7 @@ fn thread_count(spawner: Option<u32>) -> usize {
 /// The tid of the process engine's spawner thread, if it runs.
 #[cfg(unix)]
 fn spawner_tid() -> Option<u32> {
-    let name = &spawner::THREAD_NAME[..spawner::THREAD_NAME.len().min(15)];
+    let name = &SPAWNER_THREAD[..SPAWNER_THREAD.len().min(15)];
     procfs::threads()
         .into_iter()
         .find(|(_, comm)| comm == name)

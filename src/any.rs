@@ -6,9 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{BuildError, SubmitError};
-use crate::executor::{Executor, MapOptions, Payload, TaskFn};
+use crate::executor::{Executor, Payload, TaskFn};
 use crate::future::Future;
-use crate::map::Map;
+use crate::map::{Map, MapOptions};
 #[cfg(feature = "mpi")]
 use crate::mpi::MpiPoolExecutor;
 #[cfg(all(unix, feature = "process"))]

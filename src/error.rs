@@ -602,7 +602,7 @@ mod remote {
     /// The parent turns it into the future's [`TaskError`](crate::TaskError).
     ///
     /// ```
-    /// use concurrent_futures::{process::RemoteError, TaskError};
+    /// use concurrent_futures::{__private::RemoteError, TaskError};
     /// let err = TaskError::from(RemoteError::Panicked {
     ///     message: "index out of bounds".into(),
     ///     location: Some("src/lib.rs:7:5".into()),

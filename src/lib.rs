@@ -95,9 +95,21 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+/// What the [`register!`] macro expands to, and what the crate's own tests, fuzz targets and
+/// benchmarks reach inside (the frame format, the codec, the ring checks). Not part of the API:
+/// anything here may change in any release.
 #[cfg(all(unix, feature = "process"))]
 #[doc(hidden)]
-pub use crate::remote::__private;
+pub mod __private {
+    pub use crate::process::outbox::check_producer as check_ring_producer;
+    pub use crate::process::ring::check_consumer as check_ring_consumer;
+    pub use crate::process::spawner::THREAD_NAME as SPAWNER_THREAD;
+    pub use crate::remote::registry::{
+        registered_name, Entry, Registration, RemoteError, Typed, REGISTRY,
+    };
+    pub use crate::remote::{codec, wire};
+    pub use linkme;
+}
 
 /// The README's code blocks, compiled and run as doc-tests.
 #[cfg(doctest)]
@@ -115,7 +127,7 @@ pub mod mpi;
 #[cfg(all(unix, feature = "process"))]
 pub mod process;
 #[cfg(all(unix, feature = "process"))]
-pub mod remote;
+mod remote;
 mod stats;
 mod sync;
 mod thread;
@@ -144,9 +156,9 @@ pub use serde;
 
 pub use crate::any::{AnyExecutor, Engine};
 pub use crate::error::{AsCompletedTimeout, BuildError, SubmitError, TaskError};
-pub use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
+pub use crate::executor::{Executor, Payload, SubmitOptions, TaskFn};
 pub use crate::future::{Future, FutureState, InvalidState, Promise};
-pub use crate::map::{Map, MapUnordered};
+pub use crate::map::{Map, MapOptions, MapUnordered};
 #[cfg(feature = "mpi")]
 pub use crate::mpi::{MpiPoolBuilder, MpiPoolExecutor};
 #[cfg(all(unix, feature = "process"))]

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use concurrent_futures::process::wire;
+use concurrent_futures::__private::wire;
 use concurrent_futures::{register, Future, ProcessPoolExecutor, SubmitError, TaskError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -322,7 +322,7 @@ register!(
 
 /// The name `square` travels under (what `register!` records).
 fn square_name() -> &'static str {
-    concurrent_futures::process::registered_name(square).expect("registered")
+    concurrent_futures::__private::registered_name(square).expect("registered")
 }
 
 // ----- helpers -------------------------------------------------------------------------------
@@ -946,19 +946,19 @@ fn raw<R: concurrent_futures::Payload>(
 fn raw_well_formed_frame_runs() {
     let _w = watchdog("raw_well_formed_frame_runs");
     let pool = pool(1);
-    let arg = concurrent_futures::process::codec::encode(&7u64).unwrap();
+    let arg = concurrent_futures::__private::codec::encode(&7u64).unwrap();
     let r: Result<u64, _> = raw(&pool, |id| call_frame(id, square_name(), 0, &arg));
     assert_eq!(r, Ok(49));
-    let batch = concurrent_futures::process::codec::encode(&vec![2u64, 3]).unwrap();
+    let batch = concurrent_futures::__private::codec::encode(&vec![2u64, 3]).unwrap();
     // A batch reply holds each item's result encoded on its own.
-    type Items = Vec<Result<Vec<u8>, concurrent_futures::process::RemoteError>>;
+    type Items = Vec<Result<Vec<u8>, concurrent_futures::__private::RemoteError>>;
     let r: Result<Items, _> = raw(&pool, |id| {
         call_frame(id, square_name(), wire::FLAG_BATCH, &batch)
     });
     let items: Vec<u64> = r
         .unwrap()
         .into_iter()
-        .map(|b| concurrent_futures::process::codec::decode(&b.unwrap()).unwrap())
+        .map(|b| concurrent_futures::__private::codec::decode(&b.unwrap()).unwrap())
         .collect();
     assert_eq!(items, [4, 9]);
 }
@@ -1144,7 +1144,7 @@ fn corrupt_replies_kill_the_worker_with_a_protocol_error() {
     let pool = pool(1);
     let ok_frame = |kind: u8, id: u64| {
         let mut f = wire::begin(kind, id, None);
-        f.extend_from_slice(&concurrent_futures::process::codec::encode(&1u32).unwrap());
+        f.extend_from_slice(&concurrent_futures::__private::codec::encode(&1u32).unwrap());
         wire::finish(&mut f, 1 << 20).unwrap();
         f
     };

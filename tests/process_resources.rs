@@ -343,12 +343,12 @@ fn payload_of_100_mb_both_ways() {
 
 /// The name `echo` travels under.
 fn echo_name() -> &'static str {
-    concurrent_futures::process::registered_name(echo).expect("registered")
+    concurrent_futures::__private::registered_name(echo).expect("registered")
 }
 
 /// How many bytes `n` bytes take encoded (a varint length, then the bytes).
 fn encoded_len(n: usize) -> usize {
-    concurrent_futures::process::codec::encode(&(n as u64))
+    concurrent_futures::__private::codec::encode(&(n as u64))
         .unwrap()
         .len()
         + n

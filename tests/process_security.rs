@@ -20,7 +20,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use concurrent_futures::process::wire;
+use concurrent_futures::__private::wire;
 use concurrent_futures::{register, ProcessPoolExecutor};
 
 const MODE: &str = "CF_SECURITY_HELPER";

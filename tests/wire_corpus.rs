@@ -5,7 +5,7 @@
 
 #![cfg(all(unix, feature = "process"))]
 
-use concurrent_futures::process::wire;
+use concurrent_futures::__private::wire;
 
 #[test]
 fn corpus_replays_cleanly() {
@@ -27,7 +27,7 @@ fn ring_corpus_replays_cleanly() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("the corpus directory exists") {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        concurrent_futures::process::check_ring_consumer(&bytes);
+        concurrent_futures::__private::check_ring_consumer(&bytes);
         n += 1;
     }
     assert!(n >= 10, "corpus has {n} inputs");
@@ -41,7 +41,7 @@ fn task_ring_corpus_replays_cleanly() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("the corpus directory exists") {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        concurrent_futures::process::check_ring_producer(&bytes);
+        concurrent_futures::__private::check_ring_producer(&bytes);
         n += 1;
     }
     assert!(n >= 10, "corpus has {n} inputs");

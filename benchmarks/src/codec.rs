@@ -3,7 +3,7 @@
 //! postcard (`to_allocvec` / `from_bytes`), MessagePack (rmp-serde `to_vec`: structs as arrays,
 //! no field names / `from_slice`), CBOR (ciborium `into_writer` into a `Vec` / `from_reader`),
 //! bitcode through serde (`serialize` / `deserialize`) and, for reference, JSON (serde_json
-//! `to_vec` / `from_slice`), and the crate's own codec (`concurrent_futures::process::codec`
+//! `to_vec` / `from_slice`), and the crate's own codec (`concurrent_futures::__private::codec`
 //! `encode` / `decode`: postcard as the process engine calls it, with its error handling), to
 //! show what the crate adds to postcard. Payloads:
 //! - a small struct `Small { id: u64, name: String /* 12 chars */, score: f64, tags: Vec<u32>
@@ -23,7 +23,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use concurrent_futures::process::codec;
+use concurrent_futures::__private::codec;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -39,6 +39,8 @@ mod primes;
 #[cfg(unix)]
 mod process;
 #[cfg(unix)]
+mod procspawn_peer;
+#[cfg(unix)]
 mod python;
 #[cfg(unix)]
 mod report;
@@ -136,7 +138,7 @@ const GROUPS: &[Group] = &[
         name: "process",
         about: "process engine: round trip vs. a raw pipe, map throughput, start-up, speed-up",
         run: process::run,
-        child: None,
+        child: Some(process::child),
     },
     Group {
         name: "codec",
@@ -180,6 +182,8 @@ fn main() {
 
 #[cfg(unix)]
 fn main() {
+    // A procspawn worker (the process group's peer) runs its function here and exits.
+    procspawn::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("__child") => std::process::exit(child(&args[1..])),

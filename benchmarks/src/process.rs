@@ -10,7 +10,9 @@
 //! - CPU-bound speed-up: prime counting below 2,000,000 in ranges of 10,000, sequential vs.
 //!   `map` on 2 worker processes;
 //! - start-up: time from `ProcessPoolExecutor::new()` to the first result (a fresh pool each
-//!   time, 10 pools; Python the same).
+//!   time, 10 pools; Python the same);
+//! - procspawn's `Pool`, the Rust peer, in the same run: round trip, throughput in batches, and
+//!   what 50,000 tasks queued at once do to each engine (`procspawn_peer.rs`).
 //!
 //! Reported: medians over the repetitions (and over the samples within one), the smallest
 //! repetition's median beside it, with ratios to the limits and the targets.
@@ -20,6 +22,7 @@ use std::time::Instant;
 use concurrent_futures::{register, Executor, MapOptions, ProcessPoolExecutor};
 
 use crate::measure::{median, percentile};
+use crate::procspawn_peer;
 use crate::report::{num, repetitions, Section, Table};
 use crate::{python, Config};
 
@@ -167,6 +170,44 @@ fn py(cfg: &Config, args: &[&str]) -> Result<Vec<f64>, String> {
     })
 }
 
+/// `bench __child process queued ENGINE N` (`procspawn_peer.rs`).
+pub fn child(args: &[String]) -> Result<String, String> {
+    procspawn_peer::queued_child(args)
+}
+
+/// Many tasks queued at once on each engine, each in a process of its own with a deadline.
+fn queued_table(cfg: &Config) -> Table {
+    let n = if cfg.quick { 5_000 } else { 50_000 };
+    let limit = std::time::Duration::from_secs(120);
+    let mut files = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct it is given.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) };
+    let title = format!(
+        "{} tasks submitted at once, then every result (open-file limit {})",
+        num(n as f64, 0),
+        num(files.rlim_cur as f64, 0)
+    );
+    let mut t = Table::new(&[&title, "outcome"]);
+    for (engine, label) in [
+        ("ours", "concurrent-futures ProcessPoolExecutor"),
+        ("procspawn", "procspawn 1.0 Pool"),
+    ] {
+        let outcome = match procspawn_peer::queued(engine, n, limit) {
+            Ok(secs) => format!(
+                "all done in {secs:.2} s ({} tasks/s)",
+                num(n as f64 / secs, 0)
+            ),
+            Err(e) => format!("failed: {e}"),
+        };
+        eprintln!("process: {n} queued, {label}: {outcome}");
+        t.row(vec![label.into(), outcome]);
+    }
+    t
+}
+
 pub fn run(cfg: &Config) -> Section {
     let reps = cfg.reps(3, 1);
     let (iters, warmup) = if cfg.quick {
@@ -193,6 +234,8 @@ pub fn run(cfg: &Config) -> Section {
     let mut py_rt: Result<Vec<f64>, String> = Ok(Vec::new());
     let (mut m1, mut m100, mut py_m1, mut py_m100) = (vec![], vec![], Ok(vec![]), Ok(vec![]));
     let mut m100_trait = vec![];
+    let (mut ps_rt, mut ps_batches) = (Vec::new(), Vec::new());
+    let ps_items = if cfg.quick { 2_000 } else { 20_000 };
     let (mut first, mut py_first) = (Vec::new(), Ok(Vec::new()));
     let mut speedups = Vec::new();
     let mut seq_s = Vec::new();
@@ -229,6 +272,11 @@ pub fn run(cfg: &Config) -> Section {
             ),
             median,
         );
+        ps_rt.push(median(&procspawn_peer::round_trips(
+            warmup / 10,
+            iters / 10,
+        )));
+        ps_batches.push(procspawn_peer::batches(ps_items));
         m1.push(our_map(c1, 1));
         m100.push(our_map(c100, 100));
         m100_trait.push(our_map_on(&pool(), c100, 100, true));
@@ -318,6 +366,11 @@ pub fn run(cfg: &Config) -> Section {
         ours_m,
         num(min(&ours_rt.0) / 1e3, 2),
     );
+    row(
+        "procspawn 1.0 Pool (a tenth as many)",
+        median(&ps_rt),
+        num(min(&ps_rt) / 1e3, 1),
+    );
     match &py_rt {
         Ok(v) if !v.is_empty() => row(
             "Python ProcessPoolExecutor (fork)",
@@ -336,24 +389,32 @@ pub fn run(cfg: &Config) -> Section {
     let mut t2 = Table::new(&[
         "map throughput",
         "concurrent-futures",
+        "procspawn 1.0",
         "Python (fork)",
         "target",
     ]);
     t2.row(vec![
         "chunksize 1, tasks/s".into(),
         num(median(&m1), 0),
+        format!(
+            "{} (spawn/join, {} at a time)",
+            num(median(&ps_batches), 0),
+            procspawn_peer::BATCH
+        ),
         cell(&py_m1, 1.0, 0),
         format!("≥ 500,000 ({:.2}× of it)", median(&m1) / 500_000.0),
     ]);
     t2.row(vec![
         "chunksize 100, items/s".into(),
         num(median(&m100), 0),
+        "—".into(),
         cell(&py_m100, 1.0, 0),
         format!("≥ 10,000,000 ({:.2}× of it)", median(&m100) / 10_000_000.0),
     ]);
     t2.row(vec![
         "chunksize 100 through the Executor trait, items/s".into(),
         num(median(&m100_trait), 0),
+        "—".into(),
         "—".into(),
         format!(
             "= the row above ({:.2}× of it)",
@@ -363,6 +424,7 @@ pub fn run(cfg: &Config) -> Section {
     t2.row(vec![
         "new() → first result, ms".into(),
         num(median(&first) / 1e6, 2),
+        "—".into(),
         cell(&py_first, 1e6, 2),
         "≤ 10".into(),
     ]);
@@ -401,7 +463,7 @@ pub fn run(cfg: &Config) -> Section {
             repetitions(reps)
         ),
         load: String::new(),
-        tables: vec![t1, t2, t3],
+        tables: vec![t1, t2, t3, queued_table(cfg)],
         notes: vec![
             "The blocking pipe blocks in `read` on both sides, so on a virtual machine whose idle \
              CPUs take tens of microseconds to wake it pays the wake-up on every round trip; the \

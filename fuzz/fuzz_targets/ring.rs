@@ -3,7 +3,7 @@
 //! a frame.
 #![no_main]
 
-use concurrent_futures::process::check_ring_consumer;
+use concurrent_futures::__private::check_ring_consumer;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

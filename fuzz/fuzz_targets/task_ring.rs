@@ -3,7 +3,7 @@
 //! may only ever write into room the worker showed, or refuse the ring.
 #![no_main]
 
-use concurrent_futures::process::check_ring_producer;
+use concurrent_futures::__private::check_ring_producer;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

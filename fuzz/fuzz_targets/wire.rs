@@ -2,7 +2,7 @@
 //! limit, or decode differently through the buffer and the stream paths.
 #![no_main]
 
-use concurrent_futures::process::wire;
+use concurrent_futures::__private::wire;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

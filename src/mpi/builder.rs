@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use super::comm::Open;
 use super::executor::MpiPoolExecutor;
-use super::session::{Session, Settings};
+use super::session::Session;
 use crate::error::BuildError;
+use crate::remote::front::Defaults;
 use crate::remote::wire::DEFAULT_FRAME_LIMIT;
 
 /// The argument a spawned worker rank is started with (its `main` never runs).
@@ -61,8 +62,8 @@ impl MpiPoolBuilder {
         self
     }
 
-    fn settings(&self) -> Settings {
-        Settings {
+    fn settings(&self) -> Defaults {
+        Defaults {
             retries: self.retries,
             task_timeout: self.task_timeout,
             frame_limit: DEFAULT_FRAME_LIMIT,

@@ -311,6 +311,8 @@ impl Mpi {
     }
 }
 
+/// The MPI thread: runs the commands other threads queued, progresses the sends, receives,
+/// closes what asked to be closed, and naps when nothing happened for a while.
 fn run(universe: Option<mpi::environment::Universe>) {
     let mpi = loop {
         // The handle is stored once `start` returns; the first command cannot come earlier.
@@ -319,20 +321,51 @@ fn run(universe: Option<mpi::environment::Universe>) {
             _ => std::thread::park_timeout(Duration::from_millis(1)),
         }
     };
-    let mut eps: HashMap<u64, Endpoint> = HashMap::new();
-    let mut out: Vec<Outgoing> = Vec::new();
-    let mut still: Vec<Outgoing> = Vec::new(); // reused: no allocation per turn
+    let mut t = MpiThread {
+        mpi,
+        universe,
+        eps: HashMap::new(),
+        out: Vec::new(),
+        still: Vec::new(),
+    };
     let mut last = Instant::now();
     loop {
-        let mut active = false;
-        let cmds: Vec<Cmd> = lock(&mpi.queue).drain(..).collect();
+        let Some(commands) = t.commands() else {
+            return; // finalized
+        };
+        let sent = t.progress_sends();
+        let received = t.receive();
+        t.close_finished();
+        if commands || sent || received {
+            last = Instant::now();
+        } else {
+            nap(last.elapsed(), t.out.is_empty());
+        }
+    }
+}
+
+/// What the MPI thread holds between turns.
+struct MpiThread {
+    mpi: &'static Mpi,
+    universe: Option<mpi::environment::Universe>,
+    eps: HashMap<u64, Endpoint>,
+    out: Vec<Outgoing>,
+    /// Reused each turn: no allocation per turn.
+    still: Vec<Outgoing>,
+}
+
+impl MpiThread {
+    /// Runs the queued commands, merging consecutive small sends to one rank. Whether there
+    /// were any; `None` once `Finalize` ran (the thread ends).
+    fn commands(&mut self) -> Option<bool> {
+        let cmds: Vec<Cmd> = lock(&self.mpi.queue).drain(..).collect();
+        let active = !cmds.is_empty();
         let mut merge = Merge::default();
         for cmd in cmds {
-            active = true;
             let cmd = match cmd {
                 Cmd::Send(ep, rank, bytes) => {
                     if let Some((ep, rank, bytes)) = merge.add(ep, rank, bytes) {
-                        isend(&eps, &mut out, ep, rank, bytes);
+                        isend(&self.eps, &mut self.out, ep, rank, bytes);
                     }
                     continue;
                 }
@@ -340,53 +373,70 @@ fn run(universe: Option<mpi::environment::Universe>) {
             };
             // Whatever else comes keeps its place after the sends before it.
             if let Some((ep, rank, bytes)) = merge.take() {
-                isend(&eps, &mut out, ep, rank, bytes);
+                isend(&self.eps, &mut self.out, ep, rank, bytes);
             }
             match cmd {
                 Cmd::Open(what, inbox, reply) => {
-                    let r = open(what).map(|(comm, remote)| {
-                        let ep = mpi.next_ep.fetch_add(1, Ordering::Relaxed);
-                        lock(&mpi.live).insert(ep);
-                        eps.insert(
-                            ep,
-                            Endpoint {
-                                comm,
-                                inbox,
-                                closing: false,
-                            },
-                        );
-                        Opened { ep, remote }
-                    });
-                    let _ = reply.send(r);
+                    let _ = reply.send(self.open(what, inbox));
                 }
                 Cmd::Send(..) => unreachable!("sends are merged above"),
                 Cmd::Close(ep) => {
-                    if let Some(e) = eps.get_mut(&ep) {
+                    if let Some(e) = self.eps.get_mut(&ep) {
                         e.closing = true;
                     }
                 }
                 Cmd::Finalize(reply) => {
-                    finalize(eps, out, universe);
-                    lock(&mpi.live).clear();
-                    mpi.gone.notify_all();
+                    let eps = std::mem::take(&mut self.eps);
+                    finalize(eps, std::mem::take(&mut self.out), self.universe.take());
+                    lock(&self.mpi.live).clear();
+                    self.mpi.gone.notify_all();
                     let _ = reply.send(());
-                    return;
+                    return None;
                 }
             }
         }
         if let Some((ep, rank, bytes)) = merge.take() {
-            isend(&eps, &mut out, ep, rank, bytes);
+            isend(&self.eps, &mut self.out, ep, rank, bytes);
         }
-        // Progress the sends; free what has gone.
-        for o in out.drain(..) {
+        Some(active)
+    }
+
+    /// Opens a communicator as a new endpoint whose messages go to `inbox`.
+    fn open(&mut self, what: Open, inbox: Inbox) -> Result<Opened, String> {
+        open(what).map(|(comm, remote)| {
+            let ep = self.mpi.next_ep.fetch_add(1, Ordering::Relaxed);
+            lock(&self.mpi.live).insert(ep);
+            let closing = false;
+            self.eps.insert(
+                ep,
+                Endpoint {
+                    comm,
+                    inbox,
+                    closing,
+                },
+            );
+            Opened { ep, remote }
+        })
+    }
+
+    /// Progresses the sends and frees what has gone; whether any had.
+    fn progress_sends(&mut self) -> bool {
+        let mut active = false;
+        for o in self.out.drain(..) {
             match o.req.test() {
                 Ok(_) => active = true,
-                Err(req) => still.push(Outgoing { req, ..o }),
+                Err(req) => self.still.push(Outgoing { req, ..o }),
             }
         }
-        std::mem::swap(&mut out, &mut still);
-        // Receive.
-        for e in eps.values_mut() {
+        std::mem::swap(&mut self.out, &mut self.still);
+        active
+    }
+
+    /// Receives up to 64 messages per endpoint, each handed to its inbox (contained: a panic
+    /// there does not end the MPI thread); whether any came.
+    fn receive(&mut self) -> bool {
+        let mut active = false;
+        for e in self.eps.values_mut() {
             for _ in 0..64 {
                 let Some(probed) = e.comm.probe() else {
                     break;
@@ -399,35 +449,37 @@ fn run(universe: Option<mpi::environment::Universe>) {
                 )));
             }
         }
-        // Close what asked to be closed once nothing is on its way out.
-        let done: Vec<u64> = eps
+        active
+    }
+
+    /// Closes what asked to be closed once nothing is on its way out.
+    fn close_finished(&mut self) {
+        let out = &self.out;
+        let done: Vec<u64> = self
+            .eps
             .iter()
             .filter(|(id, e)| e.closing && !out.iter().any(|o| o.ep == **id))
             .map(|(id, _)| *id)
             .collect();
         for id in done {
-            if let Some(e) = eps.remove(&id) {
+            if let Some(e) = self.eps.remove(&id) {
                 drop_comm(e.comm);
             }
-            lock(&mpi.live).remove(&id);
-            mpi.gone.notify_all();
+            lock(&self.mpi.live).remove(&id);
+            self.mpi.gone.notify_all();
         }
-        if active {
-            last = Instant::now();
-            continue;
-        }
-        let idle = last.elapsed();
-        if idle < SPIN {
-            std::hint::spin_loop();
-            std::thread::yield_now();
-        } else {
-            let cap = if out.is_empty() {
-                MAX_NAP
-            } else {
-                MAX_NAP_SENDING
-            };
-            std::thread::park_timeout((idle / 16).clamp(Duration::from_micros(20), cap));
-        }
+    }
+}
+
+/// Waits a little after a turn with nothing to do, `idle` after the last that had: spins at
+/// first, then naps longer the longer it stays idle (shorter while sends are in progress).
+fn nap(idle: Duration, sending: bool) {
+    if idle < SPIN {
+        std::hint::spin_loop();
+        std::thread::yield_now();
+    } else {
+        let cap = if sending { MAX_NAP_SENDING } else { MAX_NAP };
+        std::thread::park_timeout((idle / 16).clamp(Duration::from_micros(20), cap));
     }
 }
 

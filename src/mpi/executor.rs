@@ -3,15 +3,9 @@
 use std::sync::Arc;
 
 use super::builder::MpiPoolBuilder;
-use super::session::{Entry, Session, MAX_WINDOW};
-use crate::error::{BuildError, SubmitError};
-use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
-use crate::future::{Future, Promise};
-use crate::map::{Map, MapUnordered};
-use crate::remote::complete::{call_frame, refusal, Batch, Chunk, Complete, Typed};
-use crate::remote::registry::{lookup_fn, not_registered};
-use crate::remote::wire::FLAG_BATCH;
-use crate::remote::ChunkedMap;
+use super::session::{Entry, Sent, Session, MAX_WINDOW};
+use crate::error::BuildError;
+use crate::remote::front::{self, Defaults, Engine};
 
 /// A pool over the ranks of an MPI job: mpi4py's `MPIPoolExecutor`, with the same API as
 /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor). Tasks are [registered](crate::register)
@@ -39,6 +33,23 @@ pub struct MpiPoolExecutor {
     session: Arc<Session>,
 }
 
+// The `Executor` trait and `Drop`, as every remote engine has them.
+front::remote_executor!(MpiPoolExecutor, session);
+
+front::remote_methods! {
+    MpiPoolExecutor, session;
+    /// Submits `f(arg)` to a worker rank. `f` must be [registered](crate::register).
+    submit_fn;
+    /// Like [`submit_fn`](Self::submit_fn) with a time limit and retries for this task.
+    submit_fn_with;
+    /// `f` over `items`, results in input order, lazily with a bounded buffer.
+    map;
+    /// [`map`](Self::map) with options; `chunksize` sends that many items per message.
+    map_with;
+    /// `f` over `items`, results in completion order.
+    map_unordered;
+}
+
 impl MpiPoolExecutor {
     pub(super) fn from_session(session: Arc<Session>) -> Self {
         MpiPoolExecutor { session }
@@ -59,149 +70,15 @@ impl MpiPoolExecutor {
         MpiPoolBuilder::default().join_world()
     }
 
-    /// Submits `f(arg)` to a worker rank. `f` must be [registered](crate::register).
-    pub fn submit_fn<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        arg: A,
-    ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_fn_with(f, arg, SubmitOptions::new())
-    }
-
-    /// Like [`submit_fn`](Self::submit_fn) with a time limit and retries for this task.
-    pub fn submit_fn_with<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        arg: A,
-        options: SubmitOptions,
-    ) -> Result<Future<R>, SubmitError<A>> {
-        let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::NotRegistered(arg, not_registered(&f)));
-        };
-        let (id, call) = match self.encode_call(reg.name, 0, &arg, "the argument") {
-            Ok(x) => x,
-            Err(why) => return Err(SubmitError::Invalid(arg, why)),
-        };
-        self.enqueue(id, call, options, |t| Box::new(t))
-            .map_err(|cause| match cause {
-                Some(c) => SubmitError::Broken(arg, c),
-                None => SubmitError::Shutdown(arg),
-            })
-    }
-
-    fn encode_call<T: serde::Serialize>(
-        &self,
-        name: &str,
-        flags: u8,
-        value: &T,
-        what: &str,
-    ) -> Result<(u64, Vec<u8>), String> {
-        let id = self.session.next_id();
-        call_frame(
-            id,
-            name,
-            flags,
-            value,
-            what,
-            self.session.settings.frame_limit,
-        )
-        .map(|f| (id, f))
-    }
-
-    fn enqueue<R: Send + 'static>(
-        &self,
-        id: u64,
-        call: Vec<u8>,
-        options: SubmitOptions,
-        done: impl FnOnce(Typed<R>) -> Box<dyn Complete>,
-    ) -> Result<Future<R>, Option<String>> {
-        let (promise, fut) = Promise::new();
-        let view = fut.view();
-        let entry = Entry {
-            id,
-            call: Arc::new(call),
-            timeout: options.timeout.or(self.session.settings.task_timeout),
-            retries_left: options.retries.unwrap_or(self.session.settings.retries),
-            attempts: Vec::new(),
-            done: done(Typed { promise, view }),
-            sent: None,
-            origin: crate::trace::Origin::capture(),
-            running: None,
-        };
-        self.session
-            .submit(entry)
-            .map(|()| fut)
-            .map_err(|(_, cause)| cause)
-    }
-
-    fn submit_batch<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: Vec<A>,
-    ) -> Result<Future<Chunk<R>>, SubmitError<()>> {
-        let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::NotRegistered((), not_registered(&f)));
-        };
-        let (id, call) = self
-            .encode_call(reg.name, FLAG_BATCH, &items, "the chunk")
-            .map_err(|why| SubmitError::Invalid((), why))?;
-        self.enqueue(id, call, SubmitOptions::new(), |t| Box::new(Batch(t)))
-            .map_err(refusal)
-    }
-
-    /// `f` over `items`, results in input order, lazily with a bounded buffer.
-    pub fn map<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: I,
-    ) -> ChunkedMap<'_, R, I::IntoIter> {
-        self.map_with(f, items, MapOptions::default())
-    }
-
-    /// [`map`](Self::map) with options; `chunksize` sends that many items per message.
-    pub fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: I,
-        options: MapOptions,
-    ) -> ChunkedMap<'_, R, I::IntoIter> {
-        let options = self.map_buffer(options);
-        ChunkedMap::new(
-            Box::new(move |items| self.submit_batch(f, items)),
-            items.into_iter(),
-            options,
-            self.max_workers(),
-        )
-    }
-
     /// How many tasks (or chunks) a map keeps in flight unless told: `64 × max_workers`,
     /// enough to fill every rank's window of tasks in flight (a round trip across ranks is
     /// long next to a short task, so a rank needs up to 32 per local worker on the way to stay
     /// busy) and as many again ready for when a rank has room. With the `4 × max_workers` of
     /// the local engines, a map of microsecond tasks would wait on the network between items.
     pub fn default_buffer_size(&self) -> usize {
-        self.max_workers() * MAX_WINDOW * 2
-    }
-
-    fn map_buffer(&self, options: MapOptions) -> MapOptions {
-        match options.buffer_size {
-            Some(_) => options,
-            None => options.buffer_size(self.default_buffer_size()),
-        }
-    }
-
-    /// `f` over `items`, results in completion order.
-    pub fn map_unordered<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: I,
-    ) -> MapUnordered<'_, R, I::IntoIter> {
-        MapUnordered::new(
-            Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
-            items.into_iter(),
-            self.map_buffer(MapOptions::default()),
-            self.max_workers(),
-        )
+        self.session
+            .map_buffer()
+            .expect("the cluster engine sets it")
     }
 
     /// Shuts the pool down (the worker ranks finish); idempotent. See
@@ -246,12 +123,6 @@ impl MpiPoolExecutor {
     }
 }
 
-impl Drop for MpiPoolExecutor {
-    fn drop(&mut self) {
-        self.session.shutdown(true, false);
-    }
-}
-
 impl std::fmt::Debug for MpiPoolExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MpiPoolExecutor")
@@ -262,42 +133,27 @@ impl std::fmt::Debug for MpiPoolExecutor {
     }
 }
 
-impl Executor for MpiPoolExecutor {
-    fn submit_fn<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        arg: A,
-    ) -> Result<Future<R>, SubmitError<A>> {
-        MpiPoolExecutor::submit_fn(self, f, arg)
+/// How the shared front end reaches the cluster engine: a task is queued at the manager, which
+/// sends it to the least-loaded rank with room (`session.rs`).
+impl Engine for Session {
+    type Extra = Sent;
+
+    fn next_id(&self) -> u64 {
+        Session::next_id(self)
     }
-    fn stats(&self) -> crate::PoolStats {
-        MpiPoolExecutor::stats(self)
+    fn defaults(&self) -> Defaults {
+        self.settings
     }
-    fn shutdown_async(&self, cancel_futures: bool) -> Future<()> {
-        // Closed to new work now, as `shutdown` is; the wait happens on another thread.
-        self.session.shutdown(false, cancel_futures);
-        let inner = self.session.clone();
-        crate::future::in_background(move || inner.shutdown(true, cancel_futures))
+    fn extra(&self, _future_id: usize, _batchable: bool) -> Sent {
+        Sent(None)
     }
-    fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        MpiPoolExecutor::shutdown(self, wait, cancel_futures)
+    fn submit(&self, task: Entry) -> Result<(), (Entry, Option<String>)> {
+        Session::submit(self, task)
     }
     fn max_workers(&self) -> usize {
-        MpiPoolExecutor::max_workers(self)
+        Session::max_workers(self)
     }
-    fn default_buffer_size(&self) -> usize {
-        MpiPoolExecutor::default_buffer_size(self)
-    }
-    fn map_with<'a, A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &'a self,
-        f: impl TaskFn<A, R>,
-        items: I,
-        options: MapOptions,
-    ) -> Map<'a, R, I::IntoIter>
-    where
-        I::IntoIter: 'a,
-    {
-        // The same map as the inherent one: `chunksize` items per message.
-        Map::engine(MpiPoolExecutor::map_with(self, f, items, options))
+    fn map_buffer(&self) -> Option<usize> {
+        Some(Session::max_workers(self) * MAX_WINDOW * 2)
     }
 }

@@ -7,7 +7,7 @@
 //! finishes. A task whose worker process died is run again (on any rank) while it has retries
 //! left; the last error lists every attempt.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -18,7 +18,9 @@ use crate::error::TaskError;
 use crate::remote::callbacks::Callbacks;
 use crate::remote::codec;
 use crate::remote::complete::{complete_on, Complete};
+use crate::remote::front::Defaults;
 use crate::remote::registry::RemoteError;
+use crate::remote::task::{Queue, Task};
 use crate::remote::wire::{Frame, ERR, OK};
 use crate::sync::lock;
 
@@ -34,21 +36,10 @@ type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
 /// How long a new pool waits for its worker ranks to say they are ready.
 pub(crate) const READY_WAIT: Duration = Duration::from_secs(120);
 
-pub(crate) struct Entry {
-    pub(crate) id: u64,
-    /// The `CALL` frame.
-    pub(crate) call: Arc<Vec<u8>>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) retries_left: u32,
-    pub(crate) attempts: Vec<String>,
-    pub(crate) done: Box<dyn Complete>,
-    /// When it was last sent to a rank.
-    pub(crate) sent: Option<Instant>,
-    /// The submitter's span, and the task's own while a rank has it (`tracing`).
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
-    pub(crate) origin: crate::trace::Origin,
-    pub(crate) running: Option<crate::trace::Running>,
-}
+/// What the manager keeps per task besides the shared fields: when it was last sent to a rank.
+pub(crate) struct Sent(pub(crate) Option<Instant>);
+
+pub(crate) type Entry = Task<Sent>;
 
 /// The scale of queued work a rank may hold, in time (see [`RankState::window`]).
 const QUEUED_WORK: Duration = Duration::from_millis(10);
@@ -85,6 +76,19 @@ impl RankState {
         workers * per.clamp(2, MAX_WINDOW)
     }
 
+    /// A reply to a task sent at `sent` came now: the latency is recorded, and the busy time
+    /// it stands for returned. Estimated: a rank with a queue answers every `task / workers`,
+    /// so a reply stands for at most `workers` times the gap since the last one.
+    fn answered(&mut self, sent: Instant) -> Duration {
+        let now = Instant::now();
+        let latency = now - sent;
+        self.record(latency);
+        let workers = self.ready.as_ref().map_or(1, |r| r.workers);
+        let gap = self.last_reply.map_or(latency, |t| (now - t) * workers);
+        self.last_reply = Some(now);
+        latency.min(gap)
+    }
+
     fn record(&mut self, sample: Duration) {
         self.latency = Some(match self.latency {
             None => sample,
@@ -96,16 +100,15 @@ impl RankState {
 #[derive(Default)]
 struct State {
     ranks: Vec<RankState>,
-    pending: VecDeque<Entry>,
-    shutdown: bool,
+    /// Tasks not yet sent, and whether the pool takes work.
+    queue: Queue<Sent>,
     end_sent: bool,
     closed: bool,
-    broken: Option<String>,
 }
 
 impl State {
     fn idle(&self) -> bool {
-        self.pending.is_empty() && self.ranks.iter().all(|r| r.in_flight.is_empty())
+        self.queue.pending.is_empty() && self.ranks.iter().all(|r| r.in_flight.is_empty())
     }
     fn all_finished(&self) -> bool {
         self.ranks.iter().all(|r| r.finished || r.ready.is_none())
@@ -121,7 +124,7 @@ pub(crate) struct Session {
     changed: Condvar,
     callbacks: Callbacks,
     next_id: AtomicU64,
-    pub(crate) settings: Settings,
+    pub(crate) settings: Defaults,
     stats: crate::stats::Counters,
 }
 
@@ -135,18 +138,12 @@ fn shutdown_all() {
     }
 }
 
-pub(crate) struct Settings {
-    pub(crate) retries: u32,
-    pub(crate) task_timeout: Option<Duration>,
-    pub(crate) frame_limit: usize,
-}
-
 impl Session {
     /// Opens the communicator, waits for every worker rank's `READY`.
     pub(crate) fn start(
         open: Open,
         manager: Option<i32>,
-        s: Settings,
+        s: Defaults,
     ) -> Result<Arc<Session>, String> {
         let mpi = comm::get()?;
         comm::set_before_finalize(shutdown_all);
@@ -261,36 +258,31 @@ impl Session {
     }
 
     pub(crate) fn queued(&self) -> usize {
-        lock(&self.state).pending.len()
+        lock(&self.state).queue.pending.len()
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
-        lock(&self.state).shutdown
+        lock(&self.state).queue.shutdown
     }
 
     pub(crate) fn broken_cause(&self) -> Option<String> {
-        lock(&self.state).broken.clone()
+        lock(&self.state).queue.broken.clone()
     }
 
     /// Queues a task. `Err` carries the broken pool's cause, or `None` after shutdown.
     #[allow(clippy::result_large_err)] // a refused entry goes back whole, on the rare path
     pub(crate) fn submit(&self, entry: Entry) -> Result<(), (Entry, Option<String>)> {
         let mut st = lock(&self.state);
-        if st.shutdown {
-            let cause = st.broken.clone();
-            return Err((entry, cause));
-        }
-        st.pending.push_back(entry);
-        self.stats.submitted();
+        st.queue.admit(entry, &self.stats)?;
         self.pump(&mut st);
         Ok(())
     }
 
     /// Sends pending tasks to ranks with room.
     fn pump(&self, st: &mut State) {
-        while let Some(front) = st.pending.front() {
+        while let Some(front) = st.queue.pending.front() {
             if front.done.is_cancelled() {
-                st.pending.pop_front();
+                st.queue.pending.pop_front();
                 self.stats.cancelled();
                 continue;
             }
@@ -306,7 +298,7 @@ impl Session {
                 })
                 .min();
             let Some((_, rank)) = best else { break };
-            let e = st.pending.pop_front().expect("front exists");
+            let e = st.queue.pending.pop_front().expect("front exists");
             let again = e.done.is_running(); // a retry
             if !e.done.start() {
                 self.stats.cancelled();
@@ -315,14 +307,14 @@ impl Session {
             if !again {
                 self.stats.started();
             }
-            let msg = protocol::task(e.id, e.timeout, &e.call);
+            let msg = protocol::task(e.id, e.timeout, &e.frame);
             self.mpi.send(self.ep, rank, msg);
             let e = Entry {
-                sent: Some(Instant::now()),
+                engine: Sent(Some(Instant::now())),
                 #[cfg(feature = "tracing")]
                 running: Some(e.origin.start(
                     "cluster",
-                    crate::remote::wire::call_name(&e.call),
+                    crate::remote::wire::call_name(&e.frame),
                     rank as u64,
                 )),
                 ..e
@@ -334,7 +326,7 @@ impl Session {
 
     /// Once shut down and drained, tells every rank to finish.
     fn maybe_end(&self, st: &mut State) {
-        if st.shutdown && !st.end_sent && st.idle() {
+        if st.queue.shutdown && !st.end_sent && st.idle() {
             st.end_sent = true;
             let end = Arc::new(protocol::frame(END, 0, &[]));
             for &r in &self.workers {
@@ -363,104 +355,90 @@ impl Session {
 
     fn on_frame(&self, rank: i32, frame: Frame) {
         let mut st = lock(&self.state);
-        let Some(rs) = st.ranks.get_mut(rank as usize) else {
+        if st.ranks.get(rank as usize).is_none() {
             return;
-        };
+        }
         let mut finish = Vec::new();
         match frame.kind {
-            READY => {
-                match codec::decode::<Ready>(&frame.body) {
-                    Ok(r) => {
-                        rs.ready = Some(Ready {
-                            workers: r.workers.max(1),
-                            ..r
-                        })
-                    }
-                    Err(e) => log::warn!("concurrent-futures: rank {rank} sent a bad READY: {e}"),
-                }
-                self.changed.notify_all();
-            }
-            FIN => {
-                rs.finished = true;
-                // Whatever it still held cannot come back.
-                for (_, e) in rs.in_flight.drain() {
-                    self.stats.finished(false);
-                    finish.push((
-                        e.done,
-                        Err(TaskError::WorkerDied {
-                            pid: 0,
-                            how: format!("its worker rank {rank} finished before replying"),
-                            host: None,
-                        }),
-                    ));
-                }
-                if st.all_finished() && !st.closed {
-                    st.closed = true;
-                    self.mpi.close(self.ep);
-                }
-                self.changed.notify_all();
-            }
-            OK | ERR => {
-                let Some(mut e) = rs.in_flight.remove(&frame.id) else {
-                    return;
-                };
-                if let Some(sent) = e.sent {
-                    let now = Instant::now();
-                    let latency = now - sent;
-                    rs.record(latency);
-                    // Busy time, estimated: a rank with a queue answers every `task / workers`,
-                    // so a reply stands for at most `workers` times the gap since the last one.
-                    let workers = rs.ready.as_ref().map_or(1, |r| r.workers);
-                    let gap = rs.last_reply.map_or(latency, |t| (now - t) * workers);
-                    self.stats.busy(latency.min(gap));
-                    rs.last_reply = Some(now);
-                }
-                let reply = if frame.kind == OK {
-                    Ok(frame.body)
-                } else {
-                    Err(match codec::decode::<RemoteError>(&frame.body) {
-                        Ok(err) => TaskError::from(err),
-                        Err(err) => TaskError::Serialization {
-                            message: format!("rank {rank} sent an unreadable error: {err}"),
-                        },
-                    })
-                };
-                if let Some(r) = e.running.take() {
-                    r.finish(crate::trace::outcome(&reply));
-                }
-                if matches!(reply, Err(TaskError::WorkerDied { .. })) {
-                    self.stats.replaced(); // its rank starts another worker
-                }
-                match reply {
-                    Err(TaskError::WorkerDied { pid, how, host }) if e.retries_left > 0 => {
-                        e.retries_left -= 1;
-                        let host = host.unwrap_or_default();
-                        e.attempts.push(format!("worker {pid} on {host} {how}"));
-                        st.pending.push_front(e);
-                    }
-                    Err(TaskError::WorkerDied { pid, how, host }) if !e.attempts.is_empty() => {
-                        let n = e.attempts.len() + 1;
-                        let how = format!(
-                            "{how} (attempt {n} of {n}; before: {})",
-                            e.attempts.join("; ")
-                        );
-                        self.stats.finished(false);
-                        finish.push((e.done, Err(TaskError::WorkerDied { pid, how, host })));
-                    }
-                    other => {
-                        self.stats.finished(other.is_ok());
-                        finish.push((e.done, other));
-                    }
-                }
-                self.pump(&mut st);
-                if st.shutdown {
-                    self.changed.notify_all(); // only a shutdown waits for replies
-                }
-            }
+            READY => self.on_ready(&mut st.ranks[rank as usize], rank, &frame.body),
+            FIN => self.on_fin(&mut st, rank, &mut finish),
+            OK | ERR => self.on_reply(&mut st, rank, frame, &mut finish),
             other => log::warn!("concurrent-futures: rank {rank} sent unexpected kind {other}"),
         }
         drop(st);
         self.complete_all(finish);
+    }
+
+    /// A worker rank is ready: how many local workers it has, on which host.
+    fn on_ready(&self, rs: &mut RankState, rank: i32, body: &[u8]) {
+        match codec::decode::<Ready>(body) {
+            Ok(r) => {
+                rs.ready = Some(Ready {
+                    workers: r.workers.max(1),
+                    ..r
+                })
+            }
+            Err(e) => log::warn!("concurrent-futures: rank {rank} sent a bad READY: {e}"),
+        }
+        self.changed.notify_all();
+    }
+
+    /// A worker rank finished: whatever it still held cannot come back.
+    fn on_fin(&self, st: &mut State, rank: i32, finish: &mut Vec<Finish>) {
+        let rs = &mut st.ranks[rank as usize];
+        rs.finished = true;
+        for (_, e) in rs.in_flight.drain() {
+            self.stats.finished(false);
+            let how = format!("its worker rank {rank} finished before replying");
+            let err = TaskError::WorkerDied {
+                pid: 0,
+                how,
+                host: None,
+            };
+            finish.push((e.done, Err(err)));
+        }
+        if st.all_finished() && !st.closed {
+            st.closed = true;
+            self.mpi.close(self.ep);
+        }
+        self.changed.notify_all();
+    }
+
+    /// A task's reply: complete its future, or queue it again if its worker died and it may be
+    /// retried; then send the rank more work.
+    fn on_reply(&self, st: &mut State, rank: i32, frame: Frame, finish: &mut Vec<Finish>) {
+        let rs = &mut st.ranks[rank as usize];
+        let Some(mut e) = rs.in_flight.remove(&frame.id) else {
+            return;
+        };
+        if let Some(sent) = e.engine.0 {
+            self.stats.busy(rs.answered(sent));
+        }
+        let reply = reply_of(rank, frame);
+        if let Some(r) = e.running.take() {
+            r.finish(crate::trace::outcome(&reply));
+        }
+        match reply {
+            Err(TaskError::WorkerDied { pid, how, host }) => {
+                self.stats.replaced(); // its rank starts another worker
+                let on = host.as_deref().unwrap_or_default();
+                if e.retry(format!("worker {pid} on {on} {how}")) {
+                    st.queue.pending.push_front(e);
+                } else {
+                    let how = e.with_attempts(&how);
+                    self.stats.finished(false);
+                    finish.push((e.done, Err(TaskError::WorkerDied { pid, how, host })));
+                }
+            }
+            other => {
+                self.stats.finished(other.is_ok());
+                finish.push((e.done, other));
+            }
+        }
+        self.pump(st);
+        if st.queue.shutdown {
+            self.changed.notify_all(); // only a shutdown waits for replies
+        }
     }
 
     /// Shuts down; with `wait`, returns once every task finished, every rank said FIN and
@@ -471,10 +449,10 @@ impl Session {
 
     fn shutdown_bounded(&self, wait: bool, cancel_futures: bool, limit: Duration) {
         let mut st = lock(&self.state);
-        st.shutdown = true;
+        st.queue.shutdown = true;
         let mut cancelled = Vec::new();
         if cancel_futures {
-            cancelled.extend(st.pending.drain(..).map(|e| e.done));
+            cancelled.extend(st.queue.pending.drain(..).map(|e| e.done));
         }
         self.maybe_end(&mut st);
         drop(st);
@@ -525,6 +503,19 @@ impl Drop for Session {
         drop(st);
         self.mpi.wait_closed(self.ep, comm::CLOSE_WAIT);
     }
+}
+
+/// A reply's outcome: the `OK` body, or the task's error from an `ERR` frame.
+fn reply_of(rank: i32, frame: Frame) -> Result<Vec<u8>, TaskError> {
+    if frame.kind == OK {
+        return Ok(frame.body);
+    }
+    Err(match codec::decode::<RemoteError>(&frame.body) {
+        Ok(err) => TaskError::from(err),
+        Err(err) => TaskError::Serialization {
+            message: format!("rank {rank} sent an unreadable error: {err}"),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use super::pool::{Config, Init, Shared, START_TIMEOUT};
 use crate::error::BuildError;
 use crate::executor::{Payload, TaskFn};
 use crate::remote::codec;
+use crate::remote::front::Defaults;
 use crate::remote::registry::{check_unique, lookup_fn, not_registered};
 use crate::remote::wire::{self, INIT};
 
@@ -343,10 +344,12 @@ impl ProcessPoolBuilder {
             max_tasks_per_child: self.max_tasks_per_child,
             initializer,
             idle_timeout: self.idle_timeout,
-            task_timeout: self.task_timeout,
-            frame_limit: self.frame_limit,
+            tasks: Defaults {
+                task_timeout: self.task_timeout,
+                frame_limit: self.frame_limit,
+                retries: self.retries,
+            },
             terminate_grace: self.terminate_grace,
-            retries: self.retries,
             start_timeout: self.start_timeout,
             worker_flags: if self.print_worker_panics {
                 FLAG_PRINT_PANICS

@@ -5,18 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::builder::ProcessPoolBuilder;
-use super::pool::{Entry, Shared};
+use super::pool::{Entry, Local, Shared};
 use super::sys::Stop;
 use crate::error::{BuildError, SubmitError};
-use crate::executor::{Executor, MapOptions, Payload, SubmitOptions, TaskFn};
+use crate::executor::{Payload, SubmitOptions, TaskFn};
 use crate::future::{Future, Promise};
-use crate::map::{Map, MapUnordered};
+use crate::remote::complete::refusal;
 #[cfg(feature = "mpi")]
 use crate::remote::complete::Relay;
-use crate::remote::complete::{call_frame, refusal, Batch, Chunk, Complete, Typed};
-use crate::remote::registry::{lookup_fn, not_registered};
-use crate::remote::wire::FLAG_BATCH;
-use crate::remote::ChunkedMap;
+use crate::remote::front::{self, Defaults, Engine};
 
 /// A pool of worker processes running registered functions: Python's `ProcessPoolExecutor`,
 /// without its limits. A worker that crashes fails only its own task; a running task can be
@@ -40,6 +37,88 @@ use crate::remote::ChunkedMap;
 /// ```
 pub struct ProcessPoolExecutor {
     shared: Arc<Shared>,
+}
+
+// The `Executor` trait and `Drop`, as every remote engine has them.
+front::remote_executor!(ProcessPoolExecutor, shared);
+
+front::remote_methods! {
+    ProcessPoolExecutor, shared;
+    /// Submits `f(arg)` to a worker process. `f` must be [registered](crate::register). The
+    /// argument is handed back if it cannot be sent (unregistered function, encoding failure,
+    /// over the frame limit) or the pool was shut down.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn add((a, b): (i32, i32)) -> i32 { a + b }
+    /// register!(add);
+    /// let pool = ProcessPoolExecutor::new();
+    /// assert_eq!(pool.submit_fn(add, (2, 3)).unwrap().result(), Ok(5));
+    /// ```
+    submit_fn;
+    /// Like [`submit_fn`](Self::submit_fn) with settings for this task: a time limit, and how
+    /// many times to re-run it if its worker dies under it (default: the pool's
+    /// [`retries`](ProcessPoolBuilder::retries)).
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor, SubmitOptions};
+    /// // Crashes its worker the first time it runs (a flaky native library, say).
+    /// fn flaky(marker: String) -> String {
+    ///     if std::fs::create_dir(&marker).is_ok() { std::process::abort() }
+    ///     "done".to_string()
+    /// }
+    /// register!(flaky);
+    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    /// let marker = std::env::temp_dir().join(format!("flaky-{}", std::process::id()));
+    /// let marker = marker.display().to_string();
+    /// let f = pool.submit_fn_with(flaky, marker.clone(), SubmitOptions::new().retries(1)).unwrap();
+    /// assert_eq!(f.result().unwrap(), "done"); // the second attempt, on a new worker
+    /// std::fs::remove_dir(&marker).unwrap();
+    /// ```
+    submit_fn_with;
+    /// `f` over `items`, results in input order, lazily with a bounded buffer.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn parse(s: String) -> u16 { s.parse().expect("a port number") }
+    /// register!(parse);
+    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+    /// let input = ["80", "443", "http"].map(String::from);
+    /// let ports: Vec<_> = pool.map(parse, input).collect();
+    /// assert_eq!(ports[..2], [Ok(80), Ok(443)]);
+    /// assert!(ports[2].as_ref().unwrap_err().is_panic()); // one failure hides nothing else
+    /// ```
+    map;
+    /// [`map`](Self::map) with options; `chunksize` sends that many items per message (results
+    /// stay per item).
+    ///
+    /// ```
+    /// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
+    /// fn inc(x: u32) -> u32 { x + 1 }
+    /// register!(inc);
+    /// let pool = ProcessPoolExecutor::new();
+    /// let out: Vec<u32> = pool
+    ///     .map_with(inc, 0..1000, MapOptions::new().chunksize(100))
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(out, (1..=1000).collect::<Vec<_>>());
+    /// ```
+    map_with;
+    /// `f` over `items`, results in completion order.
+    ///
+    /// ```
+    /// use concurrent_futures::{register, ProcessPoolExecutor};
+    /// fn collatz_steps(mut n: u64) -> u32 {
+    ///     let mut steps = 0;
+    ///     while n != 1 { n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 }; steps += 1; }
+    ///     steps
+    /// }
+    /// register!(collatz_steps);
+    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+    /// let longest = pool.map_unordered(collatz_steps, 1..1000).map(Result::unwrap).max();
+    /// assert_eq!(longest, Some(178));
+    /// ```
+    map_unordered;
 }
 
 impl ProcessPoolExecutor {
@@ -88,53 +167,6 @@ impl ProcessPoolExecutor {
         ProcessPoolBuilder::default()
     }
 
-    /// Submits `f(arg)` to a worker process. `f` must be [registered](crate::register). The
-    /// argument is handed back if it cannot be sent (unregistered function, encoding failure,
-    /// over the frame limit) or the pool was shut down.
-    ///
-    /// ```
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    /// fn add((a, b): (i32, i32)) -> i32 { a + b }
-    /// register!(add);
-    /// let pool = ProcessPoolExecutor::new();
-    /// assert_eq!(pool.submit_fn(add, (2, 3)).unwrap().result(), Ok(5));
-    /// ```
-    pub fn submit_fn<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        arg: A,
-    ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_inner(f, arg, SubmitOptions::new(), false)
-    }
-
-    /// Like [`submit_fn`](Self::submit_fn) with settings for this task: a time limit, and how
-    /// many times to re-run it if its worker dies under it (default: the pool's
-    /// [`retries`](ProcessPoolBuilder::retries)).
-    ///
-    /// ```
-    /// use concurrent_futures::{register, ProcessPoolExecutor, SubmitOptions};
-    /// // Crashes its worker the first time it runs (a flaky native library, say).
-    /// fn flaky(marker: String) -> String {
-    ///     if std::fs::create_dir(&marker).is_ok() { std::process::abort() }
-    ///     "done".to_string()
-    /// }
-    /// register!(flaky);
-    /// let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
-    /// let marker = std::env::temp_dir().join(format!("flaky-{}", std::process::id()));
-    /// let marker = marker.display().to_string();
-    /// let f = pool.submit_fn_with(flaky, marker.clone(), SubmitOptions::new().retries(1)).unwrap();
-    /// assert_eq!(f.result().unwrap(), "done"); // the second attempt, on a new worker
-    /// std::fs::remove_dir(&marker).unwrap();
-    /// ```
-    pub fn submit_fn_with<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        arg: A,
-        options: SubmitOptions,
-    ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_inner(f, arg, options, false)
-    }
-
     /// Like [`submit_fn`](Self::submit_fn) with a time limit for this task: if it is still
     /// running after `timeout`, its worker is killed (and replaced) and the future fails with
     /// [`TaskError::TaskTimedOut`](crate::TaskError::TaskTimedOut).
@@ -159,72 +191,7 @@ impl ProcessPoolExecutor {
         arg: A,
         timeout: Duration,
     ) -> Result<Future<R>, SubmitError<A>> {
-        self.submit_inner(f, arg, SubmitOptions::new().timeout(timeout), false)
-    }
-
-    fn submit_inner<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        arg: A,
-        options: SubmitOptions,
-        batchable: bool,
-    ) -> Result<Future<R>, SubmitError<A>> {
-        let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::NotRegistered(arg, not_registered(&f)));
-        };
-        let (id, frame) = match self.encode_call(reg.name, 0, &arg, "the argument") {
-            Ok(x) => x,
-            Err(why) => return Err(SubmitError::Invalid(arg, why)),
-        };
-        self.enqueue(id, frame, options, batchable, |t| Box::new(t))
-            .map_err(|cause| match cause {
-                Some(c) => SubmitError::Broken(arg, c),
-                None => SubmitError::Shutdown(arg),
-            })
-    }
-
-    /// Builds a `CALL` frame for `value` under a fresh task id.
-    fn encode_call<T: serde::Serialize>(
-        &self,
-        name: &str,
-        flags: u8,
-        value: &T,
-        what: &str,
-    ) -> Result<(u64, Vec<u8>), String> {
-        let id = self.shared.next_id();
-        call_frame(id, name, flags, value, what, self.shared.cfg.frame_limit).map(|f| (id, f))
-    }
-
-    /// Queues a frame with a new future; `done` wraps the future's completer. `Err` carries
-    /// the broken pool's cause, or `None` after shutdown.
-    fn enqueue<R: Send + 'static>(
-        &self,
-        id: u64,
-        frame: Vec<u8>,
-        options: SubmitOptions,
-        batchable: bool,
-        done: impl FnOnce(Typed<R>) -> Box<dyn Complete>,
-    ) -> Result<Future<R>, Option<String>> {
-        let helper: std::sync::Weak<dyn crate::future::Help> = Arc::downgrade(&self.shared) as _;
-        let (promise, fut) = Promise::helped(helper, id);
-        let view = fut.view();
-        let entry = Entry {
-            id,
-            future_id: fut.id(),
-            frame: Arc::new(frame),
-            timeout: options.timeout.or(self.shared.cfg.task_timeout),
-            batchable,
-            retries_left: options.retries.unwrap_or(self.shared.cfg.retries),
-            attempts: Vec::new(),
-            done: done(Typed { promise, view }),
-            origin: crate::trace::Origin::capture(),
-            running: None,
-        };
-        // A refused entry is dropped unstarted; nobody holds its future.
-        self.shared
-            .submit(entry)
-            .map(|()| fut)
-            .map_err(|(_, cause)| cause)
+        front::submit(&*self.shared, f, arg, SubmitOptions::new().timeout(timeout))
     }
 
     /// Runs a task frame built elsewhere (a cluster engine's worker rank relays the frames its
@@ -241,11 +208,9 @@ impl ProcessPoolExecutor {
         let id = self.shared.next_id();
         let entry = Entry {
             id,
-            future_id: usize::MAX - id as usize,
             frame: Arc::new(build(id)),
-            timeout: options.timeout.or(self.shared.cfg.task_timeout),
-            batchable: false,
-            retries_left: options.retries.unwrap_or(self.shared.cfg.retries),
+            timeout: options.timeout.or(self.shared.cfg.tasks.task_timeout),
+            retries_left: options.retries.unwrap_or(self.shared.cfg.tasks.retries),
             attempts: Vec::new(),
             done: Box::new(Relay {
                 send: reply,
@@ -253,6 +218,10 @@ impl ProcessPoolExecutor {
             }),
             origin: crate::trace::Origin::capture(),
             running: None,
+            engine: Local {
+                future_id: usize::MAX - id as usize,
+                batchable: false,
+            },
         };
         self.shared.submit(entry).map_err(|(entry, cause)| {
             entry.done.finish(Err(crate::TaskError::BrokenExecutor {
@@ -265,7 +234,7 @@ impl ProcessPoolExecutor {
     }
 
     /// Test hook: sends `frame` verbatim to a worker as if it were a task's frame (use
-    /// [`wire`](crate::process::wire) to build well-formed ones, or any bytes to test how
+    /// `__private::wire` to build well-formed ones, or any bytes to test how
     /// malformed input is handled). Its id is the next task id. Not part of the stable API.
     #[doc(hidden)]
     pub fn __submit_raw_frame<R: Payload>(
@@ -273,102 +242,15 @@ impl ProcessPoolExecutor {
         build: impl FnOnce(u64) -> Vec<u8>,
     ) -> Result<Future<R>, SubmitError<()>> {
         let id = self.shared.next_id();
-        self.enqueue(id, build(id), SubmitOptions::new(), false, |t| Box::new(t))
-            .map_err(refusal)
-    }
-
-    /// Submits a batch `f(items[0]), f(items[1]), …` as one message; the future holds the
-    /// per-item results.
-    pub(super) fn submit_batch<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: Vec<A>,
-    ) -> Result<Future<Chunk<R>>, SubmitError<()>> {
-        let Some(reg) = lookup_fn(&f) else {
-            return Err(SubmitError::NotRegistered((), not_registered(&f)));
-        };
-        let (id, frame) = self
-            .encode_call(reg.name, FLAG_BATCH, &items, "the chunk")
-            .map_err(|why| SubmitError::Invalid((), why))?;
-        self.enqueue(id, frame, SubmitOptions::new(), true, |t| {
-            Box::new(Batch(t))
-        })
+        front::enqueue(
+            &*self.shared,
+            id,
+            build(id),
+            SubmitOptions::new(),
+            false,
+            |t| Box::new(t),
+        )
         .map_err(refusal)
-    }
-
-    /// `f` over `items`, results in input order, lazily with a bounded buffer.
-    ///
-    /// ```
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    /// fn parse(s: String) -> u16 { s.parse().expect("a port number") }
-    /// register!(parse);
-    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
-    /// let input = ["80", "443", "http"].map(String::from);
-    /// let ports: Vec<_> = pool.map(parse, input).collect();
-    /// assert_eq!(ports[..2], [Ok(80), Ok(443)]);
-    /// assert!(ports[2].as_ref().unwrap_err().is_panic()); // one failure hides nothing else
-    /// ```
-    pub fn map<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: I,
-    ) -> ChunkedMap<'_, R, I::IntoIter> {
-        self.map_with(f, items, MapOptions::default())
-    }
-
-    /// [`map`](Self::map) with options; `chunksize` sends that many items per message (results
-    /// stay per item).
-    ///
-    /// ```
-    /// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
-    /// fn inc(x: u32) -> u32 { x + 1 }
-    /// register!(inc);
-    /// let pool = ProcessPoolExecutor::new();
-    /// let out: Vec<u32> = pool
-    ///     .map_with(inc, 0..1000, MapOptions::new().chunksize(100))
-    ///     .map(Result::unwrap)
-    ///     .collect();
-    /// assert_eq!(out, (1..=1000).collect::<Vec<_>>());
-    /// ```
-    pub fn map_with<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: I,
-        options: MapOptions,
-    ) -> ChunkedMap<'_, R, I::IntoIter> {
-        ChunkedMap::new(
-            Box::new(move |items| self.submit_batch(f, items)),
-            items.into_iter(),
-            options,
-            self.max_workers(),
-        )
-    }
-
-    /// `f` over `items`, results in completion order.
-    ///
-    /// ```
-    /// use concurrent_futures::{register, ProcessPoolExecutor};
-    /// fn collatz_steps(mut n: u64) -> u32 {
-    ///     let mut steps = 0;
-    ///     while n != 1 { n = if n % 2 == 0 { n / 2 } else { 3 * n + 1 }; steps += 1; }
-    ///     steps
-    /// }
-    /// register!(collatz_steps);
-    /// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
-    /// let longest = pool.map_unordered(collatz_steps, 1..1000).map(Result::unwrap).max();
-    /// assert_eq!(longest, Some(178));
-    /// ```
-    pub fn map_unordered<A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &self,
-        f: impl TaskFn<A, R>,
-        items: I,
-    ) -> MapUnordered<'_, R, I::IntoIter> {
-        MapUnordered::new(
-            Box::new(move |a| self.submit_fn(f, a).map_err(|e| e.map(|_| ()))),
-            items.into_iter(),
-            MapOptions::default(),
-            self.max_workers(),
-        )
     }
 
     /// Stops a running task by killing its worker process (which is replaced). Returns `false`
@@ -559,12 +441,6 @@ impl Default for ProcessPoolExecutor {
     }
 }
 
-impl Drop for ProcessPoolExecutor {
-    fn drop(&mut self) {
-        self.shared.shutdown(true, false);
-    }
-}
-
 impl std::fmt::Debug for ProcessPoolExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessPoolExecutor")
@@ -575,39 +451,31 @@ impl std::fmt::Debug for ProcessPoolExecutor {
     }
 }
 
-impl Executor for ProcessPoolExecutor {
-    fn submit_fn<A: Payload, R: Payload>(
-        &self,
-        f: impl TaskFn<A, R>,
-        arg: A,
-    ) -> Result<Future<R>, SubmitError<A>> {
-        ProcessPoolExecutor::submit_fn(self, f, arg)
+/// How the shared front end reaches the process engine: a task goes to the dispatcher
+/// (`pool.rs`), which hands it to an idle worker or queues it.
+impl Engine for Shared {
+    type Extra = Local;
+
+    fn next_id(&self) -> u64 {
+        Shared::next_id(self)
     }
-    fn stats(&self) -> crate::PoolStats {
-        ProcessPoolExecutor::stats(self)
+    fn defaults(&self) -> Defaults {
+        self.cfg.tasks
     }
-    fn shutdown_async(&self, cancel_futures: bool) -> Future<()> {
-        // Closed to new work now, as `shutdown` is; the wait happens on another thread.
-        self.shared.shutdown(false, cancel_futures);
-        let inner = self.shared.clone();
-        crate::future::in_background(move || inner.shutdown(true, cancel_futures))
+    /// A future whose waiting thread may read its worker's replies itself (`port.md`).
+    fn promise<R: Send + 'static>(&self, id: u64) -> (Promise<R>, Future<R>) {
+        Promise::helped(self.weak() as std::sync::Weak<dyn crate::future::Help>, id)
     }
-    fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        ProcessPoolExecutor::shutdown(self, wait, cancel_futures)
+    fn extra(&self, future_id: usize, batchable: bool) -> Local {
+        Local {
+            future_id,
+            batchable,
+        }
+    }
+    fn submit(&self, task: Entry) -> Result<(), (Entry, Option<String>)> {
+        Shared::submit(self, task)
     }
     fn max_workers(&self) -> usize {
-        ProcessPoolExecutor::max_workers(self)
-    }
-    fn map_with<'a, A: Payload, R: Payload, I: IntoIterator<Item = A>>(
-        &'a self,
-        f: impl TaskFn<A, R>,
-        items: I,
-        options: MapOptions,
-    ) -> Map<'a, R, I::IntoIter>
-    where
-        I::IntoIter: 'a,
-    {
-        // The same map as the inherent one: `chunksize` items per message.
-        Map::engine(ProcessPoolExecutor::map_with(self, f, items, options))
+        self.cfg.max_workers
     }
 }

@@ -126,20 +126,15 @@ mod builder;
 mod child;
 mod executor;
 mod marker;
-mod outbox;
+pub(crate) mod outbox;
 mod pool;
 mod port;
 mod proc;
 mod reader;
-mod ring;
-pub mod spawner;
+pub(crate) mod ring;
+pub(crate) mod spawner;
 mod sys;
 mod timers;
 
 pub use self::builder::{ProcessPoolBuilder, DEFAULT_TERMINATE_GRACE};
 pub use self::executor::ProcessPoolExecutor;
-#[doc(hidden)]
-pub use self::outbox::check_producer as check_ring_producer;
-#[doc(hidden)]
-pub use self::ring::check_consumer as check_ring_consumer;
-pub use crate::remote::{codec, registered_name, wire, ChunkedMap, RemoteError};

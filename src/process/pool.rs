@@ -25,29 +25,21 @@ use crate::error::TaskError;
 use crate::remote::callbacks::Callbacks;
 use crate::remote::codec;
 use crate::remote::complete::Complete;
+use crate::remote::front::Defaults;
 use crate::remote::registry::RemoteError;
+use crate::remote::task::{Queue, Task};
 use crate::remote::wire::{self, ERR, HELLO, OK};
 use crate::sync::lock;
 
-pub(crate) struct Entry {
-    pub(crate) id: u64,
+/// What the process engine keeps per task besides the shared fields.
+pub(crate) struct Local {
+    /// The identity of its future (for [`kill`](crate::ProcessPoolExecutor::kill)).
     pub(crate) future_id: usize,
-    /// Shared with the worker's outbox; kept until the reply, so that a task queued behind
-    /// another can be sent again in full if the worker dies first.
-    pub(crate) frame: Arc<Vec<u8>>,
-    pub(crate) timeout: Option<Duration>,
     /// Submitted by `map`: may be queued inside a worker behind another `map` task.
     pub(crate) batchable: bool,
-    /// How many more times to run it if its worker dies under it.
-    pub(crate) retries_left: u32,
-    /// How the earlier attempts ended (their workers died).
-    pub(crate) attempts: Vec<String>,
-    pub(crate) done: Box<dyn Complete>,
-    /// The submitter's span, and the task's own while it is in a worker (`tracing`).
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
-    pub(crate) origin: crate::trace::Origin,
-    pub(crate) running: Option<crate::trace::Running>,
 }
+
+pub(crate) type Entry = Task<Local>;
 
 #[derive(Clone)]
 pub(crate) struct Init {
@@ -60,10 +52,8 @@ pub(crate) struct Config {
     pub(crate) max_tasks_per_child: Option<usize>,
     pub(crate) initializer: Option<Init>,
     pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) task_timeout: Option<Duration>,
-    /// The default number of retries of a task whose worker died.
-    pub(crate) retries: u32,
-    pub(crate) frame_limit: usize,
+    /// A task's time limit, retries and largest frame, unless it says otherwise.
+    pub(crate) tasks: Defaults,
     /// How long `terminate_workers` waits after `SIGTERM` before `SIGKILL`.
     pub(crate) terminate_grace: Duration,
     /// How long a new worker may take to say `HELLO`.
@@ -115,7 +105,7 @@ impl Entry {
     /// fixed); a task from `submit` always goes to the first worker that is free, and a task with
     /// a time limit is never queued behind another (its clock starts when it is sent).
     fn pipelined(&self) -> bool {
-        self.batchable && self.timeout.is_none()
+        self.engine.batchable && self.timeout.is_none()
     }
 }
 
@@ -141,13 +131,12 @@ impl Slot {
 }
 
 struct State {
-    pending: VecDeque<Entry>,
+    /// Tasks not yet sent, and whether the pool takes work.
+    queue: Queue<Local>,
     workers: Vec<Slot>,
     starting: usize,
-    shutdown: bool,
     /// `terminate_workers` / `kill_workers` was called.
     terminating: bool,
-    broken: Option<String>,
     readers: Vec<std::thread::JoinHandle<()>>,
     /// A worker of this pool has said `HELLO`: workers can start.
     ever_ready: bool,
@@ -221,12 +210,10 @@ impl Shared {
             cfg,
             stats: Default::default(),
             state: Mutex::new(State {
-                pending: VecDeque::new(),
+                queue: Queue::default(),
                 workers: Vec::new(),
                 starting: 0,
-                shutdown: false,
                 terminating: false,
-                broken: None,
                 readers: Vec::new(),
                 ever_ready: false,
                 start_failures: 0,
@@ -251,6 +238,10 @@ impl Shared {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    pub(crate) fn weak(&self) -> Weak<Shared> {
+        self.me.clone()
+    }
+
     fn key(&self) -> usize {
         self as *const Shared as usize
     }
@@ -261,12 +252,7 @@ impl Shared {
     #[allow(clippy::result_large_err)] // a refused entry goes back whole, on the rare path
     pub(crate) fn submit(&self, entry: Entry) -> Result<(), (Entry, Option<String>)> {
         let mut st = lock(&self.state);
-        if st.shutdown {
-            let cause = st.broken.clone();
-            return Err((entry, cause));
-        }
-        st.pending.push_back(entry);
-        self.stats.submitted();
+        st.queue.admit(entry, &self.stats)?;
         let work = self.pump(&mut st);
         drop(st);
         self.execute(work);
@@ -287,16 +273,16 @@ impl Shared {
                 if slot.in_flight.len() != round {
                     continue;
                 }
-                while let Some(e) = st.pending.front() {
+                while let Some(e) = st.queue.pending.front() {
                     if e.done.is_cancelled() {
-                        st.pending.pop_front();
+                        st.queue.pending.pop_front();
                         self.stats.cancelled();
                         continue;
                     }
                     if !slot.accepts(e, self.cfg.max_tasks_per_child) {
                         break;
                     }
-                    let e = st.pending.pop_front().expect("front exists");
+                    let e = st.queue.pending.pop_front().expect("front exists");
                     // Sent is running: `cancel()` returning true must mean the task never runs,
                     // and once in a worker's socket it will. Its clock starts now (a task with a
                     // time limit is only ever sent to an idle worker).
@@ -327,26 +313,31 @@ impl Shared {
             }
         }
         // Drop cancelled entries at the front so that they do not cause spawns.
-        while st.pending.front().is_some_and(|e| e.done.is_cancelled()) {
-            st.pending.pop_front();
+        while st
+            .queue
+            .pending
+            .front()
+            .is_some_and(|e| e.done.is_cancelled())
+        {
+            st.queue.pending.pop_front();
             self.stats.cancelled();
         }
         // Start workers for what is still waiting (also during shutdown: accepted work runs),
         // counting those already starting or initializing as spare.
         let live = st.workers.iter().filter(|s| !s.retiring).count() + st.starting;
-        let waiting = st.pending.len();
+        let waiting = st.queue.pending.len();
         let spare = st
             .workers
             .iter()
             .filter(|s| (s.initializing || !s.hello) && !s.retiring)
             .count()
             + st.starting;
-        if waiting > spare && st.broken.is_none() {
+        if waiting > spare && st.queue.broken.is_none() {
             let want = (waiting - spare).min(self.cfg.max_workers.saturating_sub(live));
             st.starting += want;
             work.spawns = want;
         }
-        if st.shutdown && st.pending.is_empty() {
+        if st.queue.shutdown && st.queue.pending.is_empty() {
             for slot in st.workers.iter_mut() {
                 if slot.idle() {
                     slot.retiring = true;
@@ -398,7 +389,7 @@ impl Shared {
             .upgrade()
             .expect("the pool is alive while it spawns");
         let opts = SpawnOptions {
-            frame_limit: self.cfg.frame_limit,
+            frame_limit: self.cfg.tasks.frame_limit,
             flags: self.cfg.worker_flags,
         };
         let spawned = match WorkerProc::spawn(opts) {
@@ -468,7 +459,7 @@ impl Shared {
         // Tasks wait for the worker's HELLO; the initializer frame is sent at once (the worker
         // reads it after it said HELLO).
         let mut work = self.pump(&mut st);
-        if st.shutdown && st.pending.is_empty() {
+        if st.queue.shutdown && st.queue.pending.is_empty() {
             // Nothing left for it (the work it was started for was cancelled meanwhile).
             if let Some(slot) = st.workers.last_mut() {
                 slot.retiring = true;
@@ -622,7 +613,7 @@ impl Shared {
             self.timers.remove(entry.id);
         }
         let mut work = self.pump(&mut st);
-        if st.shutdown {
+        if st.queue.shutdown {
             self.changed.notify_all();
         }
         drop(st);
@@ -638,8 +629,10 @@ impl Shared {
     /// does too, but returns at once when called on one of the pool's own reader threads).
     fn stop_timers_if_finished(&self) {
         let st = lock(&self.state);
-        let finished =
-            st.shutdown && st.workers.is_empty() && st.starting == 0 && st.pending.is_empty();
+        let finished = st.queue.shutdown
+            && st.workers.is_empty()
+            && st.starting == 0
+            && st.queue.pending.is_empty();
         drop(st);
         if finished {
             self.timers.stop();
@@ -666,7 +659,7 @@ impl Shared {
         {
             Self::doom(
                 slot,
-                &mut st.pending,
+                &mut st.queue.pending,
                 Stop::Kill,
                 KillReason::Timeout(limit),
             );
@@ -732,9 +725,9 @@ impl Shared {
 /// Records why the pool is broken; the first cause is logged (at error level, like Python's
 /// `BrokenProcessPool` at CRITICAL), once.
 fn mark_broken(st: &mut State, cause: &str) {
-    if st.broken.is_none() {
+    if st.queue.broken.is_none() {
         log::error!("process pool broken: {cause}");
-        st.broken = Some(cause.to_owned());
+        st.queue.broken = Some(cause.to_owned());
     }
 }
 

@@ -1,33 +1,20 @@
 //! [`ChunkedMap`]: `map` on an engine whose workers are other processes, which sends
-//! `chunksize` items per message.
+//! `chunksize` items per message. The engines return it as a [`Map`](crate::Map), the one type
+//! every engine's `map` returns.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::complete::Chunk;
 use crate::error::{SubmitError, TaskError};
-use crate::executor::{MapOptions, Payload};
+use crate::executor::Payload;
 use crate::future::{deadline_after, Future};
-use crate::map::{default_buffer, refused, remaining};
+use crate::map::{default_buffer, refused, remaining, MapOptions};
 
-/// The iterator returned by [`ProcessPoolExecutor::map`](crate::ProcessPoolExecutor::map): results in input order, items sent
-/// `chunksize` per message (results stay per item), at most `buffer_size` messages in flight.
-/// Dropping it cancels what has not started.
-///
-/// ```
-/// use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
-/// fn reciprocal(x: i32) -> i32 { 1000 / x }
-/// register!(reciprocal);
-/// let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
-/// // Ten items per message; a failure stays with its own item, not its chunk.
-/// let results: Vec<_> = pool.map_with(reciprocal, -50..50, MapOptions::new().chunksize(10)).collect();
-/// assert_eq!(results.len(), 100);
-/// assert_eq!(results[49], Ok(-1000));
-/// assert!(results[50].as_ref().unwrap_err().is_panic()); // 1000 / 0
-/// assert_eq!(results[51], Ok(1000));
-/// ```
-#[must_use = "map is lazy: dropping the iterator cancels the tasks that have not started"]
-pub struct ChunkedMap<'a, R: Payload, I: Iterator> {
+/// `map` on an engine whose workers are other processes (behind [`Map`](crate::Map)): results
+/// in input order, items sent `chunksize` per message (results stay per item), at most
+/// `buffer_size` messages in flight. Dropping it cancels what has not started.
+pub(crate) struct ChunkedMap<'a, R: Payload, I: Iterator> {
     submit: SubmitChunk<'a, I::Item, R>,
     input: Option<I>,
     chunksize: usize,

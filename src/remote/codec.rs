@@ -1,7 +1,7 @@
 //! The serde format of everything that crosses between processes — arguments, results and
 //! errors: [postcard](https://docs.rs/postcard), a compact, documented and stable format
-//! (varint integers, length-prefixed sequences, no field names). Public for tests that build raw
-//! frames; not part of the stable API.
+//! (varint integers, length-prefixed sequences, no field names). Reachable as `__private::codec`
+//! for tests that build raw frames; not part of the API.
 //!
 //! Chosen by measurement (`cargo run --release -p benchmarks --bin bench -- codec`, see
 //! `BENCHMARKS.md`) among maintained serde formats. Like any non-self-describing format it
@@ -16,7 +16,7 @@
 //! and in the worker.
 //!
 //! ```
-//! use concurrent_futures::process::codec;
+//! use concurrent_futures::__private::codec;
 //! let bytes = codec::encode(&(7u32, "seven".to_string())).unwrap();
 //! let back: (u32, String) = codec::decode(&bytes).unwrap();
 //! assert_eq!(back, (7, "seven".to_string()));

@@ -1,27 +1,29 @@
-//! What the engines that run tasks in other processes share: the table of registered functions
-//! ([`register!`](crate::register), `registry.rs`), the frame format ([`wire`]), the serde
-//! format ([`codec`]), containing panics in user code (`unwind.rs`), running one frame in a
-//! worker (`serve.rs`), a chunk's reply (`batch.rs`), turning a reply into a typed value in a future (`complete.rs`), the
-//! chunked `map` ([`ChunkedMap`]) and the thread that runs done-callbacks (`callbacks.rs`).
+//! What the engines that run tasks in other processes share, so that each engine keeps only
+//! how a task reaches a worker and how its end is seen:
 //!
-//! The process engine (`crate::process`) runs these frames in worker processes on this machine;
-//! the same frames, names and codec serve any engine that moves them elsewhere.
+//! - the front end (`front.rs`): `submit_fn`, `submit_fn_with`, `map`, `map_with`,
+//!   `map_unordered` up to the queue, and the task as both engines hold it (`task.rs`: its
+//!   frame, limits, retries and how earlier attempts ended);
+//! - the table of registered functions ([`register!`](crate::register), `registry.rs`);
+//! - the frame format (`wire.rs`) and the serde format (`codec.rs`);
+//! - in a worker: running one frame (`serve.rs`), a chunk's reply (`batch.rs`), containing panics
+//!   in user code (`unwind.rs`);
+//! - in the parent: turning a reply into a typed value in a future (`complete.rs`), the chunked
+//!   `map` (`chunked.rs`) and the thread that runs done-callbacks (`callbacks.rs`).
+//!
+//! The process engine (`crate::process`) runs these frames in worker processes on this machine,
+//! the cluster engine (`crate::mpi`) on the ranks of an MPI job. None of this is public: the
+//! `register!` macro, the tests and the fuzz targets reach what they need through the hidden
+//! `__private` module.
 
 mod batch;
 pub(crate) mod callbacks;
-mod chunked;
+pub(crate) mod chunked;
 pub mod codec;
 pub(crate) mod complete;
+pub(crate) mod front;
 pub(crate) mod registry;
 pub(crate) mod serve;
+pub(crate) mod task;
 pub(crate) mod unwind;
 pub mod wire;
-
-pub use self::chunked::ChunkedMap;
-pub use self::registry::{registered_name, RemoteError};
-
-#[doc(hidden)]
-pub mod __private {
-    pub use super::registry::{Entry, Registration, RemoteError, Typed, REGISTRY};
-    pub use linkme;
-}

@@ -259,7 +259,7 @@ pub(crate) fn check_unique() -> Result<(), String> {
 /// it is not [registered](crate::register).
 ///
 /// ```
-/// use concurrent_futures::{process::registered_name, register};
+/// use concurrent_futures::{__private::registered_name, register};
 /// fn square(x: u64) -> u64 { x * x }
 /// register!(square);
 /// let name = registered_name(square).unwrap();

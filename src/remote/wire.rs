@@ -1,5 +1,5 @@
 //! The frame format between the parent and a worker process, and its (hand-written) decoder.
-//! Public for tests and fuzzing; not part of the stable API.
+//! Reachable as `__private::wire` for tests and fuzzing; not part of the API.
 //!
 //! ```text
 //!  0        4      5              13
@@ -25,7 +25,7 @@
 //! panic or an over-allocation (`fuzz/fuzz_targets/wire.rs` exercises it).
 //!
 //! ```
-//! use concurrent_futures::process::wire::{self, WireError, CALL};
+//! use concurrent_futures::__private::wire::{self, WireError, CALL};
 //! let limit = wire::DEFAULT_FRAME_LIMIT;
 //! let mut frame = wire::begin(CALL, 7, Some(("app::square", 0)));
 //! frame.extend_from_slice(&[42]); // the encoded argument
@@ -232,7 +232,7 @@ pub fn decode(bytes: &[u8], limit: usize) -> Result<(Frame, usize), WireError> {
 /// checked against the limit before any room is reserved for the frame.
 ///
 /// ```
-/// use concurrent_futures::process::wire::{self, FrameBuf, OK};
+/// use concurrent_futures::__private::wire::{self, FrameBuf, OK};
 /// let mut frame = wire::begin(OK, 9, None);
 /// frame.extend_from_slice(b"result");
 /// wire::finish(&mut frame, 1024).unwrap();

@@ -7,9 +7,9 @@ use super::pool::Pool;
 use super::scope::Scope;
 use super::task::Task;
 use crate::error::{BuildError, SubmitError};
-use crate::executor::{Executor, MapOptions, Payload, TaskFn};
+use crate::executor::{Executor, Payload, TaskFn};
 use crate::future::Future;
-use crate::map::{Map, MapUnordered, SubmitOne};
+use crate::map::{Map, MapOptions, MapUnordered, SubmitOne};
 use crate::sync::Arc;
 
 /// A pool of threads that runs submitted closures and hands back [`Future`]s. Python's

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use concurrent_futures::process::registered_name;
+use concurrent_futures::__private::registered_name;
 use concurrent_futures::{register, Executor, ProcessPoolExecutor, TaskError, ThreadPoolExecutor};
 
 use super::util::{eventually, Gate, LONG};

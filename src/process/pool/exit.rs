@@ -46,7 +46,7 @@ impl Shared {
             if let Some(entry) = self.fail_or_retry(entry, proc.pid, &reason, &how, &mut work) {
                 // Queued again: its next attempt may start at once.
                 let mut st = lock(&self.state);
-                st.pending.push_front(entry);
+                st.queue.pending.push_front(entry);
                 let more = self.pump(&mut st);
                 drop(st);
                 self.execute(work);
@@ -88,7 +88,7 @@ impl Shared {
             if st.terminating {
                 unstarted.push(e.done);
             } else {
-                st.pending.push_front(e);
+                st.queue.pending.push_front(e);
             }
         }
         (running, unstarted)
@@ -110,24 +110,16 @@ impl Shared {
         // A worker that died under its task from outside (a crash, the OOM killer, a signal)
         // is not the task's fault, or may not be: run it again if it may be retried. (A time
         // limit, a kill or a terminate is the parent's own doing: never retried.)
-        let failed = |entry: &mut Entry| {
-            if let Some(r) = entry.running.take() {
-                r.finish("failed"); // this attempt's span ends here
-            }
-        };
-        if reason.is_none() && entry.retries_left > 0 {
+        let may_retry = reason.is_none() && {
             let st = lock(&self.state);
-            if !st.terminating && st.broken.is_none() {
-                drop(st);
-                entry.retries_left -= 1;
-                entry.attempts.push(format!("worker {pid} {how}"));
-                failed(&mut entry);
-                return Some(entry);
-            }
+            !st.terminating && st.queue.broken.is_none()
+        };
+        if may_retry && entry.retry(format!("worker {pid} {how}")) {
+            return Some(entry);
         }
         self.stats.finished(false);
-        failed(&mut entry);
-        let err = death_error(reason, pid, &with_attempts(how, &entry.attempts));
+        entry.attempt_failed();
+        let err = death_error(reason, pid, &entry.with_attempts(how));
         work.finish.push((entry.done, Err(err)));
         None
     }
@@ -161,18 +153,6 @@ fn start_failure(
         ));
     }
     None
-}
-
-/// `how`, with how the earlier attempts ended (their workers died too).
-fn with_attempts(how: &str, attempts: &[String]) -> String {
-    if attempts.is_empty() {
-        return how.to_owned();
-    }
-    let n = attempts.len() + 1;
-    format!(
-        "{how} (attempt {n} of {n}; before: {})",
-        attempts.join("; ")
-    )
 }
 
 /// The error of a task whose worker `pid` ended (`how`) under it, for `reason`.

@@ -24,9 +24,9 @@ impl Shared {
         for s in st.workers.iter_mut() {
             if s.in_flight
                 .front()
-                .is_some_and(|e| e.future_id == future_id)
+                .is_some_and(|e| e.engine.future_id == future_id)
             {
-                Self::doom(s, &mut st.pending, Stop::Kill, KillReason::Killed);
+                Self::doom(s, &mut st.queue.pending, Stop::Kill, KillReason::Killed);
                 return true;
             }
         }
@@ -46,7 +46,7 @@ impl Shared {
             }
             // Sent to a worker that died before (marked running) and queued again: it never
             // started, and fails; the rest never left the parent, and is cancelled.
-            st.pending.drain(..).map(|e| e.done).collect()
+            st.queue.pending.drain(..).map(|e| e.done).collect()
         };
         for c in unstarted {
             if c.is_running() {
@@ -89,9 +89,9 @@ impl Shared {
     pub(crate) fn break_pool(&self, cause: String) {
         let mut st = lock(&self.state);
         mark_broken(&mut st, &cause);
-        let cause = st.broken.clone().unwrap_or(cause);
-        st.shutdown = true;
-        let drained: Vec<Entry> = st.pending.drain(..).collect();
+        let cause = st.queue.broken.clone().unwrap_or(cause);
+        st.queue.shutdown = true;
+        let drained: Vec<Entry> = st.queue.pending.drain(..).collect();
         let work = self.pump(&mut st);
         self.changed.notify_all();
         drop(st);
@@ -118,13 +118,16 @@ impl Shared {
 
     pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let mut st = lock(&self.state);
-        st.shutdown = true;
+        st.queue.shutdown = true;
         let mut work;
         let cancelled: Vec<Entry> = if cancel_futures {
             // A task marked running (sent to a worker that died before starting it) still runs.
-            let (running, pending): (Vec<Entry>, Vec<Entry>) =
-                st.pending.drain(..).partition(|e| e.done.is_running());
-            st.pending = running.into();
+            let (running, pending): (Vec<Entry>, Vec<Entry>) = st
+                .queue
+                .pending
+                .drain(..)
+                .partition(|e| e.done.is_running());
+            st.queue.pending = running.into();
             pending
         } else {
             Vec::new()
@@ -146,7 +149,7 @@ impl Shared {
             return;
         }
         let mut st = lock(&self.state);
-        while !(st.workers.is_empty() && st.starting == 0 && st.pending.is_empty()) {
+        while !(st.workers.is_empty() && st.starting == 0 && st.queue.pending.is_empty()) {
             st = match self.changed.wait(st) {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
@@ -162,11 +165,11 @@ impl Shared {
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
-        lock(&self.state).shutdown
+        lock(&self.state).queue.shutdown
     }
 
     pub(crate) fn broken_cause(&self) -> Option<String> {
-        lock(&self.state).broken.clone()
+        lock(&self.state).queue.broken.clone()
     }
 
     pub(crate) fn worker_pids(&self) -> Vec<u32> {
@@ -179,7 +182,7 @@ impl Shared {
     }
 
     pub(crate) fn pending_len(&self) -> usize {
-        lock(&self.state).pending.len()
+        lock(&self.state).queue.pending.len()
     }
 }
 

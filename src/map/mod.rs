@@ -8,10 +8,12 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::error::{SubmitError, TaskError};
-use crate::executor::MapOptions;
 use crate::future::{deadline_after, Future};
 use crate::sync::Arc;
 use crate::wait::completion::Completion;
+
+mod options;
+pub use self::options::MapOptions;
 
 /// How an engine submits one item of a map.
 pub(crate) type SubmitOne<'a, A, R> = Box<dyn FnMut(A) -> Result<Future<R>, SubmitError<()>> + 'a>;
