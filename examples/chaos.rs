@@ -70,6 +70,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(unix)]
 use concurrent_futures::__private::SPAWNER_THREAD;
+#[cfg(unix)]
 use concurrent_futures::process::DEFAULT_TERMINATE_GRACE;
 #[cfg(unix)]
 use concurrent_futures::{

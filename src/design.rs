@@ -1,8 +1,8 @@
 //! The design notes, one page each: the same text as the module documentation next to the
 //! code it describes (most of those modules are private, so their notes are rendered here).
 //! The public engine modules carry their own: `process` (how a task flows between the
-//! processes, how a dead worker is detected, the threat model), `process::wire` (the frame
-//! format) and, with the `mpi` feature, `mpi` (the cluster engine).
+//! processes, how a dead worker is detected, the threat model) and, with the `mpi` feature,
+//! `mpi` (the cluster engine).
 
 #[doc = include_str!("future/core.md")]
 pub mod future_states {}
@@ -35,6 +35,14 @@ pub mod reply_port {}
 #[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("process/spawner.md")]
 pub mod worker_spawner {}
+
+#[cfg(all(unix, feature = "process"))]
+#[doc = include_str!("remote/README.md")]
+pub mod remote_engines {}
+
+#[cfg(all(unix, feature = "process"))]
+#[doc = include_str!("remote/wire.md")]
+pub mod frame_format {}
 
 #[cfg(all(unix, feature = "process"))]
 #[doc = include_str!("remote/callbacks.md")]

@@ -58,11 +58,11 @@
 //!
 //! # Detecting a dead worker, and which task it ran
 //!
-//! Each worker runs one task at a time (a `map` task may wait queued behind it) and the parent
+//! Each worker runs one task at a time (up to three `map` tasks may wait queued behind it) and the parent
 //! records which (`Slot::in_flight`). Its reader thread notices its end from the process itself
 //! — a pidfd that becomes readable when it exits — not only from end-of-stream, which a
 //! descendant that inherited the socket (a task that forked a daemon) could postpone forever
-//! (`reader.rs`). It takes the worker's last frames, reaps the process (`waitpid`, so no zombie
+//! ([design note](crate::design::worker_reader)). It takes the worker's last frames, reaps the process (`waitpid`, so no zombie
 //! remains), fails exactly the task that was running with [`TaskError::WorkerDied`](crate::TaskError)
 //! naming the pid and the signal or exit status, re-queues the ones that had not started, and
 //! starts a replacement if work is waiting. Kills the parent causes itself (task timeout,
@@ -93,10 +93,10 @@
 //! marker, a peer that is not the parent) prints one line on stderr and the program runs its own
 //! `main`. The marker carries a per-spawn random token that the worker sends back in its first
 //! frame; the parent accepts nothing else from a worker before a matching `HELLO`
-//! (`marker.rs`). A program running with elevated privileges cannot build a process pool.
+//! ([design note](crate::design::worker_admission)). A program running with elevated privileges cannot build a process pool.
 //!
 //! *What a frame can do.* The channel is an anonymous socket pair created by the parent and a
-//! memfd of two byte rings it hands over the socket (`ring.md`); all are close-on-exec, so only
+//! memfd of two byte rings it hands over the socket ([design note](crate::design::shared_memory_rings)); all are close-on-exec, so only
 //! the parent and that one worker hold them (and whatever the worker's tasks fork). The parent
 //! reads the ring as untrusted input, exactly as it read the socket: every index checked, the
 //! bytes copied out and decoded by the same frame decoder. A frame names a
@@ -105,7 +105,7 @@
 //! contents to a code address. A corrupt frame can cause only: a decode error on that task (bad
 //! name, bad argument bytes), or, if the frame itself is unreadable (bad length, truncated), the
 //! worker exiting, which fails that worker's task as a dead worker. The decoders check every
-//! length against the bytes present and the frame limit before allocating (`wire.rs`; fuzzed
+//! length against the bytes present and the frame limit before allocating ([frame format](crate::design::frame_format); fuzzed
 //! by `fuzz/`). Arguments are decoded by postcard (`codec.rs`) into the registered function's own
 //! argument type; replies are checked as strictly by the parent, and a worker that breaks the
 //! protocol is killed.
@@ -113,7 +113,7 @@
 //! *Panics.* User code the engine runs — `Deserialize`/`Serialize`/`Drop` of arguments and
 //! results on both sides, the function, done-callbacks — runs contained: a panic is a value on
 //! that task's future (with its location, from the worker's own panic hook), never a dead reader
-//! thread or an aborted worker (`unwind.rs`).
+//! thread or an aborted worker ([design note](crate::design::panics_across_processes)).
 //!
 //! *Not guaranteed.* The engine does not defend against a malicious parent: it is the same
 //! program. Processes a task starts are the task's: a forked child that lingers is not killed

@@ -1,46 +1,4 @@
-//! The frame format between the parent and a worker process, and its (hand-written) decoder.
-//! Reachable as `__private::wire` for tests and fuzzing; not part of the API.
-//!
-//! ```text
-//!  0        4      5              13
-//!  +--------+------+--------------+------------------------------------------+
-//!  | len u32| kind | task id u64  | body (len - 9 bytes)                      |
-//!  +--------+------+--------------+------------------------------------------+
-//!  little-endian; len counts everything after itself and is at most the frame limit.
-//!
-//!  parent → worker   CALL (1), INIT (2):  body = name_len u16 | name (UTF-8) | flags u8 | payload
-//!                    flags bit 0: BATCH (payload is an encoded Vec of arguments)
-//!  worker → parent   HELLO (18):          body = the marker's 16-byte token; the first frame
-//!                    OK (16):             body = payload (the encoded result, or for a batch a
-//!                                                  Vec of per-item encoded results, `batch.rs`)
-//!                    ERR (17):            body = an encoded RemoteError
-//!                    EVENTS (19):         body = the `tracing` events the task emitted, just
-//!                                         before its OK/ERR (the `tracing` feature only)
-//!
-//!  payloads are encoded with `codec` (postcard).
-//! ```
-//!
-//! The decoder checks every length against the bytes actually present and the frame limit
-//! before allocating or slicing, so a corrupt, truncated or oversized frame is an `Err`, never a
-//! panic or an over-allocation (`fuzz/fuzz_targets/wire.rs` exercises it).
-//!
-//! ```
-//! use concurrent_futures::__private::wire::{self, WireError, CALL};
-//! let limit = wire::DEFAULT_FRAME_LIMIT;
-//! let mut frame = wire::begin(CALL, 7, Some(("app::square", 0)));
-//! frame.extend_from_slice(&[42]); // the encoded argument
-//! wire::finish(&mut frame, limit).unwrap();
-//!
-//! let (decoded, used) = wire::decode(&frame, limit).unwrap();
-//! assert_eq!((decoded.kind, decoded.id, used), (CALL, 7, frame.len()));
-//! let call = wire::parse_call(&decoded.body).unwrap();
-//! assert_eq!((call.name, call.flags, call.payload), ("app::square", 0, &[42][..]));
-//!
-//! // A truncated frame is an error, never a panic.
-//! let cut = &frame[..frame.len() - 1];
-//! assert_eq!(wire::decode(cut, limit).unwrap_err(), WireError::Truncated);
-//! wire::check_decoder(cut, limit); // what the fuzz target runs on every input
-//! ```
+#![doc = include_str!("wire.md")]
 
 use std::io::{self, Read};
 
