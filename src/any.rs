@@ -11,7 +11,7 @@ use crate::future::Future;
 use crate::map::{Map, MapOptions};
 #[cfg(feature = "mpi")]
 use crate::mpi::MpiPoolExecutor;
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 use crate::process::ProcessPoolExecutor;
 use crate::thread::ThreadPoolExecutor;
 
@@ -91,7 +91,7 @@ pub enum AnyExecutor {
     /// A thread pool.
     Threads(ThreadPoolExecutor),
     /// A process pool.
-    #[cfg(all(unix, feature = "process"))]
+    #[cfg(all(any(unix, windows), feature = "process"))]
     Processes(ProcessPoolExecutor),
     /// The cluster engine.
     #[cfg(feature = "mpi")]
@@ -103,7 +103,7 @@ macro_rules! each {
     ($self:expr, $p:ident => $body:expr) => {
         match $self {
             AnyExecutor::Threads($p) => $body,
-            #[cfg(all(unix, feature = "process"))]
+            #[cfg(all(any(unix, windows), feature = "process"))]
             AnyExecutor::Processes($p) => $body,
             #[cfg(feature = "mpi")]
             AnyExecutor::Cluster($p) => $body,
@@ -128,18 +128,19 @@ impl AnyExecutor {
                 Some(n) => ThreadPoolExecutor::with_max_workers(n)?,
                 None => ThreadPoolExecutor::new(),
             })),
-            #[cfg(all(unix, feature = "process"))]
+            #[cfg(all(any(unix, windows), feature = "process"))]
             Engine::Processes => Ok(AnyExecutor::Processes(match max_workers {
                 Some(n) => ProcessPoolExecutor::with_max_workers(n)?,
                 None => ProcessPoolExecutor::new(),
             })),
-            #[cfg(all(unix, not(feature = "process")))]
+            #[cfg(all(any(unix, windows), not(feature = "process")))]
             Engine::Processes => Err(BuildError::new(
                 "the process engine is not in this build: enable the `process` feature",
             )),
-            #[cfg(not(unix))]
+            #[cfg(not(any(unix, windows)))]
             Engine::Processes => Err(BuildError::new(
-                "the process engine is Unix-only for now: use the thread engine on this platform",
+                "the process engine runs on Unix and Windows: use the thread engine on this \
+                 platform",
             )),
             #[cfg(feature = "mpi")]
             Engine::Cluster => {
@@ -202,7 +203,7 @@ impl AnyExecutor {
     pub fn engine(&self) -> Engine {
         match self {
             AnyExecutor::Threads(_) => Engine::Threads,
-            #[cfg(all(unix, feature = "process"))]
+            #[cfg(all(any(unix, windows), feature = "process"))]
             AnyExecutor::Processes(_) => Engine::Processes,
             #[cfg(feature = "mpi")]
             AnyExecutor::Cluster(_) => Engine::Cluster,
@@ -216,7 +217,7 @@ impl From<ThreadPoolExecutor> for AnyExecutor {
     }
 }
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 impl From<ProcessPoolExecutor> for AnyExecutor {
     fn from(p: ProcessPoolExecutor) -> Self {
         AnyExecutor::Processes(p)

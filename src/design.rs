@@ -16,38 +16,38 @@ pub mod scoped_tasks {}
 #[doc = include_str!("wait/completion.md")]
 pub mod waiting_on_many {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("process/marker.md")]
 pub mod worker_admission {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("process/reader.md")]
 pub mod worker_reader {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("process/ring.md")]
 pub mod shared_memory_rings {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("process/port.md")]
 pub mod reply_port {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("process/spawner.md")]
 pub mod worker_spawner {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("remote/README.md")]
 pub mod remote_engines {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("remote/wire.md")]
 pub mod frame_format {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("remote/callbacks.md")]
 pub mod callback_thread {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("remote/unwind.md")]
 pub mod panics_across_processes {}

@@ -592,11 +592,11 @@ impl fmt::Display for AsCompletedTimeout {
 
 impl std::error::Error for AsCompletedTimeout {}
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub use self::remote::RemoteError;
 
 /// The error a task's worker sends back (process and cluster engines).
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 mod remote {
     /// An error raised while running a task in a worker, as it travels back to the parent.
     /// The parent turns it into the future's [`TaskError`](crate::TaskError).

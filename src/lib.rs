@@ -98,7 +98,7 @@
 /// What the [`register!`] macro expands to, and what the crate's own tests, fuzz targets and
 /// benchmarks reach inside (the frame format, the codec, the ring checks). Not part of the API:
 /// anything here may change in any release.
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[doc(hidden)]
 pub mod __private {
     pub use crate::process::outbox::check_producer as check_ring_producer;
@@ -124,9 +124,9 @@ mod future;
 mod map;
 #[cfg(feature = "mpi")]
 pub mod mpi;
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub mod process;
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 mod remote;
 mod stats;
 mod sync;
@@ -161,14 +161,14 @@ pub use crate::future::{Future, FutureState, InvalidState, Promise};
 pub use crate::map::{Map, MapOptions, MapUnordered};
 #[cfg(feature = "mpi")]
 pub use crate::mpi::{MpiPoolBuilder, MpiPoolExecutor};
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use crate::stats::PoolStats;
 
 /// Without the process engine (the `process` feature off, or on Windows for now) there are no
 /// worker processes: `register!` only checks that its arguments are functions, so code that
 /// registers its tasks builds either way.
-#[cfg(not(all(unix, feature = "process")))]
+#[cfg(not(all(any(unix, windows), feature = "process")))]
 #[macro_export]
 macro_rules! register {
     ($($f:expr),+ $(,)?) => {

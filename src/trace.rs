@@ -104,7 +104,7 @@ impl Running {
     }
 
     /// Emits events a worker process sent back, inside the task's span.
-    #[cfg(all(unix, feature = "tracing", feature = "process"))]
+    #[cfg(all(any(unix, windows), feature = "tracing", feature = "process"))]
     pub(crate) fn replay(&self, events: &[forward::Event], pid: u32) {
         self.inner.0.in_scope(|| {
             for e in events {
@@ -115,7 +115,7 @@ impl Running {
 }
 
 /// The outcome field for a task's result.
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub(crate) fn outcome<T>(r: &Result<T, crate::TaskError>) -> &'static str {
     match r {
         Ok(_) => "ok",
@@ -124,7 +124,7 @@ pub(crate) fn outcome<T>(r: &Result<T, crate::TaskError>) -> &'static str {
     }
 }
 
-#[cfg(all(unix, feature = "tracing", feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "tracing", feature = "process"))]
 pub(crate) mod forward;
 #[cfg(feature = "tracing")]
 mod span;

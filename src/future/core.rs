@@ -502,7 +502,7 @@ impl<T> Wakeups<T> {
     }
 }
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 impl<T: Send + 'static> Wakeups<T> {
     /// Wakes every waiter now, and returns the callbacks (if any) as one job for another thread
     /// to run with a view of the future: an engine whose completing thread must not run user
@@ -526,7 +526,7 @@ impl<T: Send + 'static> Wakeups<T> {
 }
 
 /// Callbacks to run elsewhere (see `Wakeups::wake_deferring`).
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub(crate) type Deferred = Box<dyn FnOnce() + Send>;
 
 /// Runs one done-callback, containing any panic it raises.

@@ -116,7 +116,7 @@ impl<T> Future<T> {
     }
 
     /// Another handle to the same future (a view for a callback or a wait).
-    #[cfg(all(unix, feature = "process"))]
+    #[cfg(all(any(unix, windows), feature = "process"))]
     pub(crate) fn view(&self) -> Future<T> {
         self.core().header().acquire();
         Future { ptr: self.ptr }

@@ -8,11 +8,11 @@ pub(crate) mod core;
 mod handle;
 mod promise;
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub(crate) use self::core::Deferred;
 pub(crate) use self::handle::deadline_after;
 pub use self::handle::{Future, FutureState};
 pub(crate) use self::promise::in_background;
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub(crate) use self::promise::Help;
 pub use self::promise::{InvalidState, Promise};

@@ -34,7 +34,7 @@ unsafe fn drop_promise<T>(h: NonNull<Header>) {
 /// What a thread about to wait for a future may do meanwhile, for an engine whose results
 /// arrive on a thread of its own: a process pool lets the waiting thread read its worker's
 /// replies, instead of waiting for its reader thread to do it and wake it (`process/port.md`).
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 pub(crate) trait Help: Send + Sync {
     /// Works towards the future `key` on this thread until `done()` or `deadline`, for a short
     /// while at most (the waiting thread does not spin after it); whether `done()`.
@@ -43,7 +43,7 @@ pub(crate) trait Help: Send + Sync {
 }
 
 /// A promise's allocation with a helper (`Promise::helped`).
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 #[repr(C)]
 struct Helped<T> {
     // First: a pointer to it is a pointer to the core, and to its header.
@@ -53,7 +53,7 @@ struct Helped<T> {
     key: u64,
 }
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 fn helped_vtable<T: Send + 'static>() -> &'static VTable {
     &VTable {
         drop: drop_helped::<T>,
@@ -68,7 +68,7 @@ fn helped_vtable<T: Send + 'static>() -> &'static VTable {
 
 /// # Safety
 /// `h` is a helped promise's allocation (a `Box<Helped<T>>`) whose last reference is gone.
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 unsafe fn drop_helped<T>(h: NonNull<Header>) {
     // SAFETY: see the contract; made by `Promise::helped`.
     drop(unsafe { Box::from_raw(h.cast::<Helped<T>>().as_ptr()) })
@@ -76,7 +76,7 @@ unsafe fn drop_helped<T>(h: NonNull<Header>) {
 
 /// # Safety
 /// `h` is a live helped promise's allocation and the caller holds a reference to it.
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 unsafe fn help_helped<T>(h: NonNull<Header>, deadline: Option<std::time::Instant>) -> bool {
     // SAFETY: see the contract.
     let cell = unsafe { h.cast::<Helped<T>>().as_ref() };
@@ -142,7 +142,7 @@ impl<T: Send + 'static> Promise<T> {
 
     /// A promise whose future, when a thread waits for it, first lets `helper` work towards
     /// it on that thread (`Help`); `key` says which future it is to the helper.
-    #[cfg(all(unix, feature = "process"))]
+    #[cfg(all(any(unix, windows), feature = "process"))]
     pub(crate) fn helped(helper: std::sync::Weak<dyn Help>, key: u64) -> (Promise<T>, Future<T>) {
         let cell = Box::new(Helped {
             core: Core::<T>::new(helped_vtable::<T>(), 2, 0),
@@ -200,7 +200,7 @@ impl<T: Send + 'static> Promise<T> {
 
     /// For engines: marks the future running; false if it was cancelled. Running already (a
     /// retried task) counts as started.
-    #[cfg(all(unix, feature = "process"))]
+    #[cfg(all(any(unix, windows), feature = "process"))]
     pub(crate) fn start(&self) -> bool {
         let s = self.shared.as_ref().expect("promise is live");
         s.core().try_start() || s.core().state() == super::core::RUNNING
@@ -281,7 +281,7 @@ impl<T: Send + 'static> Promise<T> {
         Ok(())
     }
 
-    #[cfg(all(unix, feature = "process"))]
+    #[cfg(all(any(unix, windows), feature = "process"))]
     /// Completes with `outcome`, waking waiters now and returning the callbacks to run
     /// elsewhere (see [`Wakeups::wake_deferring`](super::core::Wakeups::wake_deferring)).
     pub(crate) fn finish_deferring(

@@ -83,7 +83,7 @@ impl<'a, R, I: Iterator> Map<'a, R, I> {
     }
 
     /// An engine's own map, as a `Map`.
-    #[cfg(all(unix, feature = "process"))]
+    #[cfg(all(any(unix, windows), feature = "process"))]
     pub(crate) fn engine(map: impl Iterator<Item = Result<R, TaskError>> + 'a) -> Self {
         Map(Inner::Engine(Box::new(map)))
     }

@@ -104,7 +104,7 @@ impl WorkerProc {
         // EPIPE): either way its reader sees it end without a HELLO, and the pool says why, as
         // for any copy that does not become a worker; a live one that somehow got nothing says
         // nothing and is stopped at the HELLO deadline.
-        let _ = ours.send_start(&shm);
+        let _ = ours.send_start(&shm, &child);
         drop(shm);
         Ok(Spawned {
             proc: WorkerProc {

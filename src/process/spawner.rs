@@ -27,8 +27,8 @@ pub(crate) fn ensure_started() -> io::Result<()> {
         .spawn(move || {
             // Running, and named: whoever counts the program's threads sees it from now on.
             let _ = ready_tx.send(());
-            for (mut cmd, reply) in rx {
-                let _ = reply.send(cmd.spawn());
+            for (cmd, reply) in rx {
+                let _ = reply.send(super::sys::start_worker(cmd));
             }
         })?;
     let _ = ready.recv();

@@ -18,10 +18,32 @@
 //! | the start-up hook | a function in `.init_array` | `.init_array` (ELF), `__DATA,__mod_init_func` (Mach-O) |
 //! | doorbells, the end of either side | a Unix socket pair; `POLLRDHUP` | the same; `POLLHUP`, and `SO_NOSIGPIPE` where there is no `MSG_NOSIGNAL` |
 //!
-//! Windows has none of these yet: there the crate builds with the thread engine only.
+//!
+//! Windows (`windows/`; its module doc says which file holds each):
+//!
+//! | verb | Windows |
+//! |---|---|
+//! | the program a worker runs | `current_exe()`, run by `CreateProcessW` (`std::process::Command` quotes the command line), after a check that the file is still the one running (volume and file index recorded when the first pool started): a deleted or replaced file fails the start, saying so |
+//! | memory for the rings | a section (`CreateFileMappingW` on the paging file), unnamed |
+//! | the handles a worker gets | the section, two doorbell events, two end-of-side events, a handle to the parent and a stop-request event, each copied into the worker (`DuplicateHandle`: nothing inheritable), their values written on its standard input, an anonymous pipe, then replaced by `NUL` |
+//! | a worker's end, seen by the parent | its process handle, waited on by its reader thread beside the events (one thread per worker: no 64-handle ceiling) |
+//! | stopping a worker | a request: its stop-request event, on which the worker ends itself with `STATUS_CONTROL_C_EXIT`; at once: `TerminateProcess` |
+//! | the parent's death, seen by a worker | a job object with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` holding every worker (nested in the parent's own job, if it runs in one; refused: the pool breaks, saying why); and a lifeline thread in the worker waiting on the parent's process handle |
+//! | who started a worker (admission) | the parent's pid (`NtQueryInformationProcess`) and the server end of the stdin pipe (`GetNamedPipeServerProcessId`); no setuid exists |
+//! | random tokens | `BCryptGenRandom` |
+//! | a worker's name | its command line's argument `prog: worker`; `SetThreadDescription` |
+//! | the start-up hook | a function in `.CRT$XCU` (the C runtime's initializers) |
+//! | doorbells, the end of either side | auto-reset events; manual-reset events set at close |
+//! | a crash, described | its `NTSTATUS`: `0xC0000005` access violation, `0xC00000FD` stack overflow, `0xC0000409` fail-fast; status 3 is `abort()` |
 
 #[cfg(unix)]
 mod unix;
 
 #[cfg(unix)]
 pub(crate) use self::unix::*;
+
+#[cfg(windows)]
+mod windows;
+
+#[cfg(windows)]
+pub(crate) use self::windows::*;

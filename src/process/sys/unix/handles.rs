@@ -69,7 +69,11 @@ impl Channel {
 
     /// The parent's first message to a worker: the rings' memory, and the program's lifeline
     /// where the platform needs one.
-    pub(crate) fn send_start(&self, shm: &SharedMemory) -> io::Result<()> {
+    pub(crate) fn send_start(
+        &self,
+        shm: &SharedMemory,
+        _child: &std::process::Child,
+    ) -> io::Result<()> {
         let fds = [Some(shm.0.as_raw_fd()), super::lifeline()?];
         let fds: Vec<_> = fds.into_iter().flatten().collect();
         super::send_fds(self.0.as_raw_fd(), &fds)

@@ -36,6 +36,12 @@ pub(crate) fn worker_command(name: &str) -> std::process::Command {
     cmd
 }
 
+/// Starts a worker (on the spawner thread). Unix needs nothing more than the start: the worker
+/// ties itself to its parent (`bind_to_parent`).
+pub(crate) fn start_worker(mut cmd: std::process::Command) -> io::Result<std::process::Child> {
+    cmd.spawn()
+}
+
 /// How the parent stops a worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
