@@ -153,6 +153,18 @@ macro_rules! register {
                         site: concat!(file!(), ":", line!(), ":", column!()),
                         entry: &$crate::__private::Typed::new($f, $f),
                     };
+                // MinGW's linker drops an unreferenced `#[used]` static with `--gc-sections`
+                // (MSVC's keeps it): a C-runtime initializer, a section it always keeps,
+                // refers to the registration.
+                #[cfg(all(windows, target_env = "gnu"))]
+                #[used]
+                #[link_section = ".CRT$XCU"]
+                static __CF_KEEP: extern "C" fn() = {
+                    extern "C" fn keep() {
+                        ::core::hint::black_box(&__CF_REGISTRATION);
+                    }
+                    keep
+                };
             };
         )+
     };
