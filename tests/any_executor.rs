@@ -1,6 +1,6 @@
 //! The executor suite (`tests/suite/`) run against [`AnyExecutor`] holding a process pool, so
 //! that every call through the enum reaches its engine; and the choice of engine from a value.
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
 mod suite;
 

@@ -2,7 +2,7 @@
 //! engine's own behaviour: chunked `map`, scheduling across workers, idle workers, and what a
 //! task sees of its worker process (stdin, environment, nested pools, callbacks).
 
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
 mod suite;
 
@@ -377,6 +377,7 @@ fn idle_workers_exit_after_idle_timeout() {
         "{:?}",
         pool.worker_pids()
     );
+    #[cfg(unix)] // the process is gone (Linux's /proc)
     assert!(eventually(LONG, || !std::path::Path::new(&format!(
         "/proc/{first}"
     ))
@@ -399,7 +400,9 @@ fn debug_names_the_workers() {
 // ----- what a task sees ----------------------------------------------------------------------
 
 /// A worker shows in `ps` as `prog: worker` and in `top` as `prog:worker` (the kernel's
-/// 15-byte name), after this program, not as `exe`.
+/// 15-byte name), after this program, not as `exe`. (Read from Linux's /proc; Windows:
+/// `process_windows.rs`.)
+#[cfg(unix)]
 #[test]
 fn workers_are_named_after_the_program() {
     let _w = watchdog("workers_are_named_after_the_program");
