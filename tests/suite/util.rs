@@ -297,3 +297,19 @@ pub fn ring_mapping() -> usize {
         .expect("the worker's ring mapping");
     usize::from_str_radix(line.split('-').next().unwrap(), 16).unwrap()
 }
+
+/// Whether this Windows program runs under Wine (CI runs the Windows build there): ntdll
+/// exports `wine_get_version`. Tests that Wine itself cannot pass say so and return early.
+#[cfg(windows)]
+pub fn under_wine() -> bool {
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetModuleHandleA(name: *const u8) -> *mut std::ffi::c_void;
+        fn GetProcAddress(module: *mut std::ffi::c_void, name: *const u8) -> *mut std::ffi::c_void;
+    }
+    // SAFETY: NUL-terminated names; ntdll is loaded in every process.
+    unsafe {
+        let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+        !ntdll.is_null() && !GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_null()
+    }
+}

@@ -141,7 +141,9 @@ pub(crate) fn stop(pid: u32, how: Stop) {
     }
 }
 
-/// "crashed: 0xC0000005 (STATUS_ACCESS_VIOLATION, an access violation)", "exited with status 3".
+/// "crashed: 0xC0000005 (STATUS_ACCESS_VIOLATION, an access violation)", "exited with status 3"
+/// (3 is also what the C runtime's `abort()` exits with; Rust's own abort is a fail-fast,
+/// `0xC0000409`).
 pub(crate) fn describe(status: &io::Result<ExitStatus>, protocol_exit: i32) -> String {
     let code = match status {
         Err(e) => return format!("its status could not be read: {e}"),
@@ -157,7 +159,6 @@ pub(crate) fn describe(status: &io::Result<ExitStatus>, protocol_exit: i32) -> S
     match u {
         KILLED => format!("killed (TerminateProcess, status {u:#X})"),
         STOPPED => format!("stopped on request (status {u:#X}, STATUS_CONTROL_C_EXIT)"),
-        3 => "exited with status 3 (abort)".to_owned(),
         _ => match ntstatus_name(u) {
             Some((name, what)) => format!("crashed: {u:#X} ({name}, {what})"),
             None if u >= 0xC000_0000 => format!("crashed: {u:#X}"),

@@ -54,8 +54,16 @@ pub(crate) enum Woke {
     Exited,
 }
 
-/// Windows has no `SIGPIPE`: a write to a closed pipe fails with an error.
-pub(crate) fn ignore_sigpipe() {}
+/// Windows has no `SIGPIPE` (a write to a closed pipe fails with an error). Its counterpart
+/// here: a crash ends the worker at once, with its status, instead of waiting on the system's
+/// "stopped working" dialog (`SEM_NOGPFAULTERRORBOX`), nor asking about a missing disk.
+pub(crate) fn ignore_sigpipe() {
+    use windows_sys::Win32::System::Diagnostics::Debug::{
+        SetErrorMode, SEM_FAILCRITICALERRORS, SEM_NOGPFAULTERRORBOX,
+    };
+    // SAFETY: a plain call on this process's error mode.
+    unsafe { SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX) };
+}
 
 /// Stops this worker for good, as one stuck in start-up would (a test hook).
 pub(crate) fn stall() {
