@@ -7,7 +7,7 @@
 
 
 
-use concurrent_futures::{register, ProcessPoolExecutor};
+use concurrent_futures::{register, ProcessPoolExecutor, TaskError};
 
 #[path = "suite/util.rs"]
 mod util;
@@ -34,4 +34,158 @@ fn a_round_trip() {
     assert_ne!(p, std::process::id());
     let all: Vec<u64> = pool.map(double, 0..100).map(Result::unwrap).collect();
     assert_eq!(all, (0..100).map(|x| x * 2).collect::<Vec<_>>());
+}
+
+/// Set in a copy of this program that a test starts (`run_copy`): the name of the probe to run.
+const PROBE: &str = "CF_WINDOWS_TEST_PROBE";
+
+/// Runs this test program's copy at `exe` with only test `test`, as probe `probe`; its output.
+fn run_copy(exe: &std::path::Path, test: &str, probe: &str) -> std::process::Output {
+    std::process::Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(PROBE, probe)
+        .output()
+        .unwrap()
+}
+
+/// A copy of this test program in a new directory named `dir` (under the temporary
+/// directory), as `file`.
+fn copy_of_this_program(dir: &str, file: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(dir);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let exe = d.join(file);
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    exe
+}
+
+/// A program in a directory whose name has spaces and non-ASCII characters, itself named so,
+/// starts its workers: the re-executed command line is quoted correctly.
+#[test]
+fn a_program_under_a_path_with_spaces_and_non_ascii_runs_a_pool() {
+    let _watchdog = Watchdog::for_this_test();
+    if std::env::var_os(PROBE).is_some() {
+        return; // the copy below runs `a_round_trip`
+    }
+    let exe = copy_of_this_program("cf dir ü 字", "tést prog ö.exe");
+    let out = run_copy(&exe, "a_round_trip", "round trip");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(shown.contains("1 passed"), "{shown}");
+    let _ = std::fs::remove_dir_all(exe.parent().unwrap());
+}
+
+/// A program whose file was moved away, or replaced, after it started: its next pool cannot
+/// start workers (they would run another program), and breaks once, saying why.
+#[test]
+fn a_deleted_or_replaced_program_breaks_the_pool_with_the_reason() {
+    let _watchdog = Watchdog::for_this_test();
+    match std::env::var(PROBE).as_deref() {
+        Ok("moved") | Ok("replaced") => return replaced_probe(),
+        _ => {}
+    }
+    for (how, words) in [("moved", "was deleted or moved"), ("replaced", "was replaced")] {
+        let exe = copy_of_this_program(&format!("cf-replaced-{how}"), "prog.exe");
+        let out = run_copy(&exe, "a_deleted_or_replaced_program_breaks_the_pool_with_the_reason", how);
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{how}: {shown}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(shown.contains(&format!("broken: {words}")), "{how}: {shown}");
+        let _ = std::fs::remove_dir_all(exe.parent().unwrap());
+    }
+}
+
+/// In the copy: a pool works; then the program's file is moved away (and, for "replaced",
+/// another file put in its place), and a new pool breaks with the reason.
+fn replaced_probe() {
+    let replace = std::env::var(PROBE).unwrap() == "replaced";
+    let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    assert_eq!(pool.submit_fn(double, 1).unwrap().result_timeout(LONG), Ok(2));
+    drop(pool);
+    let exe = std::env::current_exe().unwrap();
+    std::fs::rename(&exe, exe.with_extension("old")).unwrap();
+    if replace {
+        std::fs::write(&exe, b"not this program").unwrap();
+    }
+    let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    match pool.submit_fn(double, 1).unwrap().result_timeout(LONG) {
+        Err(TaskError::BrokenExecutor { cause }) => {
+            assert!(cause.contains("executable"), "{cause}");
+            let words = if replace { "was replaced" } else { "was deleted or moved" };
+            assert!(cause.contains(words), "{cause}");
+            println!("broken: {words}");
+        }
+        other => panic!("expected a broken pool, got {other:?}"),
+    }
+}
+
+/// A copy of the program started with the marker by anyone but a pool of its parent's never
+/// serves: with a stale marker, or with no pipe as standard input, it runs its own `main`
+/// (saying why on stderr); with its parent's marker and a pipe that carries no first message
+/// from the pool, it exits without serving.
+#[test]
+fn a_program_not_started_by_its_pool_never_serves() {
+    let _watchdog = Watchdog::for_this_test();
+    if std::env::var_os(PROBE).is_some() {
+        println!("main ran");
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let token = "0123456789abcdef0123456789abcdef";
+    let me = std::process::id();
+    let run = |parent: u32, stdin: std::process::Stdio, input: &[u8]| {
+        let mut child = std::process::Command::new(&exe)
+            .args(["a_program_not_started_by_its_pool_never_serves", "--exact", "--nocapture"])
+            .env(PROBE, "admission")
+            .env("CONCURRENT_FUTURES_WORKER", format!("cf1:{parent}:{token}:1048576:0"))
+            .stdin(stdin)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(mut i) = child.stdin.take() {
+            use std::io::Write;
+            let _ = i.write_all(input);
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // A stale marker: another parent.
+    let (status, out, err) = run(me.wrapping_add(4), std::process::Stdio::piped(), b"");
+    assert!(status.success() && out.contains("main ran"), "{out}\n{err}");
+    assert!(err.contains("stale or inherited"), "{err}");
+    // No pipe on standard input.
+    let (status, out, err) = run(me, std::process::Stdio::null(), b"");
+    assert!(status.success() && out.contains("main ran"), "{out}\n{err}");
+    assert!(err.contains("is set but"), "{err}");
+    // Its parent's marker and pipe, but no first message from a pool: it exits, serving
+    // nothing and running nothing.
+    let (status, out, err) = run(me, std::process::Stdio::piped(), b"not the first message");
+    assert!(!status.success() && !out.contains("main ran"), "{out}\n{err}");
+    assert!(err.contains("no channel from the parent"), "{err}");
+}
+
+fn boom(msg: String) -> u32 {
+    panic!("{msg}")
+}
+register!(boom);
+
+/// A task's panic crosses back with its message and location, and the worker keeps serving.
+#[test]
+fn a_panic_crosses_back_with_its_location() {
+    let _watchdog = Watchdog::for_this_test();
+    let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    let before = pool.submit_fn(pid, ()).unwrap().result_timeout(LONG).unwrap();
+    match pool.submit_fn(boom, "kaboom".into()).unwrap().result_timeout(LONG) {
+        Err(e) => {
+            let shown = format!("{e}");
+            assert!(shown.contains("kaboom"), "{shown}");
+            assert!(shown.contains("process_windows.rs"), "{shown}");
+        }
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    assert_eq!(pool.submit_fn(pid, ()).unwrap().result_timeout(LONG), Ok(before));
 }
