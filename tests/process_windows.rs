@@ -5,8 +5,6 @@
 
 #![cfg(all(windows, feature = "process"))]
 
-
-
 use concurrent_futures::{register, ProcessPoolExecutor, TaskError};
 
 #[path = "suite/util.rs"]
@@ -30,7 +28,11 @@ fn a_round_trip() {
     let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
     let mut f = pool.submit_fn(double, 21).unwrap();
     assert_eq!(f.result_timeout(LONG).unwrap(), 42);
-    let p = pool.submit_fn(pid, ()).unwrap().result_timeout(LONG).unwrap();
+    let p = pool
+        .submit_fn(pid, ())
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
     assert_ne!(p, std::process::id());
     let all: Vec<u64> = pool.map(double, 0..100).map(Result::unwrap).collect();
     assert_eq!(all, (0..100).map(|x| x * 2).collect::<Vec<_>>());
@@ -70,7 +72,11 @@ fn a_program_under_a_path_with_spaces_and_non_ascii_runs_a_pool() {
     let exe = copy_of_this_program("cf dir ü 字", "tést prog ö.exe");
     let out = run_copy(&exe, "a_round_trip", "round trip");
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{shown}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(shown.contains("1 passed"), "{shown}");
     let _ = std::fs::remove_dir_all(exe.parent().unwrap());
 }
@@ -84,12 +90,26 @@ fn a_deleted_or_replaced_program_breaks_the_pool_with_the_reason() {
         Ok("moved") | Ok("replaced") => return replaced_probe(),
         _ => {}
     }
-    for (how, words) in [("moved", "was deleted or moved"), ("replaced", "was replaced")] {
+    for (how, words) in [
+        ("moved", "was deleted or moved"),
+        ("replaced", "was replaced"),
+    ] {
         let exe = copy_of_this_program(&format!("cf-replaced-{how}"), "prog.exe");
-        let out = run_copy(&exe, "a_deleted_or_replaced_program_breaks_the_pool_with_the_reason", how);
+        let out = run_copy(
+            &exe,
+            "a_deleted_or_replaced_program_breaks_the_pool_with_the_reason",
+            how,
+        );
         let shown = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{how}: {shown}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert!(shown.contains(&format!("broken: {words}")), "{how}: {shown}");
+        assert!(
+            out.status.success(),
+            "{how}: {shown}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            shown.contains(&format!("broken: {words}")),
+            "{how}: {shown}"
+        );
         let _ = std::fs::remove_dir_all(exe.parent().unwrap());
     }
 }
@@ -99,7 +119,10 @@ fn a_deleted_or_replaced_program_breaks_the_pool_with_the_reason() {
 fn replaced_probe() {
     let replace = std::env::var(PROBE).unwrap() == "replaced";
     let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
-    assert_eq!(pool.submit_fn(double, 1).unwrap().result_timeout(LONG), Ok(2));
+    assert_eq!(
+        pool.submit_fn(double, 1).unwrap().result_timeout(LONG),
+        Ok(2)
+    );
     drop(pool);
     let exe = std::env::current_exe().unwrap();
     std::fs::rename(&exe, exe.with_extension("old")).unwrap();
@@ -110,7 +133,11 @@ fn replaced_probe() {
     match pool.submit_fn(double, 1).unwrap().result_timeout(LONG) {
         Err(TaskError::BrokenExecutor { cause }) => {
             assert!(cause.contains("executable"), "{cause}");
-            let words = if replace { "was replaced" } else { "was deleted or moved" };
+            let words = if replace {
+                "was replaced"
+            } else {
+                "was deleted or moved"
+            };
             assert!(cause.contains(words), "{cause}");
             println!("broken: {words}");
         }
@@ -134,9 +161,16 @@ fn a_program_not_started_by_its_pool_never_serves() {
     let me = std::process::id();
     let run = |parent: u32, stdin: std::process::Stdio, input: &[u8]| {
         let mut child = std::process::Command::new(&exe)
-            .args(["a_program_not_started_by_its_pool_never_serves", "--exact", "--nocapture"])
+            .args([
+                "a_program_not_started_by_its_pool_never_serves",
+                "--exact",
+                "--nocapture",
+            ])
             .env(PROBE, "admission")
-            .env("CONCURRENT_FUTURES_WORKER", format!("cf1:{parent}:{token}:1048576:0"))
+            .env(
+                "CONCURRENT_FUTURES_WORKER",
+                format!("cf1:{parent}:{token}:1048576:0"),
+            )
             .stdin(stdin)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -164,7 +198,10 @@ fn a_program_not_started_by_its_pool_never_serves() {
     // Its parent's marker and pipe, but no first message from a pool: it exits, serving
     // nothing and running nothing.
     let (status, out, err) = run(me, std::process::Stdio::piped(), b"not the first message");
-    assert!(!status.success() && !out.contains("main ran"), "{out}\n{err}");
+    assert!(
+        !status.success() && !out.contains("main ran"),
+        "{out}\n{err}"
+    );
     assert!(err.contains("no channel from the parent"), "{err}");
 }
 
@@ -178,8 +215,16 @@ register!(boom);
 fn a_panic_crosses_back_with_its_location() {
     let _watchdog = Watchdog::for_this_test();
     let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
-    let before = pool.submit_fn(pid, ()).unwrap().result_timeout(LONG).unwrap();
-    match pool.submit_fn(boom, "kaboom".into()).unwrap().result_timeout(LONG) {
+    let before = pool
+        .submit_fn(pid, ())
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    match pool
+        .submit_fn(boom, "kaboom".into())
+        .unwrap()
+        .result_timeout(LONG)
+    {
         Err(e) => {
             let shown = format!("{e}");
             assert!(shown.contains("kaboom"), "{shown}");
@@ -187,5 +232,8 @@ fn a_panic_crosses_back_with_its_location() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(pool.submit_fn(pid, ()).unwrap().result_timeout(LONG), Ok(before));
+    assert_eq!(
+        pool.submit_fn(pid, ()).unwrap().result_timeout(LONG),
+        Ok(before)
+    );
 }

@@ -14,7 +14,9 @@ use windows_sys::Win32::Security::Cryptography::{
 use windows_sys::Win32::Storage::FileSystem::{GetFileType, FILE_TYPE_PIPE};
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_INPUT_HANDLE};
 use windows_sys::Win32::System::Pipes::GetNamedPipeServerProcessId;
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetCurrentThread, SetThreadDescription};
+use windows_sys::Win32::System::Threading::{
+    GetCurrentProcess, GetCurrentThread, SetThreadDescription,
+};
 
 /// What admission needs: the parent, and whether standard input is the parent's pipe. (The
 /// `stdin_socket` fact is "standard input is a pipe" here; ids are all 0.)

@@ -125,8 +125,9 @@ impl Channel {
 
     /// Whether the other side has closed (without blocking).
     pub(crate) fn hung_up(&self) -> bool {
-        self.ends()
-            .map_or(true, |e| wait_one(raw(&e.end_in), Some(std::time::Duration::ZERO)))
+        self.ends().map_or(true, |e| {
+            wait_one(raw(&e.end_in), Some(std::time::Duration::ZERO))
+        })
     }
 
     /// Blocks until a doorbell or the other side's end.

@@ -66,7 +66,11 @@ impl ExitWatch {
     }
 
     /// Blocks until one of `events` is signalled (`Readable`) or the process ends (`Exited`).
-    pub(super) fn wait_with(&self, pid: u32, events: &[windows_sys::Win32::Foundation::HANDLE]) -> Woke {
+    pub(super) fn wait_with(
+        &self,
+        pid: u32,
+        events: &[windows_sys::Win32::Foundation::HANDLE],
+    ) -> Woke {
         let mut hs = events.to_vec();
         let limit = match &self.process {
             Some(p) => {
@@ -174,12 +178,18 @@ fn ntstatus_name(u: u32) -> Option<(&'static str, &'static str)> {
         0xC000_00FD => ("STATUS_STACK_OVERFLOW", "a stack overflow"),
         0xC000_0409 => ("STATUS_STACK_BUFFER_OVERRUN", "a fail-fast abort"),
         0xC000_001D => ("STATUS_ILLEGAL_INSTRUCTION", "an illegal instruction"),
-        0xC000_0094 => ("STATUS_INTEGER_DIVIDE_BY_ZERO", "an integer division by zero"),
+        0xC000_0094 => (
+            "STATUS_INTEGER_DIVIDE_BY_ZERO",
+            "an integer division by zero",
+        ),
         0xC000_0096 => ("STATUS_PRIVILEGED_INSTRUCTION", "a privileged instruction"),
         0xC000_0374 => ("STATUS_HEAP_CORRUPTION", "a corrupted heap"),
         0xC000_0017 => ("STATUS_NO_MEMORY", "out of memory"),
         0xC000_0135 => ("STATUS_DLL_NOT_FOUND", "a DLL it needs was not found"),
-        0xC000_0139 => ("STATUS_ENTRYPOINT_NOT_FOUND", "a DLL lacks a function it needs"),
+        0xC000_0139 => (
+            "STATUS_ENTRYPOINT_NOT_FOUND",
+            "a DLL lacks a function it needs",
+        ),
         0xC000_0142 => ("STATUS_DLL_INIT_FAILED", "a DLL failed to start"),
         0x8000_0003 => ("STATUS_BREAKPOINT", "a breakpoint"),
         0x4001_0004 => ("DBG_TERMINATE_PROCESS", "ended by a debugger"),

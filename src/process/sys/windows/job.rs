@@ -108,10 +108,12 @@ fn check_program(once: &Once) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             "was deleted or moved since the program started"
         }
-        Err(e) => return Err(io::Error::other(format!(
-            "the program's executable {} cannot be opened ({e}), and workers run that file",
-            path.display()
-        ))),
+        Err(e) => {
+            return Err(io::Error::other(format!(
+                "the program's executable {} cannot be opened ({e}), and workers run that file",
+                path.display()
+            )))
+        }
     };
     Err(io::Error::new(
         io::ErrorKind::NotFound,
