@@ -1,6 +1,6 @@
 //! [`AnyExecutor::from_env`]: the engine and the worker count from the environment. One test in
 //! its own binary, so that no other thread reads the environment while it changes.
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
 use concurrent_futures::{AnyExecutor, Engine, Executor};
 

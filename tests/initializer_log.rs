@@ -65,7 +65,7 @@ fn thread_pool_logs_a_failing_initializer_once() {
     assert!(logged[0].contains("initializer"), "{logged:?}");
 }
 
-#[cfg(all(unix, feature = "process"))]
+#[cfg(all(any(unix, windows), feature = "process"))]
 mod process {
     use super::*;
     use concurrent_futures::{register, ProcessPoolExecutor};

@@ -79,6 +79,7 @@ enum Death {
     /// An allocation refused under a low `RLIMIT_AS` (Rust aborts on allocation failure).
     OutOfMemory,
     /// Unbounded recursion (Windows: `0xC00000FD`).
+    #[cfg(windows)]
     StackOverflow,
 }
 

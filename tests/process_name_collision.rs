@@ -1,4 +1,4 @@
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 //! Two different functions registered under one name must be refused: a pool built on such a
 //! registry could run the wrong one. `register!` names a function by its module, its name and
 //! the line and column of the `register!` — which, inside a `macro_rules!` macro, are those of

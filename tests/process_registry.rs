@@ -3,7 +3,7 @@
 //! its own address) is found wherever it is submitted from; plain `fn` pointers by address; and
 //! anything unregistered is refused at submit with a message saying how to register it.
 
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
 use std::time::Duration;
 

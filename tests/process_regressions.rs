@@ -17,9 +17,11 @@
 //!
 //! The tests of this file run one at a time (`serial`): the last one counts the pool's threads.
 
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
-use std::sync::{Arc, Mutex, MutexGuard};
+#[cfg(unix)]
+use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use concurrent_futures::{register, Future, ProcessPoolExecutor, TaskError};
@@ -27,15 +29,16 @@ use concurrent_futures::{register, Future, ProcessPoolExecutor, TaskError};
 #[path = "suite/util.rs"]
 mod util;
 
-use util::{eventually, Watchdog, LONG};
+#[cfg(unix)]
+use util::eventually;
+use util::{Watchdog, LONG};
 
 fn square(x: u64) -> u64 {
     x * x
 }
 
 fn kill_self(_: ()) -> u64 {
-    // SAFETY: a plain syscall; the worker kills itself.
-    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    util::kill_self();
     loop {
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -158,6 +161,8 @@ fn cancel_futures_cancels_a_task_requeued_by_a_dead_worker() {
     assert!(result(queued).unwrap_err().is_cancelled());
 }
 
+/// (Counts threads by name in Linux's /proc.)
+#[cfg(unix)]
 #[test]
 fn a_pool_dropped_on_its_own_reader_thread_leaves_no_thread() {
     let _serial = serial();

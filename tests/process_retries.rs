@@ -2,12 +2,15 @@
 //! `SubmitOptions::retries`, and the last error lists every attempt. What the parent itself
 //! stopped (a time limit, `kill`) and panics are not retried.
 
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use concurrent_futures::{register, Future, ProcessPoolExecutor, SubmitOptions, TaskError};
+
+#[path = "suite/util.rs"]
+mod util;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -33,8 +36,8 @@ fn crash_first((dir, crashes): (String, usize)) -> usize {
     let n = std::fs::read_dir(&dir).unwrap().count() + 1;
     std::fs::write(format!("{dir}/{n}"), b"").unwrap();
     if n <= crashes {
-        // SAFETY: plain syscall; the worker dies by SIGKILL, as if the OOM killer took it.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        // The worker dies at once, as if the OOM killer took it.
+        util::kill_self();
     }
     n
 }
@@ -82,7 +85,7 @@ fn the_last_error_lists_every_attempt() {
     assert!(err.is_worker_died(), "{err}");
     let shown = err.to_string();
     assert!(shown.contains("attempt 3 of 3"), "{shown}");
-    assert_eq!(shown.matches("SIGKILL").count(), 3, "{shown}");
+    assert_eq!(shown.matches(util::KILLED).count(), 3, "{shown}");
     assert_eq!(attempts(&dir), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,7 +3,7 @@
 //! ever started breaks with a message that says so. A task's own time limit counts only from
 //! when it is sent, so it does not cover this wait.
 
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
 use std::time::Duration;
 

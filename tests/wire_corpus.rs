@@ -3,7 +3,7 @@
 //! input must decode or be rejected without a panic, the same way on every decoding path.
 //! The fuzzer itself runs with `cargo +nightly fuzz run wire` (see README, "Reliability").
 
-#![cfg(all(unix, feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "process"))]
 
 use concurrent_futures::__private::wire;
 
