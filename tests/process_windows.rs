@@ -5,6 +5,8 @@
 
 #![cfg(all(windows, feature = "process"))]
 
+use std::time::Duration;
+
 use concurrent_futures::{register, ProcessPoolExecutor, TaskError};
 
 #[path = "suite/util.rs"]
@@ -236,4 +238,117 @@ fn a_panic_crosses_back_with_its_location() {
         pool.submit_fn(pid, ()).unwrap().result_timeout(LONG),
         Ok(before)
     );
+}
+
+/// Whether process `pid` still runs.
+fn process_exists(pid: u32) -> bool {
+    type Handle = *mut std::ffi::c_void;
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn OpenProcess(access: u32, inherit: i32, pid: u32) -> Handle;
+        fn GetExitCodeProcess(h: Handle, code: *mut u32) -> i32;
+        fn CloseHandle(h: Handle) -> i32;
+    }
+    // SAFETY: plain calls; the handle is closed at once.
+    unsafe {
+        let h = OpenProcess(0x1000, 0, pid); // PROCESS_QUERY_LIMITED_INFORMATION
+        if h.is_null() {
+            return false;
+        }
+        let mut code = 0u32;
+        let ok = GetExitCodeProcess(h, &mut code);
+        CloseHandle(h);
+        ok != 0 && code == 259 // STILL_ACTIVE
+    }
+}
+
+fn hold(gate: String) -> u32 {
+    util::hold_until_open(&gate);
+    std::process::id()
+}
+register!(hold);
+
+/// Workers never outlive their parent: ended from outside (`TerminateProcess`, as Task
+/// Manager's End task does) while its workers run tasks, the parent takes them with it (the
+/// job object's kill-on-close, and each worker's lifeline).
+#[test]
+fn workers_end_with_their_parent() {
+    let _watchdog = Watchdog::for_this_test();
+    if std::env::var(PROBE).as_deref() == Ok("parent") {
+        let gate = util::Gate::closed();
+        let pool = ProcessPoolExecutor::with_max_workers(2).unwrap();
+        let held: Vec<_> = (0..2)
+            .map(|_| pool.submit_fn(hold, gate.path()).unwrap())
+            .collect();
+        assert!(util::eventually(LONG, || held.iter().all(|f| f.running())));
+        println!("workers {:?}", pool.worker_pids());
+        loop {
+            std::thread::park(); // until the test ends this process
+        }
+    }
+    use std::io::BufRead;
+    let mut parent = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["workers_end_with_their_parent", "--exact", "--nocapture"])
+        .env(PROBE, "parent")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(parent.stdout.take().unwrap()).lines();
+    let pids: Vec<u32> = loop {
+        let line = lines.next().expect("the parent's worker pids").unwrap();
+        if let Some(list) = line.strip_prefix("workers [") {
+            break list
+                .trim_end_matches(']')
+                .split(", ")
+                .map(|p| p.parse().unwrap())
+                .collect();
+        }
+    };
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(pids.iter().all(|&p| process_exists(p)));
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    assert!(
+        util::eventually(LONG, || pids.iter().all(|&p| !process_exists(p))),
+        "workers {pids:?} outlived their parent"
+    );
+}
+
+/// Waits for the gate at `gate` to open, looking every 100 ms (70 workers looking every 2 ms,
+/// as `hold` does, keep Wine's server too busy for the test to end in time).
+fn hold_gently(gate: String) -> u32 {
+    while std::path::Path::new(&gate).exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::process::id()
+}
+register!(hold_gently);
+
+/// More workers than `WaitForMultipleObjects` can wait on at once (64; Python's pool stops at
+/// 61): each worker's end is waited for by its own reader thread.
+#[test]
+fn more_than_64_workers_run_at_once() {
+    let _watchdog = Watchdog::new("more_than_64_workers_run_at_once", Duration::from_secs(300));
+    const N: usize = 70;
+    let gate = util::Gate::closed();
+    let pool = ProcessPoolExecutor::with_max_workers(N).unwrap();
+    let held: Vec<_> = (0..N)
+        .map(|_| pool.submit_fn(hold_gently, gate.path()).unwrap())
+        .collect();
+    let all_running = util::eventually(Duration::from_secs(240), || {
+        held.iter().all(|f| f.running())
+    });
+    gate.open();
+    assert!(
+        all_running,
+        "{} of {N} running",
+        held.iter().filter(|f| f.running()).count()
+    );
+    let mut pids: Vec<u32> = held
+        .into_iter()
+        .map(|mut f| f.result_timeout(Duration::from_secs(120)).unwrap())
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), N);
 }
