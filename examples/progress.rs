@@ -4,30 +4,30 @@
 //!
 //! Run: `cargo run --release --example progress`
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use std::error::Error;
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use concurrent_futures::{register, MapOptions, ProcessPoolExecutor};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use indicatif::{ProgressBar, ProgressIterator, ProgressStyle};
 
 /// Primes in `lo..hi`, by trial division.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn count_primes((lo, hi): (u64, u64)) -> usize {
     (lo..hi)
         .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
         .count()
 }
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 register!(count_primes);
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn main() {
-    eprintln!("this example needs the process engine, which is Unix-only for now");
+    eprintln!("this example needs the process engine, which runs on Unix and Windows");
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn main() -> Result<(), Box<dyn Error>> {
     let pool = ProcessPoolExecutor::with_max_workers(2)?;
     let ranges: Vec<(u64, u64)> = (0..400u64).map(|i| (i * 5_000, (i + 1) * 5_000)).collect();

@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use concurrent_futures::ProcessPoolExecutor;
 use concurrent_futures::{
     as_completed, register, wait, AnyExecutor, Engine, Executor, Future, MapOptions, ReturnWhen,
@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("concurrent_futures: Python's concurrent.futures, in Rust");
     python_patterns()?;
     beyond_python()?;
-    #[cfg(unix)] // the process engine is Unix-only for now
+    #[cfg(any(unix, windows))] // where the process engine runs
     processes()?;
     engine_from_flag()?;
     println!("\ntour finished in {:.2?}", start.elapsed());
@@ -320,22 +320,22 @@ fn count_primes((lo, hi): (u64, u64)) -> usize {
 }
 
 /// A task that crashes its worker process.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn crash(code: i32) -> u64 {
     std::process::exit(code)
 }
 
 /// Reports which process ran it.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn whoami(_: ()) -> u32 {
     std::process::id()
 }
 
 register!(count_primes);
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 register!(crash, whoami);
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn processes() -> Result<(), Box<dyn Error>> {
     heading("Processes: the same API over worker processes (register! makes a fn runnable there)");
     let pool = ProcessPoolExecutor::with_max_workers(2)?;
@@ -371,7 +371,7 @@ fn engine_flag() -> Result<Engine, Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.iter().position(|a| a == "--engine") {
         Some(i) => Ok(args.get(i + 1).ok_or("--engine needs a value")?.parse()?),
-        None if cfg!(unix) => Ok(Engine::Processes),
+        None if cfg!(any(unix, windows)) => Ok(Engine::Processes),
         None => Ok(Engine::Threads),
     }
 }
