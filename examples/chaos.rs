@@ -39,85 +39,88 @@
 //! A soak: `--duration 1800`. The choices each submitter makes follow from the seed; how they
 //! interleave is up to the scheduler.
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 #[path = "chaos/jobs.rs"]
 mod jobs;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 #[path = "chaos/ledger.rs"]
 mod ledger;
 #[cfg(unix)]
 #[path = "chaos/procfs.rs"]
 mod procfs;
-#[cfg(unix)]
+#[cfg(windows)]
+#[path = "chaos/winproc.rs"]
+mod procfs;
+#[cfg(any(unix, windows))]
 #[path = "chaos/rings.rs"]
 mod rings;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 #[path = "chaos/subscriber.rs"]
 mod subscriber;
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use std::collections::{BTreeMap, BTreeSet};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use std::panic::{catch_unwind, AssertUnwindSafe};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use std::path::{Path, PathBuf};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use std::time::{Duration, Instant};
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use concurrent_futures::__private::SPAWNER_THREAD;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use concurrent_futures::process::DEFAULT_TERMINATE_GRACE;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use concurrent_futures::{
     as_completed_timeout, wait, Future, ProcessPoolExecutor, ReturnWhen, TaskError,
     ThreadPoolExecutor,
 };
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use rand::rngs::StdRng;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use rand::{Rng, SeedableRng};
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use jobs::{
     bomb_job, fork_job, lingering_name, nested, pjob, quiet_panics, value_of, work, Bomb, BombJob,
     ForkJob, ForkThen, PJob, INNER_WAIT, MARKER,
 };
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 use ledger::{
     bump, diag, get, hung, lost, new_rec, settle_checks, verify, CbCheck, CbFault, Ctx, Engine,
     Fault, Meta, Tracked, Value, ADOPTED, STATS,
 };
 
 /// The longest any wait for a batch of futures may last.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 const WAIT: Duration = Duration::from_secs(30);
 /// No progress for this long aborts the run.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 const WATCHDOG: Duration = Duration::from_secs(60);
 /// How long the leak checks wait for threads and processes to wind down.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 const GRACE: Duration = Duration::from_secs(15);
 /// The grace between `SIGTERM` and `SIGKILL` of the pools that are terminated.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 const TERMINATE_GRACE: Duration = Duration::from_millis(200);
 /// `terminate_workers` on such a pool taking longer than this (twice the default grace) counts
 /// as hung: it should take about [`TERMINATE_GRACE`].
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 const TERMINATE_LIMIT: Duration = Duration::from_secs(2 * DEFAULT_TERMINATE_GRACE.as_secs());
 /// Forking faults each submitter may inject (each leaves a process for up to 120 s).
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 const FORKS_PER_SUBMITTER: u32 = 60;
 
 /// Where lingering grandchildren record their pids, and the tag in their names.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 static LINGER: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 struct Args {
     seed: u64,
     duration: Option<Duration>,
@@ -125,7 +128,7 @@ struct Args {
     submitters: usize,
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn parse_args() -> Args {
     let mut args = Args {
         seed: 42,
@@ -162,10 +165,10 @@ fn parse_args() -> Args {
 }
 
 /// What each thread is doing, for the watchdog's report.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 static ACTIVITY: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn activity(who: &str, what: impl Into<String>) {
     if let Ok(mut a) = ACTIVITY.lock() {
         a.insert(who.to_owned(), what.into());
@@ -173,7 +176,7 @@ fn activity(who: &str, what: impl Into<String>) {
 }
 
 /// The shared pools and the stop condition.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 struct World {
     tp: Arc<ThreadPoolExecutor>,
     pp: Arc<ProcessPoolExecutor>,
@@ -182,7 +185,7 @@ struct World {
     max_tasks: Option<u64>,
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 impl World {
     fn stop(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -191,7 +194,7 @@ impl World {
 }
 
 /// One task to submit.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 #[derive(Clone, Copy, Debug)]
 struct Spec {
     engine: Engine,
@@ -208,7 +211,7 @@ struct Spec {
 }
 
 /// `forks`: how many forking faults this submitter may still inject.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool, forks: &mut u32) -> Spec {
     let n = rng.gen_range(0..u64::MAX / 2);
     let roll = rng.gen_range(0..100);
@@ -277,7 +280,7 @@ fn pick_spec(rng: &mut StdRng, engine: Engine, fresh: bool, forks: &mut u32) -> 
     }
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn submit_thread(pool: &Arc<ThreadPoolExecutor>, spec: &Spec) -> Option<Future<u64>> {
     let (n, us) = (spec.n, spec.sleep_us);
     match spec.fault {
@@ -292,7 +295,7 @@ fn submit_thread(pool: &Arc<ThreadPoolExecutor>, spec: &Spec) -> Option<Future<u
     }
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>> {
     let n = spec.n;
     if spec.fault.forks() {
@@ -339,7 +342,7 @@ fn submit_process(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<u64>
 }
 
 /// Submits a task whose result is a [`Bomb`] (`DecodePanic`, `DropPanic`).
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn submit_bomb(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<Bomb>> {
     let job = BombJob {
         n: spec.n,
@@ -350,7 +353,7 @@ fn submit_bomb(pool: &ProcessPoolExecutor, spec: &Spec) -> Option<Future<Bomb>> 
 }
 
 /// Where a task goes.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 #[derive(Clone, Copy)]
 enum Target<'a> {
     Thread(&'a Arc<ThreadPoolExecutor>),
@@ -358,7 +361,7 @@ enum Target<'a> {
 }
 
 /// Submits `spec`, attaches its callbacks, races its cancel. `None` if the pool refused it.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn launch(
     spec: &Spec,
     target: Target<'_>,
@@ -373,7 +376,7 @@ fn launch(
 
 /// Attaches a submitted future's callbacks and races its cancel. `None` if the pool refused it.
 /// `pool`: the future's process pool (for a callback that waits on it).
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn track<T: Value>(
     fut: Option<Future<T>>,
     spec: &Spec,
@@ -473,7 +476,7 @@ fn track<T: Value>(
 /// keep arriving meanwhile (with one worker, too); or at once on the thread that added them to a
 /// done future or cancelled it. Only a short-lived pool (`ctx.may_refuse`) may be gone, shut
 /// down, broken or terminated meanwhile.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn wait_on_own_pool(pool: &Weak<ProcessPoolExecutor>, id: u64, ctx: Ctx) {
     let n = value_of(id) % (u64::MAX / 2);
     let Some(p) = pool.upgrade() else {
@@ -528,7 +531,7 @@ fn wait_on_own_pool(pool: &Weak<ProcessPoolExecutor>, id: u64, ctx: Ctx) {
 }
 
 /// A done-callback submits a task to the shared thread pool; it is checked later.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn adopt_child(pool: &Weak<ThreadPoolExecutor>, n: u64) {
     let n = n % (u64::MAX / 2);
     let Some(pool) = pool.upgrade() else {
@@ -561,7 +564,7 @@ fn adopt_child(pool: &Weak<ThreadPoolExecutor>, n: u64) {
 
 /// Kills each `Kill`/`ForkKill` task once it runs (`kill` is false until it is its worker's
 /// running task).
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn kill_when_running(pool: &ProcessPoolExecutor, items: &mut [Tracked]) {
     for (fut, meta) in items.iter_mut().filter(|(_, m)| m.fault.to_kill()) {
         let deadline = Instant::now() + WAIT;
@@ -577,13 +580,13 @@ fn kill_when_running(pool: &ProcessPoolExecutor, items: &mut [Tracked]) {
 
 /// Drops a future that may hold a value whose `Drop` panics (it completed after it was last
 /// looked at): the panic is the injected one, and this thread goes on.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn discard<T>(fut: Future<T>) {
     let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
 }
 
 /// Waits for every future (within [`WAIT`]) one after the other, takes its value and checks it.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn settle_values<T: Value>(items: Vec<Tracked<T>>, checks: &mut Vec<CbCheck>) {
     let deadline = Instant::now() + WAIT;
     for (mut fut, meta) in items {
@@ -602,7 +605,7 @@ fn settle_values<T: Value>(items: Vec<Tracked<T>>, checks: &mut Vec<CbCheck>) {
 }
 
 /// Waits for every future (within [`WAIT`]) in one of three ways and checks it.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn settle(items: Vec<Tracked>, how: u8, checks: &mut Vec<CbCheck>) {
     match how {
         0 => settle_values(items, checks),
@@ -636,7 +639,7 @@ fn settle(items: Vec<Tracked>, how: u8, checks: &mut Vec<CbCheck>) {
 }
 
 /// A batch on the shared pools.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn shared_batch(
     world: &World,
     rng: &mut StdRng,
@@ -728,7 +731,7 @@ fn shared_batch(
 }
 
 /// How a short-lived pool ends.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     /// `shutdown(wait, cancel_futures)` from another thread while a submitter is still going.
@@ -742,14 +745,14 @@ enum Mode {
 }
 
 /// A short-lived pool of either engine.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 #[derive(Clone)]
 enum Fresh {
     Thread(Arc<ThreadPoolExecutor>),
     Process(Arc<ProcessPoolExecutor>),
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 impl Fresh {
     fn target(&self) -> Target<'_> {
         match self {
@@ -766,7 +769,7 @@ impl Fresh {
 }
 
 /// A round on a short-lived pool that is shut down, dropped or terminated mid-flight.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn fresh_round(
     world: &World,
     rng: &mut StdRng,
@@ -943,7 +946,7 @@ fn fresh_round(
 /// Terminates (`kill`: kills) a short-lived process pool's workers: once its task that ignores
 /// `SIGTERM` runs, if it has one (else, if `wait_first`, once its first task is done). The call
 /// must return within [`TERMINATE_LIMIT`], and afterwards every future of the pool is done.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn terminate(
     pool: &ProcessPoolExecutor,
     items: &[Tracked],
@@ -995,7 +998,7 @@ fn terminate(
     }
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
     let who = format!("submitter-{idx}");
     let mut rng =
@@ -1034,6 +1037,9 @@ fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
                     &who,
                     format!("batch {batch}: a task scribbling on its rings"),
                 );
+                // Unix: the task finds its rings in /proc/self/maps and its doorbell among its
+                // descriptors; on Windows its handles are not to be found from inside.
+                #[cfg(unix)]
                 rings::scribbler(&world.pp, &mut rng);
             }
             _ => shared_batch(world, &mut rng, &mut checks, &who, batch, f),
@@ -1043,7 +1049,7 @@ fn submitter(world: &World, idx: usize, seed: u64) -> Vec<CbCheck> {
     checks
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> String {
     let s = &STATS;
     format!(
@@ -1095,7 +1101,7 @@ fn summary(args_seed: u64, elapsed: Duration, leaked: u64, extra_hung: u64) -> S
 }
 
 /// Aborts the run with a report if nothing progresses for [`WATCHDOG`].
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn watchdog(stop: &AtomicBool, seed: u64, start: Instant) {
     let mut last = get(&STATS.progress);
     let mut since = Instant::now();
@@ -1122,7 +1128,7 @@ fn watchdog(stop: &AtomicBool, seed: u64, start: Instant) {
 }
 
 /// Settles everything still outstanding: adopted futures, then callback checks.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn drain(mut checks: Vec<CbCheck>) {
     activity("main", "settling adopted futures and callbacks");
     let deadline = Instant::now() + ledger::CALLBACK_GRACE;
@@ -1144,7 +1150,7 @@ fn drain(mut checks: Vec<CbCheck>) {
 
 /// This process's threads, less the spawner thread (`spawner`: its tid), which lives as long
 /// as the program by design.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn thread_count(spawner: Option<u32>) -> usize {
     procfs::threads()
         .iter()
@@ -1153,12 +1159,13 @@ fn thread_count(spawner: Option<u32>) -> usize {
 }
 
 /// The tid of the process engine's spawner thread, if it runs.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn spawner_tid() -> Option<u32> {
     let name = &SPAWNER_THREAD[..SPAWNER_THREAD.len().min(15)];
     procfs::threads()
         .into_iter()
-        .find(|(_, comm)| comm == name)
+        // Linux keeps 15 bytes of a thread's name; Windows keeps it whole.
+        .find(|(_, comm)| comm == name || comm == SPAWNER_THREAD)
         .map(|(tid, _)| tid)
 }
 
@@ -1166,7 +1173,7 @@ fn spawner_tid() -> Option<u32> {
 /// by `tag`): they are not this process's children (their parent, a worker, is gone, so init
 /// or a subreaper adopted them), but they are this run's. Waits (within [`GRACE`]) until they
 /// are gone (or zombies for their new parent to reap); returns how many are not.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn kill_lingering(dir: &Path, tag: u32) -> u64 {
     activity("main", "killing lingering grandchildren");
     let name = lingering_name(tag);
@@ -1193,8 +1200,13 @@ fn kill_lingering(dir: &Path, tag: u32) -> u64 {
             if killed.contains(&pid) || ours(pid).is_none() {
                 continue;
             }
+            #[cfg(unix)]
             // SAFETY: a plain syscall.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL)
+            };
+            #[cfg(windows)]
+            procfs::kill(pid);
             killed.insert(pid);
             bump(&STATS.o_lingering);
         }
@@ -1221,7 +1233,7 @@ fn kill_lingering(dir: &Path, tag: u32) -> u64 {
 
 /// Waits (within [`GRACE`]) for threads, child processes and descriptors to return to the
 /// baseline; returns how many are left over.
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn leak_check(base_threads: usize, base_fds: usize, spawner: Option<u32>) -> u64 {
     activity("main", "checking for leaks");
     let deadline = Instant::now() + GRACE;
@@ -1248,13 +1260,16 @@ fn leak_check(base_threads: usize, base_fds: usize, spawner: Option<u32>) -> u64
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn main() {
-    eprintln!("this example needs the process engine, which is Unix-only for now");
+    eprintln!("this example needs the process engine, which runs on Unix and Windows");
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn main() {
+    // A lingering grandchild a task started (Windows has no fork: it is this program again).
+    #[cfg(windows)]
+    jobs::linger_if_asked();
     quiet_panics();
     subscriber::install();
     let args = parse_args();

@@ -55,8 +55,7 @@ pub fn pjob(job: PJob) -> u64 {
         PJob::Compute { n, sleep_us } => work(n, sleep_us),
         PJob::Panic(n) => panic!("{MARKER} panic {n}"),
         PJob::SigKill => loop {
-            // SAFETY: a plain syscall; the worker kills itself.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+            kill_self();
             std::thread::sleep(Duration::from_millis(1));
         },
         PJob::Abort => std::process::abort(),
@@ -66,12 +65,35 @@ pub fn pjob(job: PJob) -> u64 {
             value_of(n)
         }
         PJob::IgnoreTerm => {
-            // SAFETY: a plain syscall; from now on only SIGKILL ends this worker.
-            unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+            // SAFETY: a plain syscall; from now on only SIGKILL ends this worker. (Windows: a
+            // stop request is the pool's, and cannot be ignored: it ends the worker.)
+            #[cfg(unix)]
+            unsafe {
+                libc::signal(libc::SIGTERM, libc::SIG_IGN)
+            };
             loop {
                 std::thread::park();
             }
         }
+    }
+}
+
+/// Ends this worker at once: `SIGKILL`, or `TerminateProcess` with status 1 on Windows.
+fn kill_self() {
+    #[cfg(unix)]
+    // SAFETY: a plain syscall; the worker kills itself.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL)
+    };
+    #[cfg(windows)]
+    {
+        #[link(name = "kernel32")]
+        extern "system" {
+            fn GetCurrentProcess() -> *mut std::ffi::c_void;
+            fn TerminateProcess(h: *mut std::ffi::c_void, code: u32) -> i32;
+        }
+        // SAFETY: ends this process.
+        unsafe { TerminateProcess(GetCurrentProcess(), 1) };
     }
 }
 
@@ -102,6 +124,7 @@ pub struct ForkJob {
 }
 
 /// The name a lingering grandchild gives itself (at most 15 bytes, as `comm` is).
+#[cfg(unix)]
 pub fn lingering_name(tag: u32) -> String {
     let mut name = format!("cgc-{tag}");
     name.truncate(15);
@@ -124,10 +147,65 @@ pub fn fork_job(job: ForkJob) -> u64 {
     }
 }
 
+/// On Windows a process cannot name itself: a lingering grandchild is this program's file.
+#[cfg(windows)]
+pub fn lingering_name(_tag: u32) -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
+/// The variable that makes this program a lingering grandchild (Windows: no `fork`).
+#[cfg(windows)]
+const LINGER_ENV: &str = "CHAOS_LINGER_RECORD_DIR";
+
+/// Windows has no `fork`: a task starts this program again, as a lingering grandchild that
+/// records its pid in `dir`, sleeps [`LINGER_SECS`] and exits (`linger_if_asked`). Returns
+/// once the record exists (or after 5 s).
+#[cfg(windows)]
+fn fork_lingering(dir: &str, _tag: u32) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let child = std::process::Command::new(exe)
+        .env(LINGER_ENV, dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        return;
+    };
+    let record = std::path::Path::new(dir).join(child.id().to_string());
+    let t0 = Instant::now();
+    while !record.exists() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if !record.exists() {
+        let _ = std::fs::write(&record, b"");
+    }
+}
+
+/// In a lingering grandchild (`fork_lingering`): records this pid, lingers, and exits.
+#[cfg(windows)]
+pub fn linger_if_asked() {
+    let Some(dir) = std::env::var_os(LINGER_ENV) else {
+        return;
+    };
+    let _ = std::fs::write(
+        std::path::Path::new(&dir).join(std::process::id().to_string()),
+        b"",
+    );
+    std::thread::sleep(Duration::from_secs(LINGER_SECS.into()));
+    std::process::exit(0);
+}
+
 /// Forks a child that names itself, records its pid in `dir`, points its stdout and stderr at
 /// `/dev/null` (so that it does not hold the runner's output open), keeps every other
 /// descriptor (the worker's socket among them), sleeps [`LINGER_SECS`] and exits. Returns once
 /// the record exists (or after 5 s).
+#[cfg(unix)]
 fn fork_lingering(dir: &str, tag: u32) {
     // Everything the child needs is prepared before the fork: after it, in a copy of a
     // multi-threaded process, only async-signal-safe calls, no allocation.

@@ -341,8 +341,8 @@ fn classify(meta: &Meta, outcome: &Result<u64, TaskError>) -> Option<Class> {
             }
             _ => None,
         },
-        Fault::SigKill => died("signal 9 (SIGKILL"),
-        Fault::Abort => died("signal 6 (SIGABRT"),
+        Fault::SigKill => died(DIED_KILLED),
+        Fault::Abort => died(DIED_ABORT),
         Fault::Exit(code) => died(&format!("exited with status {code}")),
         Fault::Timeout(limit) | Fault::ForkHang(limit) => match outcome {
             Err(TaskError::TaskTimedOut { limit: l }) if *l == limit => Some(Class::TimedOut),
@@ -356,6 +356,17 @@ fn classify(meta: &Meta, outcome: &Result<u64, TaskError>) -> Option<Class> {
         },
     }
 }
+
+/// How a worker that killed itself (`SIGKILL`; Windows: `TerminateProcess` with status 1), or
+/// aborted, reads in its error.
+#[cfg(unix)]
+const DIED_KILLED: &str = "signal 9 (SIGKILL";
+#[cfg(unix)]
+const DIED_ABORT: &str = "signal 6 (SIGABRT";
+#[cfg(windows)]
+const DIED_KILLED: &str = "exited with status 1";
+#[cfg(windows)]
+const DIED_ABORT: &str = "0xC0000409";
 
 /// A pending check that a future's callbacks ran exactly once each.
 pub struct CbCheck {

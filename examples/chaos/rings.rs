@@ -9,17 +9,21 @@
 //!   a whole ring back, the reply ring's `tail` past the room there is): the worker is killed
 //!   with a protocol error and only that task fails.
 
+#[cfg(unix)]
 use std::time::Duration;
 
 use concurrent_futures::{register, MapOptions, ProcessPoolExecutor, TaskError};
 use rand::rngs::StdRng;
 use rand::Rng;
+#[cfg(unix)]
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{pjob, value_of, PJob, MARKER};
 use crate::ledger::{bump, lost, STATS};
 
+#[cfg(unix)]
 const CAPACITY: u64 = 256 << 10;
+#[cfg(unix)]
 const HEADER: usize = 192;
 
 /// A process task with a payload: runs `job`, and checks the payload arrived whole.
@@ -33,6 +37,7 @@ pub fn pbig((job, payload): (PJob, Vec<u8>)) -> u64 {
 }
 
 /// Which index a task scribbles on.
+#[cfg(unix)]
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub enum Scribble {
     /// The task ring's `head` past its `tail`.
@@ -43,7 +48,9 @@ pub enum Scribble {
     TailAhead,
 }
 
-/// Scribbles on this worker's rings as `how` says; then waits to be killed.
+/// Scribbles on this worker's rings as `how` says; then waits to be killed. (Unix: the rings
+/// are found in `/proc/self/maps`.)
+#[cfg(unix)]
 pub fn scribble(how: Scribble) -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
@@ -81,6 +88,7 @@ pub fn scribble(how: Scribble) -> u64 {
 }
 
 /// Rings the parent's doorbell: one byte on the worker's channel (the lowest socket above 2).
+#[cfg(unix)]
 fn ring_parent() {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return;
@@ -102,7 +110,9 @@ fn ring_parent() {
     }
 }
 
-register!(pbig, scribble);
+register!(pbig);
+#[cfg(unix)]
+register!(scribble);
 
 /// A crash, a panic, or a value, with a payload of 60–300 kB.
 fn big_item(rng: &mut StdRng) -> (PJob, Vec<u8>) {
@@ -180,6 +190,7 @@ pub fn big_map_killed(rng: &mut StdRng) {
 }
 
 /// A task that scribbles on its worker's rings: it alone fails, with a protocol error.
+#[cfg(unix)]
 pub fn scribbler(pool: &ProcessPoolExecutor, rng: &mut StdRng) {
     let how = match rng.gen_range(0..3) {
         0 => Scribble::HeadAhead,
