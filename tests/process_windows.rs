@@ -352,3 +352,38 @@ fn more_than_64_workers_run_at_once() {
     pids.dedup();
     assert_eq!(pids.len(), N);
 }
+
+/// With `RUST_BACKTRACE=1` (which workers inherit), a task's panic brings the worker's
+/// backtrace back in its error, naming the task, as on Unix.
+#[test]
+fn a_backtrace_crosses_back_with_rust_backtrace() {
+    let _watchdog = Watchdog::for_this_test();
+    if std::env::var(PROBE).as_deref() == Ok("backtrace") {
+        let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+        let e = pool
+            .submit_fn(boom, "with a backtrace".into())
+            .unwrap()
+            .result_timeout(LONG)
+            .unwrap_err();
+        let bt = e.panic_backtrace().expect("a backtrace in the error");
+        assert!(bt.contains("boom"), "the backtrace names the task: {bt}");
+        println!("backtrace crossed back");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_backtrace_crosses_back_with_rust_backtrace",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(PROBE, "backtrace")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && shown.contains("backtrace crossed back"),
+        "{shown}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,9 +1,10 @@
-//! The process engine: [`ProcessPoolExecutor`], on Linux, macOS and the BSDs. What it asks of
-//! the operating system goes through one layer (`sys/`, its table of mechanisms per platform):
-//! Linux uses its strongest mechanisms (a memfd, pidfds, `PR_SET_PDEATHSIG`, `SO_PEERCRED`),
-//! every other Unix a portable POSIX path, which Linux runs too when built with
+//! The process engine: [`ProcessPoolExecutor`], on Linux, macOS, the BSDs and Windows. What it
+//! asks of the operating system goes through one layer (`sys/`, its table of mechanisms per
+//! platform): Linux uses its strongest mechanisms (a memfd, pidfds, `PR_SET_PDEATHSIG`,
+//! `SO_PEERCRED`), every other Unix a portable POSIX path, which Linux runs too when built with
 //! `RUSTFLAGS="--cfg concurrent_futures_portable_unix"` (CI does, so the path macOS and the BSDs
-//! take is tested). The names below (pidfd, `.init_array`, `SO_PEERCRED`) are Linux's; `sys/`
+//! take is tested), and Windows its own objects (a section, events, process handles, a job
+//! object; CI runs its tests under Wine). The names below (pidfd, `.init_array`, `SO_PEERCRED`) are Linux's; `sys/`
 //! says what stands for each elsewhere.
 //!
 //! A worker that crashes fails only the task it was running; the pool replaces it and goes on:
