@@ -130,7 +130,7 @@ fn check_program(once: &Once) -> io::Result<()> {
 pub(crate) fn start_worker(mut cmd: Command) -> io::Result<Child> {
     let once = once()?;
     check_program(once)?;
-    let mut child = cmd.spawn()?;
+    let mut child = spawn(&mut cmd)?;
     // SAFETY: the job and the new process's handle, both ours.
     if unsafe { AssignProcessToJobObject(raw(&once.job), raw(&child)) } == 0 {
         let e = io::Error::last_os_error();
@@ -146,6 +146,24 @@ pub(crate) fn start_worker(mut cmd: Command) -> io::Result<Child> {
         ));
     }
     Ok(child)
+}
+
+/// Starts the process, trying twice more (after 20 and 100 ms) when it fails for a reason that
+/// may pass: Windows short of resources, and Wine under load, fail a `CreateProcess` now and then
+/// (`ERROR_INTERNAL_ERROR`). A missing or forbidden file fails at once.
+fn spawn(cmd: &mut Command) -> io::Result<Child> {
+    let mut tries = [20u64, 100].into_iter();
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return Ok(child),
+            Err(e) => match (e.kind(), tries.next()) {
+                (io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied, _) | (_, None) => {
+                    return Err(e)
+                }
+                (_, Some(ms)) => std::thread::sleep(std::time::Duration::from_millis(ms)),
+            },
+        }
+    }
 }
 
 /// Ties this worker's life to its parent's: a thread waits for the parent's end (then ends
