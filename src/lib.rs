@@ -3,9 +3,9 @@
 //! One API — `submit`, `map`, `shutdown`, a [`Future`] with `result`/`exception`/`cancel`/
 //! `done`/`add_done_callback`, [`as_completed`] and [`wait`] — over interchangeable engines:
 //! [`ThreadPoolExecutor`] for I/O-bound work, a process engine for CPU-bound work
-//! (`ProcessPoolExecutor`, the default `process` feature, on Unix), and a cluster engine over
-//! the ranks of an MPI job (`MpiPoolExecutor`, the `mpi` feature), all three behind the
-//! [`Executor`] trait.
+//! (`ProcessPoolExecutor`, the default `process` feature, on Unix and Windows), and a cluster
+//! engine over the ranks of an MPI job (`MpiPoolExecutor`, the `mpi` feature), all three behind
+//! the [`Executor`] trait.
 //!
 //! Where Rust can do better than Python, it does: a task's panic is a value in its future;
 //! a task may wait on a task it submitted to its own full pool without deadlocking;
@@ -165,9 +165,9 @@ pub use crate::mpi::{MpiPoolBuilder, MpiPoolExecutor};
 pub use crate::process::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use crate::stats::PoolStats;
 
-/// Without the process engine (the `process` feature off, or on Windows for now) there are no
-/// worker processes: `register!` only checks that its arguments are functions, so code that
-/// registers its tasks builds either way.
+/// Without the process engine (the `process` feature off, or a platform other than Unix and
+/// Windows) there are no worker processes: `register!` only checks that its arguments are
+/// functions, so code that registers its tasks builds either way.
 #[cfg(not(all(any(unix, windows), feature = "process")))]
 #[macro_export]
 macro_rules! register {
