@@ -1,7 +1,7 @@
 //! The `futures` feature: `as_completed` and `map_unordered` as `Stream`s, woken by
 //! completions (a poll count far below a busy loop's shows no polling), and `shutdown_async`
 //! awaited. A `block_on` of a few lines drives them: no runtime needed.
-#![cfg(all(unix, feature = "futures", feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "futures", feature = "process"))]
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! submit (not the worker thread's), with its engine, name, worker, outcome and times; on the
 //! process engine the worker's events come back to the parent inside that span. A subscriber
 //! written here records what it is given.
-#![cfg(all(unix, feature = "tracing", feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "tracing", feature = "process"))]
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 //! against the thread engine (`submit`, `map`) and the process engine (`submit_fn`, `map`, and a
 //! task retried after it killed its worker, whose first span is replaced). Its own binary: the
 //! subscriber is the global default; the tests take turns at choosing what it panics in.
-#![cfg(all(unix, feature = "tracing", feature = "process"))]
+#![cfg(all(any(unix, windows), feature = "tracing", feature = "process"))]
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -17,6 +17,9 @@ use concurrent_futures::{register, MapOptions, ProcessPoolExecutor, ThreadPoolEx
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_core::span::Current;
+
+#[path = "suite/util.rs"]
+mod util;
 
 const NEW_SPAN: u32 = 1 << 0;
 const RECORD: u32 = 1 << 1;
@@ -144,8 +147,8 @@ fn crash_once((dir, x): (String, u64)) -> u64 {
     let n = std::fs::read_dir(&dir).unwrap().count() + 1;
     std::fs::write(format!("{dir}/{n}"), b"").unwrap();
     if n == 1 {
-        // SAFETY: plain syscall; the worker dies by SIGKILL, as if the OOM killer took it.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        // The worker dies at once, as if the OOM killer took it.
+        util::kill_self();
     }
     chatty(x)
 }
