@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::OnceLock;
 
+use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Storage::FileSystem::{
     GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_READ_ATTRIBUTES,
 };
@@ -131,21 +132,28 @@ pub(crate) fn start_worker(mut cmd: Command) -> io::Result<Child> {
     let once = once()?;
     check_program(once)?;
     let mut child = spawn(&mut cmd)?;
-    // SAFETY: the job and the new process's handle, both ours.
-    if unsafe { AssignProcessToJobObject(raw(&once.job), raw(&child)) } == 0 {
-        let e = io::Error::last_os_error();
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(io::Error::new(
-            e.kind(),
-            format!(
-                "Windows refused to put the worker in the program's job object, which ends \
-                 workers with the program ({e}); this program runs inside a job that allows \
-                 no nested job and no breakaway"
-            ),
-        ));
-    }
+    join_job(raw(&once.job), &mut child)?;
     Ok(child)
+}
+
+/// Puts the new worker `child` into `job`; if Windows refuses, ends it (and waits for it) and
+/// says why.
+fn join_job(job: HANDLE, child: &mut Child) -> io::Result<()> {
+    // SAFETY: the job and the new process's handle, both ours.
+    if unsafe { AssignProcessToJobObject(job, raw(child)) } != 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(io::Error::new(
+        e.kind(),
+        format!(
+            "Windows refused to put the worker in the program's job object, which ends workers \
+             with the program ({e}); this program runs inside a job that allows no nested job \
+             and no breakaway"
+        ),
+    ))
 }
 
 /// Starts the process, trying twice more (after 20 and 100 ms) when it fails for a reason that
@@ -188,4 +196,38 @@ pub(crate) fn bind_to_parent(parent: u32, lifeline: Option<Lifeline>) -> bool {
             super::exit_now(code as i32);
         });
     watch.is_ok() && !wait_one(gone as _, Some(std::time::Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Windows refuses a job assignment (here: through a handle that may only query the job;
+    /// Wine, where CI runs this, refuses nothing else): the start fails with the reason, and
+    /// the process that could not join is ended, not left running outside the job.
+    #[test]
+    fn a_refused_job_fails_the_start_with_the_reason_and_ends_the_worker() {
+        const JOB_OBJECT_QUERY: u32 = 0x0004;
+        let job = new_job().unwrap();
+        // SAFETY: the pseudo-handle of this process.
+        let me = unsafe { windows_sys::Win32::System::Threading::GetCurrentProcess() };
+        let weak = super::super::handle::copy_into(me, raw(&job), Some(JOB_OBJECT_QUERY)).unwrap();
+        // SAFETY: a fresh handle value in this process, owned by nothing else.
+        let weak = unsafe { super::super::handle::adopt(weak) }.unwrap();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--list", "--exact", "no such test"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let e = join_job(raw(&weak), &mut child).unwrap_err();
+        let shown = e.to_string();
+        assert!(
+            shown.contains("refused to put the worker in the program's job object"),
+            "{shown}"
+        );
+        assert!(
+            child.try_wait().unwrap().is_some(),
+            "the worker was left running"
+        );
+    }
 }
