@@ -387,3 +387,44 @@ fn a_backtrace_crosses_back_with_rust_backtrace() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// What a worker shows of itself: its command line's arguments, and its main thread's
+/// description (where the task runs).
+fn how_named(_: ()) -> (Vec<String>, String) {
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn GetCurrentThread() -> *mut std::ffi::c_void;
+        fn GetThreadDescription(thread: *mut std::ffi::c_void, name: *mut *mut u16) -> i32;
+        fn LocalFree(p: *mut std::ffi::c_void) -> *mut std::ffi::c_void;
+    }
+    let mut description = String::new();
+    // SAFETY: this thread's description, freed after it is copied.
+    unsafe {
+        let mut p: *mut u16 = std::ptr::null_mut();
+        if GetThreadDescription(GetCurrentThread(), &mut p) >= 0 && !p.is_null() {
+            let len = (0..).take_while(|&i| *p.add(i) != 0).count();
+            description = String::from_utf16_lossy(std::slice::from_raw_parts(p, len));
+            LocalFree(p.cast());
+        }
+    }
+    (std::env::args().collect(), description)
+}
+register!(how_named);
+
+/// A worker is named after the program in Task Manager's and Process Explorer's command line
+/// column (`prog.exe "prog.exe: worker"`), and its main thread is described so.
+#[test]
+fn workers_are_named_after_the_program() {
+    let _watchdog = Watchdog::for_this_test();
+    let pool = ProcessPoolExecutor::with_max_workers(1).unwrap();
+    let (args, description) = pool
+        .submit_fn(how_named, ())
+        .unwrap()
+        .result_timeout(LONG)
+        .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let prog = exe.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(args.len(), 2, "{args:?}");
+    assert_eq!(args[1], format!("{prog}: worker"));
+    assert_eq!(description, format!("{prog}: worker"));
+}
