@@ -2,7 +2,8 @@
 //! object of its own, created unnamed with `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE` and never
 //! inherited: when the parent ends, however it ends (Task Manager's End task included), the
 //! system closes its last handle to the job and ends every worker, and every process a task
-//! started. A parent that itself runs inside a job nests this one in it (Windows 8 and later);
+//! started (unless the task started it with `CREATE_BREAKAWAY_FROM_JOB`, which the job allows:
+//! on Unix too, what a task starts is the task's). A parent that itself runs inside a job nests this one in it (Windows 8 and later);
 //! where that is refused, no worker starts and the pool breaks once, saying why. The worker
 //! holds a handle to its parent (its lifeline) that a thread waits on, with the stop-request
 //! event: the parent's end ends the worker at once, a request ends it with `STATUS_CONTROL_C_EXIT`.
@@ -25,7 +26,7 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
-    SetInformationJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    SetInformationJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOB_OBJECT_LIMIT_BREAKAWAY_OK,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::GetProcessId;
@@ -66,7 +67,10 @@ fn new_job() -> io::Result<OwnedHandle> {
     let job = owned(unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) })?;
     // SAFETY: a zeroed structure is a valid "no limits" value.
     let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-    info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    // A process a task starts is in the job too, and ends with the program, unless the task
+    // starts it with `CREATE_BREAKAWAY_FROM_JOB`, which the job allows.
+    info.BasicLimitInformation.LimitFlags =
+        JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_BREAKAWAY_OK;
     // SAFETY: the structure and its size, for the class it is.
     let ok = unsafe {
         SetInformationJobObject(
