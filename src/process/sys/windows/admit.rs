@@ -13,7 +13,7 @@ use windows_sys::Win32::Security::Cryptography::{
 };
 use windows_sys::Win32::Storage::FileSystem::{GetFileType, FILE_TYPE_PIPE};
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_INPUT_HANDLE};
-use windows_sys::Win32::System::Pipes::GetNamedPipeServerProcessId;
+use windows_sys::Win32::System::Pipes::{GetNamedPipeClientProcessId, GetNamedPipeServerProcessId};
 use windows_sys::Win32::System::Threading::{
     GetCurrentProcess, GetCurrentThread, SetThreadDescription,
 };
@@ -25,16 +25,26 @@ pub(crate) fn facts() -> crate::process::marker::Facts {
     let stdin = unsafe { GetStdHandle(STD_INPUT_HANDLE) };
     // SAFETY: a plain query on a handle that may be anything (or null).
     let pipe = !stdin.is_null() && unsafe { GetFileType(stdin) } == FILE_TYPE_PIPE;
-    let mut server = 0u32;
-    // SAFETY: a plain query with an out-parameter.
-    let peer = pipe && unsafe { GetNamedPipeServerProcessId(stdin, &mut server) } != 0;
     crate::process::marker::Facts {
         secure: privileged(),
         ppid: parent_pid().unwrap_or(0),
         ids: (0, 0, 0, 0),
         stdin_socket: pipe,
-        peer: peer.then_some((server, 0, 0)),
+        peer: if pipe { pipe_maker(stdin) } else { None }.map(|pid| (pid, 0, 0)),
     }
+}
+
+/// The process that made the pipe `h`: the pid recorded with its server end (an anonymous
+/// pipe is a named pipe with a unique name, both of whose ends its maker opened), or, where
+/// that is not answered, with its client end.
+fn pipe_maker(h: windows_sys::Win32::Foundation::HANDLE) -> Option<u32> {
+    let mut pid = 0u32;
+    // SAFETY: plain queries with an out-parameter.
+    let ok = unsafe {
+        GetNamedPipeServerProcessId(h, &mut pid) != 0
+            || GetNamedPipeClientProcessId(h, &mut pid) != 0
+    };
+    ok.then_some(pid)
 }
 
 /// `PROCESS_BASIC_INFORMATION`, as `NtQueryInformationProcess` fills it.
