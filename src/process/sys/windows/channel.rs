@@ -195,7 +195,9 @@ impl Channel {
             .ok_or_else(|| io::Error::other("the first message was read already"))?;
         let mut msg = [0u8; START_LEN];
         pipe.read_exact(&mut msg)?;
-        drop(pipe);
+        // Left open, at its end (the parent closed its side): the C runtime's descriptor 0
+        // still names this handle, and a closed one's value could be given to another object.
+        let _ = pipe.into_raw_handle();
         if &msg[..4] != MAGIC {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
