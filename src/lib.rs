@@ -61,16 +61,17 @@
 //!
 //! # Platforms
 //!
-//! The thread engine runs wherever `std` has threads. The process engine (and the cluster
-//! engine, which runs one inside each rank) is **Linux-only**: it relies on `/proc/self/exe`,
-//! `PR_SET_PDEATHSIG`, `pidfd` and `SO_PEERCRED`.
+//! The thread engine runs wherever `std` has threads. The process engine runs on Linux, macOS,
+//! the BSDs and Windows, each through its own OS layer (Linux's pidfds, `PR_SET_PDEATHSIG` and
+//! `SO_PEERCRED`; a portable POSIX path elsewhere on Unix; job objects, sections and process
+//! handles on Windows): the README's Platforms section has the mechanism behind each
+//! guarantee on each. The cluster engine runs where an MPI library does (tested on Linux).
 //!
-//! On **Windows** the default build compiles and offers the thread engine, with everything
-//! around it ([`Future`], [`wait`], [`as_completed`], [`AnyExecutor`] with
-//! [`Engine::Threads`]). The process engine is not there yet: `ProcessPoolExecutor` is absent,
-//! `register!` only checks that its arguments are functions, and
-//! `AnyExecutor::new(Engine::Processes, ..)` returns an error that says so. The process engine
-//! on Windows comes later.
+//! Elsewhere, or without the `process` feature, the crate offers the thread engine with
+//! everything around it ([`Future`], [`wait`], [`as_completed`], [`AnyExecutor`] with
+//! [`Engine::Threads`]): `ProcessPoolExecutor` is absent, `register!` only checks that its
+//! arguments are functions, and `AnyExecutor::new(Engine::Processes, ..)` returns an error
+//! that says so.
 //!
 //! # What is easy to get wrong
 //!
