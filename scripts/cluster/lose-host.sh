@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Loses a simulated host mid-run, as a cluster loses a node:
+#   scripts/cluster/lose-host.sh partition HOST   # its link goes down (the bridge side of its veth)
+#   scripts/cluster/lose-host.sh heal HOST        # and comes back
+#   scripts/cluster/lose-host.sh kill HOST        # every process on it SIGKILLed (a crashed node)
+# Prints the wall-clock time it did it (seconds.millis), to measure detection against.
+set -euo pipefail
+NET=${CF_NET:-cfnet}
+PREFIX=${CF_PREFIX:-cfhost}
+what=$1 host=$2
+i=${host#"$PREFIX"}
+case "$what" in
+    partition) ip -n "$NET" link set "vh$i" down ;;
+    heal) ip -n "$NET" link set "vh$i" up ;;
+    kill)
+        pids=$(ip netns pids "$host")
+        # shellcheck disable=SC2086
+        [ -z "$pids" ] || kill -KILL $pids
+        ;;
+    *) echo "usage: $0 partition|heal|kill HOST" >&2; exit 2 ;;
+esac
+echo "lose-host: $what $host at $(date +%s.%3N)"
