@@ -34,7 +34,11 @@ register!(run);
 
 fn main() {
     let builder = MpiPoolExecutor::builder().workers_per_rank(1);
-    let pool = if std::env::var_os("OMPI_COMM_WORLD_SIZE").is_some() {
+    // Under mpirun, or srun (which sets none of Open MPI's variables).
+    let under_launcher = ["OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let pool = if under_launcher {
         match builder.join_world().unwrap() {
             Some(pool) => pool,
             None => return, // a worker rank
