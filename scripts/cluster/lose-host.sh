@@ -3,12 +3,14 @@
 #   scripts/cluster/lose-host.sh partition HOST   # its link goes down (the bridge side of its veth)
 #   scripts/cluster/lose-host.sh heal HOST        # and comes back
 #   scripts/cluster/lose-host.sh kill HOST        # every process on it SIGKILLed (a crashed node)
-# Prints the wall-clock time it did it (seconds.millis), to measure detection against.
+# Prints when it did it on the boot-time clock (/proc/uptime; CLOCK_BOOTTIME in C), to measure
+# detection against (this sandbox's wall clock can jump).
 set -euo pipefail
 NET=${CF_NET:-cfnet}
 PREFIX=${CF_PREFIX:-cfhost}
 what=$1 host=$2
 i=${host#"$PREFIX"}
+t0=$(cut -d' ' -f1 /proc/uptime)
 case "$what" in
     partition) ip -n "$NET" link set "vh$i" down ;;
     heal) ip -n "$NET" link set "vh$i" up ;;
@@ -19,4 +21,4 @@ case "$what" in
         ;;
     *) echo "usage: $0 partition|heal|kill HOST" >&2; exit 2 ;;
 esac
-echo "lose-host: $what $host at $(date +%s.%3N)"
+echo "lose-host: $what $host from uptime $t0 to $(cut -d' ' -f1 /proc/uptime)"

@@ -5,11 +5,11 @@
  * (MPIX_ERR_PROC_FAILED expected), the failed rank's host, the wall-clock time and the time since
  * that rank's last heartbeat, acknowledges the failure (MPIX_Comm_ack_failed, MPIX_Comm_get_failed)
  * and goes on with the others; it ends with "survivors: N heartbeats from the rest" and exit 0.
- * Whoever cuts a host off (scripts/cluster/partition-demo.sh) prints the time it did, so the
- * detection time is the difference.
+ * Whoever cuts a host off (scripts/cluster/lose-host.sh) prints the time it did on the same clock
+ * (/proc/uptime, CLOCK_BOOTTIME), so the detection time is the difference.
  *
  *   mpicc -O2 -o ulfm_detect scripts/cluster/ulfm_detect.c
- *   mpirun --with-ft ulfm -n 3 ./ulfm_detect [DURATION]
+ *   mpirun --with-ft ulfm -n 3 ./ulfm_detect [DURATION]      (ULFM_LOG=PATH: rank r writes PATH.r)
  */
 #include <mpi.h>
 #include <mpi-ext.h>
@@ -19,9 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The boot-time clock, as /proc/uptime (which lose-host.sh prints): one clock for every process. */
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
+    clock_gettime(CLOCK_BOOTTIME, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
@@ -32,6 +33,14 @@ int main(int argc, char **argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* ULFM_LOG=PATH: each rank writes to PATH.RANK itself (line-buffered), so that what it saw
+     * survives a launcher that hangs or is killed (its forwarded output would not). */
+    const char *log = getenv("ULFM_LOG");
+    if (log) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s.%d", log, rank);
+        if (freopen(path, "w", stdout)) setvbuf(stdout, NULL, _IOLBF, 0);
+    }
     char host[64] = {0};
     gethostname(host, sizeof host - 1);
     char (*hosts)[64] = calloc(size, 64);
@@ -59,6 +68,7 @@ int main(int argc, char **argv) {
             usleep(100000);
         }
         MPI_Send(&beat, 1, MPI_INT, 0, 2, MPI_COMM_WORLD);
+        printf("rank %d on %s: %d heartbeats sent, done at %.3f\n", rank, host, beat, now());
         MPI_Finalize();
         return 0;
     }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Open MPI 5 with ULFM across the simulated hosts: builds scripts/cluster/ulfm_detect.c with the
+# venv's mpicc, runs it on 3 hosts (prterun through rsh-agent.sh), loses the last host after
+# 4 s, and shows what rank 0 saw. Needs scripts/cluster/install.sh --ulfm VENV.
+#   scripts/cluster/ulfm-demo.sh VENV partition|kill|none [DURATION] [extra mpirun args...]
+# e.g. the heartbeat detector on, 1 s period, 3 s timeout:
+#   scripts/cluster/ulfm-demo.sh VENV partition 40 --mca mpi_ft_detector true \
+#       --mca mpi_ft_detector_period 1 --mca mpi_ft_detector_timeout 3
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=scripts/cluster
+STATE=${CF_STATE:-/run/cf-cluster}
+SUBNET=${CF_SUBNET:-10.77.0}
+venv=$(cd "$1" && pwd) what=$2 duration=${3:-30}
+shift 3 || shift $#
+own_hosts=0
+if [ ! -e "$STATE/hostfile" ]; then
+    own_hosts=1
+    "$here/hosts.sh" up 3 >/dev/null
+fi
+cleanup() { [ "$own_hosts" = 1 ] && "$here/hosts.sh" down; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+out=$(mktemp -d)
+"$venv/bin/mpicc" -O2 -o "$out/ulfm_detect" "$here/ulfm_detect.c"
+export PATH=$venv/bin:$PATH PRTE_ALLOW_RUN_AS_ROOT=1 PRTE_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+last=$(tail -n 1 "$STATE/hostfile" | cut -d' ' -f1)
+start=$(date +%s.%3N)
+ULFM_LOG=$out/rank timeout -k 10 $((duration + 60)) "$here/on-host.sh" cfhost1 "$venv/bin/mpirun" --allow-run-as-root \
+    --with-ft ulfm --hostfile "$STATE/hostfile" -n 3 \
+    --prtemca plm_ssh_agent "$PWD/$here/rsh-agent.sh" --prtemca oob_tcp_if_include "$SUBNET.0/24" \
+    --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include "$SUBNET.0/24" -x ULFM_LOG "$@" \
+    "$out/ulfm_detect" "$duration" >"$out/log" 2>&1 &
+job=$!
+if [ "$what" != none ]; then
+    sleep 4
+    "$here/lose-host.sh" "$what" "$last"
+fi
+set +e
+wait "$job"
+rc=$?
+set -e
+end=$(date +%s.%3N)
+cat "$out/log"
+for f in "$out"/rank.*; do sed "s/^/${f##*/}: /" "$f"; done
+echo "ulfm-demo: mpirun exit $rc after $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
+for h in $(cut -d' ' -f1 "$STATE/hostfile"); do
+    echo "ulfm-demo: left on $h: $(for p in $(ip netns pids "$h"); do cat "/proc/$p/comm"; done | sort | uniq -c | tr '\n' ' ')"
+done
+[ "$what" = partition ] && "$here/lose-host.sh" heal "$last" >/dev/null
+rm -rf "$out"
