@@ -2,7 +2,8 @@
 # Open MPI 5 with ULFM across the simulated hosts: builds scripts/cluster/ulfm_detect.c with the
 # venv's mpicc, runs it on 3 hosts (prterun through rsh-agent.sh), loses the last host after
 # 4 s, and shows what rank 0 saw. Needs scripts/cluster/install.sh --ulfm VENV.
-#   scripts/cluster/ulfm-demo.sh VENV partition|kill|none [DURATION] [extra mpirun args...]
+#   scripts/cluster/ulfm-demo.sh VENV partition|kill|crash|none [DURATION] [extra mpirun args...]
+# (lose-host.sh: partition cuts the host's link, kill ends every process on it, crash only the rank)
 # e.g. the heartbeat detector on, 1 s period, 3 s timeout:
 #   scripts/cluster/ulfm-demo.sh VENV partition 40 --mca mpi_ft_detector true \
 #       --mca mpi_ft_detector_period 1 --mca mpi_ft_detector_timeout 3
@@ -36,7 +37,7 @@ ULFM_LOG=$out/rank timeout -k 10 $((duration + 60)) "$here/on-host.sh" cfhost1 "
 job=$!
 if [ "$what" != none ]; then
     sleep 4
-    "$here/lose-host.sh" "$what" "$last"
+    "$here/lose-host.sh" "$what" "$last" ulfm_detect
 fi
 set +e
 wait "$job"
