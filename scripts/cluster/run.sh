@@ -56,8 +56,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # TCP between the hosts, on their bridge only (Open MPI's own and the processes' traffic).
 export OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=$SUBNET.0/24 OMPI_MCA_oob_tcp_if_include=$SUBNET.0/24
 export OMPI_MCA_plm_rsh_agent=$PWD/$here/rsh-agent.sh
-mpirun=(timeout 120 "$here/on-host.sh" cfhost1 mpirun --allow-run-as-root
-    --hostfile "$STATE/hostfile" -n 3)
+mpirun=(timeout 120 "$here/mpirun.sh" -n 3)
 
 phase "static mode across the hosts: tests/mpi_static.rs (every rank runs static_rank)"
 "${mpirun[@]}" "$static_test" --exact static_rank --test-threads=1 --color never >"$log/static" 2>&1 ||

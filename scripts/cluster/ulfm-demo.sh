@@ -11,7 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=scripts/cluster
 STATE=${CF_STATE:-/run/cf-cluster}
-SUBNET=${CF_SUBNET:-10.77.0}
 venv=$(cd "$1" && pwd) what=$2 duration=${3:-30}
 shift 3 || shift $#
 own_hosts=0
@@ -25,15 +24,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 out=$(mktemp -d)
 "$venv/bin/mpicc" -O2 -o "$out/ulfm_detect" "$here/ulfm_detect.c"
-export PATH=$venv/bin:$PATH PRTE_ALLOW_RUN_AS_ROOT=1 PRTE_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
-    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 last=$(tail -n 1 "$STATE/hostfile" | cut -d' ' -f1)
 start=$(date +%s.%3N)
-ULFM_LOG=$out/rank timeout -k 10 $((duration + 60)) "$here/on-host.sh" cfhost1 "$venv/bin/mpirun" --allow-run-as-root \
-    --with-ft ulfm --hostfile "$STATE/hostfile" -n 3 \
-    --prtemca plm_ssh_agent "$PWD/$here/rsh-agent.sh" --prtemca oob_tcp_if_include "$SUBNET.0/24" \
-    --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include "$SUBNET.0/24" -x ULFM_LOG "$@" \
-    "$out/ulfm_detect" "$duration" >"$out/log" 2>&1 &
+ULFM_LOG=$out/rank CF_OMPI5=$venv timeout -k 10 $((duration + 60)) "$here/mpirun.sh" --with-ft ulfm \
+    -n 3 -x ULFM_LOG "$@" "$out/ulfm_detect" "$duration" >"$out/log" 2>&1 &
 job=$!
 if [ "$what" != none ]; then
     sleep 4
