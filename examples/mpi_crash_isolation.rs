@@ -35,9 +35,14 @@ register!(run);
 fn main() {
     let builder = MpiPoolExecutor::builder().workers_per_rank(1);
     // Under mpirun, or srun (which sets none of Open MPI's variables).
-    let under_launcher = ["OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
+    let under_launcher = [
+        "OMPI_COMM_WORLD_SIZE",
+        "PMI_RANK",
+        "PMIX_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
     let pool = if under_launcher {
         match builder.join_world().unwrap() {
             Some(pool) => pool,

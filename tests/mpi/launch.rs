@@ -7,9 +7,14 @@ use std::process::Command;
 /// Whether this process is a rank of an `mpirun` job (or of `srun --mpi=pmix`, which sets
 /// neither of Open MPI's variables: Slurm's and PMIx's own say it).
 pub fn under_mpirun() -> bool {
-    ["OMPI_COMM_WORLD_SIZE", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some())
+    [
+        "OMPI_COMM_WORLD_SIZE",
+        "PMI_RANK",
+        "PMIX_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some())
 }
 
 pub fn run_on_ranks(test: &str, ranks: usize) {
