@@ -45,9 +45,13 @@ int main(int argc, char **argv) {
     gethostname(host, sizeof host - 1);
     char (*hosts)[64] = calloc(size, 64);
     MPI_Gather(host, 64, MPI_CHAR, hosts, 64, MPI_CHAR, 0, MPI_COMM_WORLD);
+    /* Whether fault tolerance is on at run time: the MPIX_FT attribute (1 under --with-ft ulfm). */
+    int *ft = NULL, ft_flag = 0;
+    MPI_Comm_get_attr(MPI_COMM_WORLD, MPIX_FT, &ft, &ft_flag);
     if (rank == 0) {
-        printf("rank 0 on %s, %d ranks, thread level %d (MPI_THREAD_MULTIPLE=%d)\n", host, size,
-               provided, MPI_THREAD_MULTIPLE);
+        printf("rank 0 on %s, %d ranks, thread level %d (MPI_THREAD_MULTIPLE=%d), MPIX_FT (key %d) "
+               "= %d\n", host, size, provided, MPI_THREAD_MULTIPLE, (int)MPIX_FT,
+               ft_flag ? *ft : -1);
         for (int r = 1; r < size; r++) printf("rank %d on %s\n", r, hosts[r]);
         fflush(stdout);
     }
