@@ -21,10 +21,12 @@ SUBNET=${CF_SUBNET:-10.77.0}
 slurm=1
 [ "${1:-}" = --no-slurm ] && slurm=0
 
+log=$(mktemp -d)
 cleanup() {
     local rc=$?
     [ "$slurm" = 1 ] && "$here/slurm.sh" down >/dev/null 2>&1 || true
     "$here/hosts.sh" down || true
+    rm -rf "$log"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -41,8 +43,9 @@ expect() { # expect NAME PATTERN-COUNT PATTERN FILE
 }
 
 phase "binaries (the mpi step's build)"
-bins=$(timeout 600 cargo test --features mpi --no-run --test mpi_static --test mpi_spawned 2>&1 |
-    sed -n 's/^ *Executable .*(\(.*\))$/\1/p')
+timeout 600 cargo test --features mpi --no-run --test mpi_static --test mpi_spawned >"$log/build" 2>&1 ||
+    { cat "$log/build"; fail "cargo test --no-run"; }
+bins=$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' "$log/build")
 static_test=$(echo "$bins" | grep '/mpi_static-')
 spawned_test=$(echo "$bins" | grep '/mpi_spawned-')
 timeout 600 cargo build --features mpi --example mpi_primes --example mpi_crash_isolation -q
@@ -51,12 +54,12 @@ ex=${CARGO_TARGET_DIR:-target}/debug/examples
 
 phase "3 simulated hosts"
 timeout 60 "$here/hosts.sh" up 3
-log=$(mktemp -d)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # TCP between the hosts, on their bridge only (Open MPI's own and the processes' traffic).
 export OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=$SUBNET.0/24 OMPI_MCA_oob_tcp_if_include=$SUBNET.0/24
 export OMPI_MCA_plm_rsh_agent=$PWD/$here/rsh-agent.sh
-mpirun=(timeout 120 "$here/mpirun.sh" -n 3)
+# (-k: after a lost host, mpirun can outlive SIGTERM)
+mpirun=(timeout -k 10 120 "$here/mpirun.sh" -n 3)
 
 phase "static mode across the hosts: tests/mpi_static.rs (every rank runs static_rank)"
 "${mpirun[@]}" "$static_test" --exact static_rank --test-threads=1 --color never >"$log/static" 2>&1 ||
@@ -75,10 +78,10 @@ expect mpi_crash_isolation 1 'pool is still usable' "$log/crash"
 phase "spawned mode: started alone on cfhost1, worker ranks spawned onto cfhost2 and cfhost3"
 tail -n +2 "$STATE/hostfile" >"$STATE/hostfile-spawn"
 spawn_env=(env OMPI_MCA_orte_default_hostfile="$STATE/hostfile-spawn")
-timeout 120 "$here/on-host.sh" cfhost1 "${spawn_env[@]}" "$spawned_test" --test-threads=1 --color never \
+timeout -k 10 120 "$here/on-host.sh" cfhost1 "${spawn_env[@]}" "$spawned_test" --test-threads=1 --color never \
     >"$log/spawned" 2>&1 || { cat "$log/spawned"; fail mpi_spawned; }
 expect mpi_spawned 1 'test result: ok' "$log/spawned"
-timeout 120 "$here/on-host.sh" cfhost1 "${spawn_env[@]}" "$ex/mpi_crash_isolation" >"$log/scrash" 2>&1 ||
+timeout -k 10 120 "$here/on-host.sh" cfhost1 "${spawn_env[@]}" "$ex/mpi_crash_isolation" >"$log/scrash" 2>&1 ||
     { cat "$log/scrash"; fail "mpi_crash_isolation, spawned"; }
 grep -E 'error: worker process' "$log/scrash"
 expect "mpi_crash_isolation, spawned" 4 ' on cfhost[23] died while running the task' "$log/scrash"
@@ -87,7 +90,7 @@ if [ "$slurm" = 1 ]; then
     phase "Slurm: munged, slurmctld, a slurmd per host"
     timeout 90 "$here/slurm.sh" up
     export SLURM_CONF=$STATE/slurm/slurm.conf
-    srun=(timeout 120 "$here/on-host.sh" cfhost1 srun --mpi=pmix -n 3)
+    srun=(timeout -k 10 120 "$here/on-host.sh" cfhost1 srun --mpi=pmix -n 3)
     phase "Slurm: srun --mpi=pmix -n 3 of tests/mpi_static.rs and mpi_crash_isolation"
     "${srun[@]}" "$static_test" --exact static_rank --test-threads=1 --color never >"$log/srun" 2>&1 ||
         { cat "$log/srun"; fail "mpi_static under srun"; }
@@ -95,5 +98,4 @@ if [ "$slurm" = 1 ]; then
     "${srun[@]}" "$ex/mpi_crash_isolation" >"$log/scrash2" 2>&1 || { cat "$log/scrash2"; fail "mpi_crash_isolation under srun"; }
     expect "mpi_crash_isolation under srun" 4 ' on cfhost[23] died while running the task' "$log/scrash2"
 fi
-rm -rf "$log"
 phase "done"

@@ -18,14 +18,17 @@ if [ ! -e "$STATE/hostfile" ]; then
     own_hosts=1
     "$here/hosts.sh" up 3 >/dev/null
 fi
-cleanup() { [ "$own_hosts" = 1 ] && "$here/hosts.sh" down; }
+out=$(mktemp -d)
+cleanup() {
+    rm -rf "$out"
+    if [ "$own_hosts" = 1 ]; then "$here/hosts.sh" down; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-out=$(mktemp -d)
 "$venv/bin/mpicc" -O2 -o "$out/ulfm_detect" "$here/ulfm_detect.c"
 last=$(tail -n 1 "$STATE/hostfile" | cut -d' ' -f1)
-start=$(date +%s.%3N)
+start=$(cut -d' ' -f1 /proc/uptime)
 ULFM_LOG=$out/rank CF_OMPI5=$venv timeout -k 10 $((duration + 60)) "$here/mpirun.sh" --with-ft ulfm \
     -n 3 -x ULFM_LOG "$@" "$out/ulfm_detect" "$duration" >"$out/log" 2>&1 &
 job=$!
@@ -37,12 +40,11 @@ set +e
 wait "$job"
 rc=$?
 set -e
-end=$(date +%s.%3N)
+end=$(cut -d' ' -f1 /proc/uptime)
 cat "$out/log"
 for f in "$out"/rank.*; do sed "s/^/${f##*/}: /" "$f"; done
 echo "ulfm-demo: mpirun exit $rc after $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s"
 for h in $(cut -d' ' -f1 "$STATE/hostfile"); do
     echo "ulfm-demo: left on $h: $(for p in $(ip netns pids "$h"); do cat "/proc/$p/comm"; done | sort | uniq -c | tr '\n' ' ')"
 done
-[ "$what" = partition ] && "$here/lose-host.sh" heal "$last" >/dev/null
-rm -rf "$out"
+if [ "$what" = partition ]; then "$here/lose-host.sh" heal "$last" >/dev/null; fi
