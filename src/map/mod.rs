@@ -61,10 +61,9 @@ pub struct Map<'a, R, I: Iterator>(Inner<'a, R, I>);
 enum Inner<'a, R, I: Iterator> {
     /// One task per item, on this engine's own futures.
     PerItem(PerItem<'a, R, I>),
-    /// An engine's own map (the process and cluster engines send `chunksize` items per
-    /// message), behind the one type the [`Executor`](crate::Executor) trait returns.
-    #[cfg_attr(not(all(unix, feature = "process")), allow(dead_code))]
-    Engine(Box<dyn Iterator<Item = Result<R, TaskError>> + 'a>),
+    /// The process and cluster engines' map, which sends `chunksize` items per message.
+    #[cfg(all(any(unix, windows), feature = "process"))]
+    Chunked(crate::remote::chunked::ChunkedMap<'a, R, I>),
 }
 
 impl<'a, R, I: Iterator> Map<'a, R, I> {
@@ -82,10 +81,10 @@ impl<'a, R, I: Iterator> Map<'a, R, I> {
         )))
     }
 
-    /// An engine's own map, as a `Map`.
+    /// The process and cluster engines' map, as a `Map`.
     #[cfg(all(any(unix, windows), feature = "process"))]
-    pub(crate) fn engine(map: impl Iterator<Item = Result<R, TaskError>> + 'a) -> Self {
-        Map(Inner::Engine(Box::new(map)))
+    pub(crate) fn chunked(map: crate::remote::chunked::ChunkedMap<'a, R, I>) -> Self {
+        Map(Inner::Chunked(map))
     }
 }
 
@@ -95,7 +94,8 @@ impl<R, I: Iterator> Iterator for Map<'_, R, I> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
             Inner::PerItem(m) => m.next(),
-            Inner::Engine(m) => m.next(),
+            #[cfg(all(any(unix, windows), feature = "process"))]
+            Inner::Chunked(m) => m.next(),
         }
     }
 
@@ -103,7 +103,8 @@ impl<R, I: Iterator> Iterator for Map<'_, R, I> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.0 {
             Inner::PerItem(m) => m.size_hint(),
-            Inner::Engine(m) => m.size_hint(),
+            #[cfg(all(any(unix, windows), feature = "process"))]
+            Inner::Chunked(m) => m.size_hint(),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::map::{default_buffer, refused, remaining, MapOptions};
 /// `map` on an engine whose workers are other processes (behind [`Map`](crate::Map)): results
 /// in input order, items sent `chunksize` per message (results stay per item), at most
 /// `buffer_size` messages in flight. Dropping it cancels what has not started.
-pub(crate) struct ChunkedMap<'a, R: Payload, I: Iterator> {
+pub(crate) struct ChunkedMap<'a, R, I: Iterator> {
     submit: SubmitChunk<'a, I::Item, R>,
     input: Option<I>,
     chunksize: usize,
@@ -60,7 +60,7 @@ where
     }
 }
 
-impl<R: Payload, I: Iterator> ChunkedMap<'_, R, I> {
+impl<R, I: Iterator> ChunkedMap<'_, R, I> {
     fn fill(&mut self) {
         while self.in_flight.len() < self.buffer_size {
             let Some(input) = self.input.as_mut() else {
@@ -92,7 +92,7 @@ impl<R: Payload, I: Iterator> ChunkedMap<'_, R, I> {
     }
 }
 
-impl<R: Payload, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
+impl<R, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
     type Item = Result<R, TaskError>;
 
     /// Exact when the input's is: items, not chunks.
@@ -146,9 +146,9 @@ impl<R: Payload, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
 }
 
 /// `len()` counts items still to come (as [`Map`](crate::Map)'s does).
-impl<R: Payload, I: ExactSizeIterator> ExactSizeIterator for ChunkedMap<'_, R, I> {}
+impl<R, I: ExactSizeIterator> ExactSizeIterator for ChunkedMap<'_, R, I> {}
 
-impl<R: Payload, I: Iterator> Drop for ChunkedMap<'_, R, I> {
+impl<R, I: Iterator> Drop for ChunkedMap<'_, R, I> {
     fn drop(&mut self) {
         self.cancel_rest();
     }

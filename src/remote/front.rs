@@ -109,7 +109,7 @@ pub(crate) fn map_with<'a, E: Engine, A: Payload, R: Payload, I: IntoIterator<It
 where
     I::IntoIter: 'a,
 {
-    Map::engine(ChunkedMap::new(
+    Map::chunked(ChunkedMap::new(
         Box::new(move |items| submit_batch(engine, f, items)),
         items.into_iter(),
         with_buffer(engine, options),
