@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use super::builder::MpiPoolBuilder;
-use super::session::{Entry, Sent, Session, MAX_WINDOW};
+use super::session::Session;
 use crate::error::BuildError;
-use crate::remote::front::{self, Defaults, Engine};
+use crate::remote::front::{self, Engine};
 
 /// A pool over the ranks of an MPI job: mpi4py's `MPIPoolExecutor`, with the same API as
 /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor). Tasks are [registered](crate::register)
@@ -130,30 +130,5 @@ impl std::fmt::Debug for MpiPoolExecutor {
             .field("ranks", &self.ranks())
             .field("queued", &self.queued())
             .finish()
-    }
-}
-
-/// How the shared front end reaches the cluster engine: a task is queued at the manager, which
-/// sends it to the least-loaded rank with room (`session.rs`).
-impl Engine for Session {
-    type Extra = Sent;
-
-    fn next_id(&self) -> u64 {
-        Session::next_id(self)
-    }
-    fn defaults(&self) -> Defaults {
-        self.settings
-    }
-    fn extra(&self, _future_id: usize, _batchable: bool) -> Sent {
-        Sent(None)
-    }
-    fn submit(&self, task: Entry) -> Result<(), (Entry, Option<String>)> {
-        Session::submit(self, task)
-    }
-    fn max_workers(&self) -> usize {
-        Session::max_workers(self)
-    }
-    fn map_buffer(&self) -> Option<usize> {
-        Some(Session::max_workers(self) * MAX_WINDOW * 2)
     }
 }

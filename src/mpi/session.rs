@@ -18,7 +18,7 @@ use crate::error::TaskError;
 use crate::remote::callbacks::Callbacks;
 use crate::remote::codec;
 use crate::remote::complete::{complete_on, Complete};
-use crate::remote::front::Defaults;
+use crate::remote::front::{Defaults, Engine};
 use crate::remote::registry::RemoteError;
 use crate::remote::task::{Queue, Task};
 use crate::remote::wire::{Frame, ERR, OK};
@@ -502,6 +502,31 @@ impl Drop for Session {
         }
         drop(st);
         self.mpi.wait_closed(self.ep, comm::CLOSE_WAIT);
+    }
+}
+
+/// How the shared front end reaches the cluster engine: a task is queued at the manager, which
+/// sends it to the least-loaded rank with room (`session.rs`).
+impl Engine for Session {
+    type Extra = Sent;
+
+    fn next_id(&self) -> u64 {
+        Session::next_id(self)
+    }
+    fn defaults(&self) -> Defaults {
+        self.settings
+    }
+    fn extra(&self, _future_id: usize, _batchable: bool) -> Sent {
+        Sent(None)
+    }
+    fn submit(&self, task: Entry) -> Result<(), (Entry, Option<String>)> {
+        Session::submit(self, task)
+    }
+    fn max_workers(&self) -> usize {
+        Session::max_workers(self)
+    }
+    fn map_buffer(&self) -> Option<usize> {
+        Some(Session::max_workers(self) * MAX_WINDOW * 2)
     }
 }
 

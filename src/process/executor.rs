@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::builder::ProcessPoolBuilder;
-use super::pool::{Entry, Local, Shared};
+use super::pool::Shared;
+#[cfg(feature = "mpi")]
+use super::pool::{Entry, Local};
 use super::sys::Stop;
 use crate::error::{BuildError, SubmitError};
 use crate::executor::{Payload, SubmitOptions, TaskFn};
-use crate::future::{Future, Promise};
+use crate::future::Future;
 use crate::remote::complete::refusal;
 #[cfg(feature = "mpi")]
 use crate::remote::complete::Relay;
-use crate::remote::front::{self, Defaults, Engine};
+use crate::remote::front;
 
 /// A pool of worker processes running registered functions: Python's `ProcessPoolExecutor`,
 /// without its limits. A worker that crashes fails only its own task; a running task can be
@@ -448,34 +450,5 @@ impl std::fmt::Debug for ProcessPoolExecutor {
             .field("workers", &self.worker_pids())
             .field("queued", &self.queued())
             .finish()
-    }
-}
-
-/// How the shared front end reaches the process engine: a task goes to the dispatcher
-/// (`pool.rs`), which hands it to an idle worker or queues it.
-impl Engine for Shared {
-    type Extra = Local;
-
-    fn next_id(&self) -> u64 {
-        Shared::next_id(self)
-    }
-    fn defaults(&self) -> Defaults {
-        self.cfg.tasks
-    }
-    /// A future whose waiting thread may read its worker's replies itself (`port.md`).
-    fn promise<R: Send + 'static>(&self, id: u64) -> (Promise<R>, Future<R>) {
-        Promise::helped(self.weak() as std::sync::Weak<dyn crate::future::Help>, id)
-    }
-    fn extra(&self, future_id: usize, batchable: bool) -> Local {
-        Local {
-            future_id,
-            batchable,
-        }
-    }
-    fn submit(&self, task: Entry) -> Result<(), (Entry, Option<String>)> {
-        Shared::submit(self, task)
-    }
-    fn max_workers(&self) -> usize {
-        self.cfg.max_workers
     }
 }

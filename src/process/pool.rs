@@ -25,7 +25,7 @@ use crate::error::TaskError;
 use crate::remote::callbacks::Callbacks;
 use crate::remote::codec;
 use crate::remote::complete::Complete;
-use crate::remote::front::Defaults;
+use crate::remote::front::{Defaults, Engine};
 use crate::remote::registry::RemoteError;
 use crate::remote::task::{Queue, Task};
 use crate::remote::wire::{self, ERR, HELLO, OK};
@@ -728,6 +728,38 @@ fn mark_broken(st: &mut State, cause: &str) {
     if st.queue.broken.is_none() {
         log::error!("process pool broken: {cause}");
         st.queue.broken = Some(cause.to_owned());
+    }
+}
+
+/// How the shared front end reaches the process engine: a task goes to the dispatcher
+/// (`pool.rs`), which hands it to an idle worker or queues it.
+impl Engine for Shared {
+    type Extra = Local;
+
+    fn next_id(&self) -> u64 {
+        Shared::next_id(self)
+    }
+    fn defaults(&self) -> Defaults {
+        self.cfg.tasks
+    }
+    /// A future whose waiting thread may read its worker's replies itself (`port.md`).
+    fn promise<R: Send + 'static>(
+        &self,
+        id: u64,
+    ) -> (crate::future::Promise<R>, crate::future::Future<R>) {
+        crate::future::Promise::helped(self.weak() as std::sync::Weak<dyn crate::future::Help>, id)
+    }
+    fn extra(&self, future_id: usize, batchable: bool) -> Local {
+        Local {
+            future_id,
+            batchable,
+        }
+    }
+    fn submit(&self, task: Entry) -> Result<(), (Entry, Option<String>)> {
+        Shared::submit(self, task)
+    }
+    fn max_workers(&self) -> usize {
+        self.cfg.max_workers
     }
 }
 
