@@ -58,7 +58,9 @@ def members(page: Path):
         if kind == "structfield" and section == "top":
             out.add(f"field {name}")
         elif kind == "variant" and section == "top":
-            out.add(f"variant {name}")
+            variant, _, field = name.partition(".field.")
+            if not name.endswith(".fields"):
+                out.add(f"variant {variant}" + (f" field {field}" if field else ""))
         elif kind in ("method", "tymethod") and section in ("inherent", "required", "provided"):
             out.add(f"fn {name}" + (" (provided)" if section == "provided" else ""))
         elif kind == "associatedtype" and section in ("required", "provided", "top"):

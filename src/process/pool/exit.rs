@@ -110,7 +110,7 @@ impl Shared {
         // A worker that died under its task from outside (a crash, the OOM killer, a signal)
         // is not the task's fault, or may not be: run it again if it may be retried. (A time
         // limit, a kill or a terminate is the parent's own doing: never retried.)
-        let may_retry = reason.is_none() && {
+        let may_retry = reason.is_none() && entry.retries_left > 0 && {
             let st = lock(&self.state);
             !st.terminating && st.queue.broken.is_none()
         };

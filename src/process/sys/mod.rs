@@ -21,6 +21,8 @@
 //! | doorbells, the end of either side | a Unix socket pair; `POLLRDHUP` | the same; `POLLHUP`, and `SO_NOSIGPIPE` where there is no `MSG_NOSIGNAL` | auto-reset events; manual-reset events set at close |
 //! | a crash, described | the signal | the signal | its `NTSTATUS` (`0xC0000005` access violation, `0xC00000FD` stack overflow, `0xC0000409` fail-fast); no crash dialog (`SEM_NOGPFAULTERRORBOX`) |
 
+use std::path::PathBuf;
+
 #[cfg(unix)]
 mod unix;
 
@@ -32,3 +34,19 @@ mod windows;
 
 #[cfg(windows)]
 pub(crate) use self::windows::*;
+
+/// This program's file as the OS names it (`current_exe`, else `argv[0]`): what workers run
+/// where there is no handle on the running image (every platform but Linux's own path, which
+/// runs `/proc/self/exe`).
+#[cfg_attr(
+    all(target_os = "linux", not(concurrent_futures_portable_unix)),
+    allow(dead_code)
+)]
+fn program_file() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| {
+        std::env::args_os()
+            .next()
+            .map(PathBuf::from)
+            .unwrap_or_default()
+    })
+}

@@ -108,10 +108,5 @@ pub(crate) fn random_token() -> Option<[u8; 16]> {
 
 /// The program workers run: the running program's file (`job.rs` checks it is still that).
 pub(crate) fn worker_program() -> PathBuf {
-    std::env::current_exe().unwrap_or_else(|_| {
-        std::env::args_os()
-            .next()
-            .map(PathBuf::from)
-            .unwrap_or_default()
-    })
+    super::super::program_file()
 }
