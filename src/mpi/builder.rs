@@ -21,6 +21,7 @@ pub struct MpiPoolBuilder {
     pub(crate) retries: u32,
     pub(crate) task_timeout: Option<Duration>,
     pub(crate) info: Vec<(String, String)>,
+    pub(crate) rank_timeout: Option<Duration>,
 }
 
 impl MpiPoolBuilder {
@@ -52,6 +53,28 @@ impl MpiPoolBuilder {
     pub fn task_timeout(mut self, d: Duration) -> Self {
         self.task_timeout = Some(d);
         self
+    }
+
+    /// How long a rank may send nothing before it is lost (default 10 s). The manager and each
+    /// worker rank send each other a beat every fifth of it, so a rank whose node crashed or
+    /// was cut off from the network is found within this time, whatever the MPI library.
+    /// A lost worker rank's tasks are then retried on the others or fail, naming its host,
+    /// where the library has fault tolerance ([`FaultTolerance::Ulfm`]); where it has none, the
+    /// job is ended with a message naming the host, instead of hanging. A worker rank that
+    /// loses its manager stops. Every rank must use the same value (in static mode, build the
+    /// pool the same way on every rank). Short values risk taking a rank stalled by a loaded
+    /// machine for a lost one.
+    ///
+    /// [`FaultTolerance::Ulfm`]: crate::mpi::FaultTolerance::Ulfm
+    pub fn rank_timeout(mut self, d: Duration) -> Self {
+        self.rank_timeout = Some(d);
+        self
+    }
+
+    fn timeout(&self) -> Duration {
+        self.rank_timeout
+            .unwrap_or(super::liveness::DEFAULT_TIMEOUT)
+            .max(Duration::from_millis(100))
     }
 
     /// An `MPI_Info` key for `MPI_Comm_spawn` (`host`, `hostfile`, `map_by`, …; see your MPI
@@ -86,7 +109,11 @@ impl MpiPoolBuilder {
         if !info.iter().any(|(k, _)| k == "map_by") {
             info.push(("map_by".into(), ":OVERSUBSCRIBE".into()));
         }
-        let args = vec![WORKER_ARG.to_string(), format!("{per}")];
+        let args = vec![
+            WORKER_ARG.to_string(),
+            format!("{per}"),
+            format!("{}", self.timeout().as_millis()),
+        ];
         let session = Session::start(
             Open::Spawn {
                 n: ranks,
@@ -95,6 +122,7 @@ impl MpiPoolBuilder {
             },
             None,
             self.settings(),
+            self.timeout(),
         )
         .map_err(|e| {
             BuildError::new(format!(
@@ -124,7 +152,7 @@ impl MpiPoolBuilder {
         root: i32,
     ) -> Result<Option<MpiPoolExecutor>, BuildError> {
         if rank == root {
-            let session = Session::start(open(), Some(root), self.settings())
+            let session = Session::start(open(), Some(root), self.settings(), self.timeout())
                 .map_err(|e| BuildError::new(format!("the cluster pool could not start: {e}")))?;
             return Ok(Some(MpiPoolExecutor::from_session(session)));
         }
@@ -134,7 +162,7 @@ impl MpiPoolBuilder {
         if per == 0 {
             return Err(BuildError::new("workers_per_rank must be at least 1"));
         }
-        super::rank::serve(open(), root, per, DEFAULT_FRAME_LIMIT)
+        super::rank::serve(open(), root, per, DEFAULT_FRAME_LIMIT, self.timeout())
             .map_err(|e| BuildError::new(format!("worker rank {rank} failed: {e}")))?;
         Ok(None)
     }

@@ -4,6 +4,7 @@
 //! every other program the hook only bounds Open MPI's spawn wait (`spawn.rs`) and returns.
 
 use std::io::Write;
+use std::time::Duration;
 
 use super::builder::WORKER_ARG;
 use super::comm::Open;
@@ -21,20 +22,21 @@ pub(crate) fn ensure_linked() {
     std::hint::black_box(&BOOTSTRAP);
 }
 
-/// `argv[1]` and `argv[2]` from `/proc/self/cmdline` (std's own arguments may not be set up
-/// yet this early).
-fn args() -> Option<(String, String)> {
+/// `argv[1..4]` from `/proc/self/cmdline` (std's own arguments may not be set up yet this
+/// early); missing ones are empty.
+fn args() -> Option<[String; 3]> {
     let raw = std::fs::read("/proc/self/cmdline").ok()?;
     let mut it = raw.split(|&b| b == 0).skip(1);
-    let a = String::from_utf8(it.next()?.to_vec()).ok()?;
-    let b = String::from_utf8(it.next().unwrap_or_default().to_vec()).ok()?;
-    Some((a, b))
+    let mut next = || String::from_utf8(it.next().unwrap_or_default().to_vec()).ok();
+    Some([next()?, next()?, next()?])
 }
 
 extern "C" fn bootstrap() {
     // Every program that uses the engine: bound Open MPI's spawn wait (see `spawn.rs`).
     super::spawn::bound_exchange();
-    let Some((flag, per)) = args() else { return };
+    let Some([flag, per, timeout_ms]) = args() else {
+        return;
+    };
     if flag != WORKER_ARG {
         return;
     }
@@ -48,8 +50,11 @@ extern "C" fn bootstrap() {
         std::process::exit(2);
     }
     let per: usize = per.parse().unwrap_or(1).max(1);
+    let timeout = timeout_ms
+        .parse()
+        .map_or(super::liveness::DEFAULT_TIMEOUT, Duration::from_millis);
     crate::remote::unwind::install_hook(false);
-    let code = match super::rank::serve(Open::Parent, 0, per, DEFAULT_FRAME_LIMIT) {
+    let code = match super::rank::serve(Open::Parent, 0, per, DEFAULT_FRAME_LIMIT, timeout) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(

@@ -23,7 +23,6 @@
 //! `MPI_Finalize`, which `mpirun` requires of every rank.
 
 use std::collections::{HashMap, VecDeque};
-use std::ffi::{c_char, CStr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,17 +30,17 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use mpi::ffi;
-use mpi::point_to_point::{Message, Status};
-use mpi::request::{Request, StaticScope};
-use mpi::topology::{InterCommunicator, SimpleCommunicator};
+use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Threading;
 
+use super::endpoint::{self, Endpoint, Outgoing, Probed, BEAT_TAG, TAG};
+use super::liveness::{self, Watch};
+use super::ulfm::{self, FaultTolerance};
 use crate::sync::lock;
 
-/// The tag of every message the engine sends (on its own communicators, so no user traffic
-/// can match it).
-pub(crate) const TAG: i32 = 0x4346;
+pub(crate) use super::endpoint::{error_string, Bytes};
+
 /// The name of the MPI thread.
 pub(crate) const THREAD_NAME: &str = "concurrent-futures-mpi";
 
@@ -54,9 +53,17 @@ pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// The most bytes that queued sends to one rank are merged into.
 pub(crate) const COALESCE: usize = 64 << 10;
 
-pub(crate) type Bytes = Arc<Vec<u8>>;
-/// Receives `(source rank, message)` on the MPI thread.
-pub(crate) type Inbox = Box<dyn FnMut(i32, Vec<u8>) + Send>;
+/// Receives `(source rank, event)` on the MPI thread.
+pub(crate) type Inbox = Box<dyn FnMut(i32, Event) + Send>;
+
+/// What an inbox is told about a rank.
+pub(crate) enum Event {
+    /// A message (one or more protocol frames).
+    Message(Vec<u8>),
+    /// The rank is lost, and why: silent past the timeout, or reported failed by the library.
+    /// Nothing more is sent to it.
+    Lost(String),
+}
 
 /// Which communicator to open.
 pub(crate) enum Open {
@@ -90,63 +97,25 @@ pub(crate) struct Opened {
 enum Cmd {
     Open(Open, Inbox, SyncSender<Result<Opened, String>>),
     Send(u64, i32, Bytes),
+    /// Watch these ranks of the endpoint for silence, with this timeout.
+    Watch(u64, Vec<i32>, Duration),
+    /// Stop watching a rank (it finished).
+    Unwatch(u64, i32),
     Close(u64),
+    /// End the whole job (`MPI_Abort` on the world) with this code.
+    Abort(i32),
     Finalize(SyncSender<()>),
 }
 
-enum Comm {
-    Intra(SimpleCommunicator),
-    Inter(InterCommunicator),
-    Parent(InterCommunicator),
-}
-
-impl Comm {
-    fn isend(&self, rank: i32, bytes: &Bytes) -> Request<'static, [u8], StaticScope> {
-        // SAFETY: the buffer is an `Arc` kept in the same `Outgoing` as the request and dropped
-        // only after the request completed (or leaked with it).
-        let buf: &'static [u8] = unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) };
-        match self {
-            Comm::Intra(c) => {
-                c.process_at_rank(rank)
-                    .immediate_send_with_tag(StaticScope, buf, TAG)
-            }
-            Comm::Inter(c) | Comm::Parent(c) => {
-                c.process_at_rank(rank)
-                    .immediate_send_with_tag(StaticScope, buf, TAG)
-            }
-        }
-    }
-    fn probe(&self) -> Option<(Message, Status)> {
-        match self {
-            Comm::Intra(c) => c.any_process().immediate_matched_probe_with_tag(TAG),
-            Comm::Inter(c) | Comm::Parent(c) => {
-                c.any_process().immediate_matched_probe_with_tag(TAG)
-            }
-        }
-    }
-}
-
-struct Endpoint {
-    comm: Comm,
-    inbox: Inbox,
-    closing: bool,
-}
-
-struct Outgoing {
-    ep: u64,
-    req: Request<'static, [u8], StaticScope>,
-    _buf: Bytes,
-}
-
-/// A message that came before its owner: `(rank, bytes)`.
-type Early = (i32, Vec<u8>);
+/// An event that came before its owner: `(rank, event)`.
+type Early = (i32, Event);
 
 /// Where an inbox delivers before its owner exists: a message can arrive (on the MPI thread)
 /// before `open` has returned and the owner is built. Messages that come early wait here and
 /// are delivered, in order, when the owner is set; checking and queuing happen under one lock,
 /// so none slips between "no owner yet" and the hand-over.
 pub(crate) struct Handoff<T> {
-    /// The owner once set, and the messages `(rank, bytes)` that came before it.
+    /// The owner once set, and the events `(rank, event)` that came before it.
     inner: Mutex<(Option<T>, Vec<Early>)>,
 }
 
@@ -158,19 +127,19 @@ impl<T> Handoff<T> {
     }
 
     /// Delivers a message to the owner with `f`, or keeps it until there is one.
-    pub(crate) fn deliver(&self, rank: i32, bytes: Vec<u8>, f: impl FnOnce(&T, i32, Vec<u8>)) {
+    pub(crate) fn deliver(&self, rank: i32, event: Event, f: impl FnOnce(&T, i32, Event)) {
         let mut g = lock(&self.inner);
         match &g.0 {
-            Some(owner) => f(owner, rank, bytes),
-            None => g.1.push((rank, bytes)),
+            Some(owner) => f(owner, rank, event),
+            None => g.1.push((rank, event)),
         }
     }
 
     /// Sets the owner, delivering what came early to it first with `f`.
-    pub(crate) fn set(&self, owner: T, mut f: impl FnMut(&T, i32, Vec<u8>)) {
+    pub(crate) fn set(&self, owner: T, mut f: impl FnMut(&T, i32, Event)) {
         let mut g = lock(&self.inner);
-        for (rank, bytes) in std::mem::take(&mut g.1) {
-            f(&owner, rank, bytes);
+        for (rank, event) in std::mem::take(&mut g.1) {
+            f(&owner, rank, event);
         }
         g.0 = Some(owner);
     }
@@ -186,6 +155,8 @@ pub(crate) struct Mpi {
     next_ep: AtomicU64,
     /// This process's rank in the world communicator.
     pub(crate) world_rank: i32,
+    /// Whether the library survives a lost rank.
+    pub(crate) fault_tolerance: FaultTolerance,
 }
 
 static MPI: OnceLock<Result<Mpi, String>> = OnceLock::new();
@@ -204,11 +175,19 @@ pub(crate) fn set_before_finalize(f: fn()) {
 }
 
 fn start() -> Result<Mpi, String> {
-    let (tx, rx) = sync_channel::<Result<i32, String>>(1);
+    let (tx, rx) = sync_channel::<Result<(i32, FaultTolerance), String>>(1);
     let handle = std::thread::Builder::new()
         .name(THREAD_NAME.into())
         .spawn(move || {
             let universe = match mpi::initialize_with_threading(Threading::Funneled) {
+                Some((_, provided)) if provided < Threading::Funneled => {
+                    let _ = tx.send(Err(format!(
+                        "the MPI library provides thread level {provided:?} only, and the \
+                         cluster engine calls MPI from a thread of its own (it needs Funneled): \
+                         use an MPI library built with thread support"
+                    )));
+                    return;
+                }
                 Some((u, _)) => Some(u),
                 None => {
                     // The program initialised MPI itself: this thread may call it only if any
@@ -231,11 +210,11 @@ fn start() -> Result<Mpi, String> {
                 ffi::MPI_Comm_set_errhandler(ffi::RSMPI_COMM_SELF, ffi::RSMPI_ERRORS_RETURN);
             }
             let world = SimpleCommunicator::world();
-            let _ = tx.send(Ok(world.rank()));
+            let _ = tx.send(Ok((world.rank(), ulfm::detect())));
             run(universe);
         })
         .map_err(|e| format!("the MPI thread could not be started: {e}"))?;
-    let world_rank = match rx.recv() {
+    let (world_rank, fault_tolerance) = match rx.recv() {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err("MPI could not be initialised".into()),
@@ -249,6 +228,7 @@ fn start() -> Result<Mpi, String> {
         gone: std::sync::Condvar::new(),
         next_ep: AtomicU64::new(1),
         world_rank,
+        fault_tolerance,
     })
 }
 
@@ -281,6 +261,22 @@ impl Mpi {
     /// Sends the same bytes to several ranks.
     pub(crate) fn send_shared(&self, ep: u64, rank: i32, bytes: Bytes) {
         self.push(Cmd::Send(ep, rank, bytes));
+    }
+
+    /// Watches `peers` of endpoint `ep`: beats go to them, and one silent for `timeout` is
+    /// reported lost to the inbox ([`liveness`](super::liveness)).
+    pub(crate) fn watch(&self, ep: u64, peers: Vec<i32>, timeout: Duration) {
+        self.push(Cmd::Watch(ep, peers, timeout));
+    }
+
+    /// Stops watching `rank` of endpoint `ep` (it finished).
+    pub(crate) fn unwatch(&self, ep: u64, rank: i32) {
+        self.push(Cmd::Unwatch(ep, rank));
+    }
+
+    /// Ends the whole job: `MPI_Abort` on the world with `code`, from the MPI thread.
+    pub(crate) fn abort(&self, code: i32) {
+        self.push(Cmd::Abort(code));
     }
 
     /// Closes endpoint `ep` once its sends are done (an intercommunicator is disconnected).
@@ -327,6 +323,7 @@ fn run(universe: Option<mpi::environment::Universe>) {
         eps: HashMap::new(),
         out: Vec::new(),
         still: Vec::new(),
+        checked: Instant::now(),
     };
     let mut last = Instant::now();
     loop {
@@ -335,6 +332,7 @@ fn run(universe: Option<mpi::environment::Universe>) {
         };
         let sent = t.progress_sends();
         let received = t.receive();
+        t.heartbeats();
         t.close_finished();
         if commands || sent || received {
             last = Instant::now();
@@ -352,6 +350,8 @@ struct MpiThread {
     out: Vec<Outgoing>,
     /// Reused each turn: no allocation per turn.
     still: Vec<Outgoing>,
+    /// When the heartbeats were last looked at (a long gap is a stall).
+    checked: Instant,
 }
 
 impl MpiThread {
@@ -375,25 +375,15 @@ impl MpiThread {
             if let Some((ep, rank, bytes)) = merge.take() {
                 isend(&self.eps, &mut self.out, ep, rank, bytes);
             }
-            match cmd {
-                Cmd::Open(what, inbox, reply) => {
-                    let _ = reply.send(self.open(what, inbox));
-                }
-                Cmd::Send(..) => unreachable!("sends are merged above"),
-                Cmd::Close(ep) => {
-                    if let Some(e) = self.eps.get_mut(&ep) {
-                        e.closing = true;
-                    }
-                }
-                Cmd::Finalize(reply) => {
-                    let eps = std::mem::take(&mut self.eps);
-                    finalize(eps, std::mem::take(&mut self.out), self.universe.take());
-                    lock(&self.mpi.live).clear();
-                    self.mpi.gone.notify_all();
-                    let _ = reply.send(());
-                    return None;
-                }
+            if let Cmd::Finalize(reply) = cmd {
+                let eps = std::mem::take(&mut self.eps);
+                finalize(eps, std::mem::take(&mut self.out), self.universe.take());
+                lock(&self.mpi.live).clear();
+                self.mpi.gone.notify_all();
+                let _ = reply.send(());
+                return None;
             }
+            self.command(cmd);
         }
         if let Some((ep, rank, bytes)) = merge.take() {
             isend(&self.eps, &mut self.out, ep, rank, bytes);
@@ -401,20 +391,53 @@ impl MpiThread {
         Some(active)
     }
 
-    /// Opens a communicator as a new endpoint whose messages go to `inbox`.
+    /// Runs one command other than a send or finalize.
+    fn command(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Open(what, inbox, reply) => {
+                let _ = reply.send(self.open(what, inbox));
+            }
+            Cmd::Watch(ep, peers, timeout) => {
+                let now = Instant::now();
+                match self.eps.get_mut(&ep).map(|e| &mut e.watch) {
+                    Some(Some(w)) => peers.into_iter().for_each(|r| w.add(r, now)),
+                    Some(w) => *w = Some(Watch::new(peers, timeout, now)),
+                    None => {}
+                }
+            }
+            Cmd::Unwatch(ep, rank) => {
+                if let Some(w) = self.eps.get_mut(&ep).and_then(|e| e.watch.as_mut()) {
+                    w.remove(rank);
+                }
+            }
+            Cmd::Close(ep) => {
+                if let Some(e) = self.eps.get_mut(&ep) {
+                    e.closing = true;
+                }
+            }
+            Cmd::Abort(code) => {
+                // SAFETY: a plain MPI call; it ends the job.
+                unsafe { ffi::MPI_Abort(ffi::RSMPI_COMM_WORLD, code) };
+                std::process::exit(code);
+            }
+            Cmd::Send(..) | Cmd::Finalize(_) => unreachable!("handled in `commands`"),
+        }
+    }
+
+    /// Opens a communicator as a new endpoint whose messages go to `inbox`. The open may
+    /// block (a spawn, a collective): the peers watched are told to wait longer first.
     fn open(&mut self, what: Open, inbox: Inbox) -> Result<Opened, String> {
-        open(what).map(|(comm, remote)| {
+        let pause = Arc::new(liveness::beat(liveness::PAUSE_FOR_OPEN));
+        for (&id, e) in &self.eps {
+            let peers: Vec<i32> = e.watch.iter().flat_map(|w| w.peers()).collect();
+            for r in peers {
+                beat(id, e, &mut self.out, r, &pause);
+            }
+        }
+        endpoint::open(what).map(|(comm, remote)| {
             let ep = self.mpi.next_ep.fetch_add(1, Ordering::Relaxed);
             lock(&self.mpi.live).insert(ep);
-            let closing = false;
-            self.eps.insert(
-                ep,
-                Endpoint {
-                    comm,
-                    inbox,
-                    closing,
-                },
-            );
+            self.eps.insert(ep, Endpoint::new(comm, inbox));
             Opened { ep, remote }
         })
     }
@@ -422,10 +445,11 @@ impl MpiThread {
     /// Progresses the sends and frees what has gone; whether any had.
     fn progress_sends(&mut self) -> bool {
         let mut active = false;
-        for o in self.out.drain(..) {
-            match o.req.test() {
-                Ok(_) => active = true,
-                Err(req) => self.still.push(Outgoing { req, ..o }),
+        for mut o in self.out.drain(..) {
+            if o.test() {
+                active = true;
+            } else {
+                self.still.push(o);
             }
         }
         std::mem::swap(&mut self.out, &mut self.still);
@@ -433,23 +457,61 @@ impl MpiThread {
     }
 
     /// Receives up to 64 messages per endpoint, each handed to its inbox (contained: a panic
-    /// there does not end the MPI thread); whether any came.
+    /// there does not end the MPI thread); whether any came. Every message is a sign of life
+    /// of its rank; beats go no further.
     fn receive(&mut self) -> bool {
         let mut active = false;
-        for e in self.eps.values_mut() {
+        for (&id, e) in self.eps.iter_mut() {
             for _ in 0..64 {
-                let Some(probed) = e.comm.probe() else {
-                    break;
-                };
-                let (bytes, status) = probed.matched_receive_vec::<u8>();
-                active = true;
-                let inbox = &mut e.inbox;
-                crate::error::drop_quietly(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                    || inbox(status.source_rank(), bytes),
-                )));
+                match e.comm.probe() {
+                    Probed::Nothing => break,
+                    Probed::Message { rank, tag, bytes } => {
+                        active = true;
+                        if e.lost.contains(&rank) {
+                            continue; // its tasks went elsewhere already
+                        }
+                        if let Some(w) = e.watch.as_mut() {
+                            let beat = tag == BEAT_TAG;
+                            let pause = if beat { liveness::pause_of(&bytes) } else { Duration::ZERO };
+                            w.heard(rank, pause, Instant::now());
+                        }
+                        if tag == TAG {
+                            deliver(e, rank, Event::Message(bytes));
+                        }
+                    }
+                    Probed::Failed(rc) => {
+                        failed(id, e, &mut self.out, rc);
+                        break;
+                    }
+                }
             }
         }
         active
+    }
+
+    /// Sends the beats that are due and reports the peers silent past their timeout. A turn
+    /// that came late (the thread was blocked) restarts every peer's clock.
+    fn heartbeats(&mut self) {
+        let now = Instant::now();
+        let gap = now - std::mem::replace(&mut self.checked, now);
+        let zero = Arc::new(liveness::beat(Duration::ZERO));
+        for (&id, e) in self.eps.iter_mut() {
+            if e.closing {
+                continue;
+            }
+            let Some(w) = e.watch.as_mut() else { continue };
+            if gap > w.every() {
+                w.stalled(now);
+            }
+            let (due, lost) = (w.due(now), w.lost(now));
+            for r in due {
+                beat(id, e, &mut self.out, r, &zero);
+            }
+            for (r, silent) in lost {
+                let why = format!("it sent nothing for {:.1} s", silent.as_secs_f64());
+                lose(id, e, &mut self.out, r, why);
+            }
+        }
     }
 
     /// Closes what asked to be closed once nothing is on its way out.
@@ -463,11 +525,63 @@ impl MpiThread {
             .collect();
         for id in done {
             if let Some(e) = self.eps.remove(&id) {
-                drop_comm(e.comm);
+                endpoint::drop_comm(e.comm);
             }
             lock(&self.mpi.live).remove(&id);
             self.mpi.gone.notify_all();
         }
+    }
+}
+
+/// Hands an event to an endpoint's inbox; a panic there is contained.
+fn deliver(e: &mut Endpoint, rank: i32, event: Event) {
+    let inbox = &mut e.inbox;
+    crate::error::drop_quietly(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        inbox(rank, event)
+    })));
+}
+
+/// Sends a beat to `rank` (unless it is lost).
+fn beat(id: u64, e: &Endpoint, out: &mut Vec<Outgoing>, rank: i32, bytes: &Bytes) {
+    if e.lost.contains(&rank) {
+        return;
+    }
+    if let Ok(req) = e.comm.isend(rank, BEAT_TAG, bytes) {
+        let buf = bytes.clone();
+        out.push(Outgoing { ep: id, rank, req, buf });
+    }
+}
+
+/// `rank` of endpoint `id` is lost: its sends in progress are given up, nothing more goes to
+/// it, and the inbox is told why.
+fn lose(id: u64, e: &mut Endpoint, out: &mut [Outgoing], rank: i32, why: String) {
+    if !e.lost.insert(rank) {
+        return;
+    }
+    if let Some(w) = e.watch.as_mut() {
+        w.remove(rank);
+    }
+    for o in out.iter_mut().filter(|o| o.ep == id && o.rank == rank) {
+        o.abandon();
+    }
+    deliver(e, rank, Event::Lost(why));
+}
+
+/// The library reported an error on a receive. Under ULFM that is a rank lost: the failed
+/// ranks are acknowledged (so receiving from the others works again) and each reported lost.
+fn failed(id: u64, e: &mut Endpoint, out: &mut [Outgoing], rc: i32) {
+    let lost = match ulfm::get() {
+        Some(u) => u.failed(e.comm.raw(), e.comm.is_inter()),
+        None => Vec::new(),
+    };
+    let fresh: Vec<i32> = lost.into_iter().filter(|r| !e.lost.contains(r)).collect();
+    if fresh.is_empty() && !e.failing {
+        e.failing = true;
+        log::error!("concurrent-futures: receiving failed: {}", error_string(rc));
+    }
+    for r in fresh {
+        let why = format!("the MPI library reports it failed ({})", error_string(rc));
+        lose(id, e, out, r, why);
     }
 }
 
@@ -483,14 +597,18 @@ fn nap(idle: Duration, sending: bool) {
     }
 }
 
+/// Starts a send of the pool's `bytes` to `rank` (dropped if that rank is lost).
 fn isend(eps: &HashMap<u64, Endpoint>, out: &mut Vec<Outgoing>, ep: u64, rank: i32, bytes: Bytes) {
-    if let Some(e) = eps.get(&ep) {
-        let req = e.comm.isend(rank, &bytes);
-        out.push(Outgoing {
-            ep,
-            req,
-            _buf: bytes,
-        });
+    let Some(e) = eps.get(&ep) else { return };
+    if e.lost.contains(&rank) {
+        return;
+    }
+    match e.comm.isend(rank, TAG, &bytes) {
+        Ok(req) => out.push(Outgoing { ep, rank, req, buf: bytes }),
+        Err(rc) => log::warn!(
+            "concurrent-futures: a send to rank {rank} failed: {}",
+            error_string(rc)
+        ),
     }
 }
 
@@ -532,19 +650,6 @@ impl Merge {
     }
 }
 
-fn drop_comm(comm: Comm) {
-    match comm {
-        // Disconnected here, so that the universe's own disconnect at finalize finds no parent.
-        Comm::Parent(c) => {
-            let mut raw = c.as_raw();
-            std::mem::forget(c);
-            // SAFETY: the live parent intercommunicator, not used again.
-            unsafe { ffi::MPI_Comm_disconnect(&mut raw) };
-        }
-        other => drop(other),
-    }
-}
-
 /// Completes what can be completed, leaks what cannot (a peer that is gone), disconnects and
 /// finalizes.
 fn finalize(
@@ -555,66 +660,15 @@ fn finalize(
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut out = out;
     while !out.is_empty() && Instant::now() < deadline {
-        let mut still = Vec::new();
-        for o in out.drain(..) {
-            if let Err(req) = o.req.test() {
-                still.push(Outgoing { req, ..o });
-            }
-        }
-        out = still;
+        out.retain_mut(|o| !o.test());
         std::thread::yield_now();
     }
-    for o in out {
-        // SAFETY: the request and its buffer are leaked together; nothing reads them again.
-        let _ = unsafe { o.req.into_raw() };
-        std::mem::forget(o._buf);
+    for mut o in out {
+        o.abandon();
     }
     for (_, e) in eps {
-        drop_comm(e.comm);
+        endpoint::drop_comm(e.comm);
     }
     drop(universe);
 }
 
-fn open(what: Open) -> Result<(Comm, i32), String> {
-    let world = SimpleCommunicator::world();
-    match what {
-        Open::World => {
-            let dup = world.duplicate();
-            let size = dup.size();
-            Ok((Comm::Intra(dup), size))
-        }
-        Open::Comm(RawComm(raw)) => {
-            // SAFETY: `raw` is a live communicator of the program's; the duplicate is ours.
-            let mut dup = unsafe { ffi::RSMPI_COMM_NULL };
-            let rc = unsafe { ffi::MPI_Comm_dup(raw, &mut dup) };
-            if rc != 0 {
-                return Err(error_string(rc));
-            }
-            // SAFETY: a fresh intra-communicator from MPI_Comm_dup.
-            let dup = unsafe { SimpleCommunicator::from_raw(dup) };
-            let size = dup.size();
-            Ok((Comm::Intra(dup), size))
-        }
-        Open::Parent => {
-            let parent = world
-                .parent()
-                .ok_or("this process was not spawned by an MPI program")?;
-            let remote = parent.remote_size();
-            Ok((Comm::Parent(parent), remote))
-        }
-        Open::Spawn { n, args, info } => super::spawn::spawn(n, &args, &info).map(|c| {
-            let remote = c.remote_size();
-            (Comm::Inter(c), remote)
-        }),
-    }
-}
-
-pub(crate) fn error_string(code: i32) -> String {
-    let mut buf = vec![0 as c_char; 512];
-    let mut len = 0;
-    // SAFETY: the buffer holds MPI_MAX_ERROR_STRING (256 in Open MPI and MPICH) bytes and more.
-    unsafe { ffi::MPI_Error_string(code, buf.as_mut_ptr(), &mut len) };
-    // SAFETY: MPI writes a NUL-terminated string.
-    let s = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    format!("{} (MPI error {code})", s.to_string_lossy())
-}

@@ -87,7 +87,8 @@ impl MpiPoolExecutor {
         self.session.shutdown(wait, cancel_futures);
     }
 
-    /// How many tasks run at once: the local workers of every worker rank together.
+    /// How many tasks run at once: the local workers of every worker rank still serving (a
+    /// lost rank's no longer count).
     pub fn max_workers(&self) -> usize {
         self.session.max_workers()
     }
@@ -102,9 +103,20 @@ impl MpiPoolExecutor {
         self.session.stats()
     }
 
-    /// The worker ranks: `(rank, host, pid, local workers)`.
+    /// The worker ranks still serving: `(rank, host, pid, local workers)`.
     pub fn ranks(&self) -> Vec<(i32, String, u32, usize)> {
         self.session.ranks()
+    }
+
+    /// What a lost worker rank (its node crashed or cut off) does to this job, as the MPI
+    /// library decides: with [`FaultTolerance::Ulfm`] its tasks are retried or fail and the
+    /// pool goes on; with [`FaultTolerance::None`] the job ends. Also logged when the pool
+    /// starts. See [`MpiPoolBuilder::rank_timeout`].
+    ///
+    /// [`FaultTolerance::Ulfm`]: super::FaultTolerance::Ulfm
+    /// [`FaultTolerance::None`]: super::FaultTolerance::None
+    pub fn fault_tolerance(&self) -> super::FaultTolerance {
+        self.session.fault_tolerance()
     }
 
     /// How many tasks wait for a rank.

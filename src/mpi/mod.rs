@@ -48,14 +48,18 @@
 mod builder;
 mod child;
 mod comm;
+mod endpoint;
 mod executor;
+mod liveness;
 mod protocol;
 mod rank;
 mod session;
 mod spawn;
+mod ulfm;
 
 pub use self::builder::MpiPoolBuilder;
 pub use self::executor::MpiPoolExecutor;
+pub use self::ulfm::FaultTolerance;
 /// The `mpi` crate (rsmpi) the engine is built on, for programs that initialise MPI themselves
 /// and hand in a communicator ([`MpiPoolBuilder::join_comm`]).
 pub use ::mpi as rsmpi;

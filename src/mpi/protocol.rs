@@ -8,7 +8,8 @@
 //! ```text
 //!  manager → rank   TASK (4):   body = time limit in ms, u64 LE (0: none) | a CALL frame
 //!                   END (5):    no body; the rank finishes and answers FIN
-//!  rank → manager   READY (20): body = encoded Ready (local workers, host, pid); the first message
+//!  rank → manager   READY (20): body = encoded Ready (local workers, host, pid, program and
+//!                               its registry); the first message
 //!                   OK (16), ERR (17): the task's reply, under the manager's task id
 //!                   FIN (21):   no body; the last message
 //! ```
@@ -31,6 +32,45 @@ pub(crate) struct Ready {
     pub(crate) workers: u32,
     pub(crate) host: String,
     pub(crate) pid: u32,
+    /// The program it runs (its path), and its registry's size and hash: a task names its
+    /// function by name, so every rank must run the same program.
+    pub(crate) program: String,
+    pub(crate) functions: u32,
+    pub(crate) registry: u64,
+}
+
+impl Ready {
+    /// This process, with `workers` local workers.
+    pub(crate) fn this(workers: u32) -> Ready {
+        let (functions, registry) = crate::remote::registry::fingerprint();
+        Ready {
+            workers,
+            host: hostname(),
+            pid: std::process::id(),
+            program: program(),
+            functions,
+            registry,
+        }
+    }
+
+    /// Why rank `rank` cannot serve this process (another program), if it cannot.
+    pub(crate) fn mismatch(&self, rank: i32) -> Option<String> {
+        let me = Ready::this(0);
+        (self.registry != me.registry || self.functions != me.functions).then(|| {
+            format!(
+                "worker rank {rank} on {} runs {} ({} registered functions), but this rank runs \
+                 {} ({}): tasks name their functions, so every rank must run the same program; \
+                 start the job with one binary",
+                self.host, self.program, self.functions, me.program, me.functions
+            )
+        })
+    }
+}
+
+fn program() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "an unknown program".into())
 }
 
 /// A frame of `kind` for task `id` with `body`.

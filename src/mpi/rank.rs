@@ -7,11 +7,18 @@
 //! the local pool's reader thread relays the reply straight back through the MPI thread. `END`
 //! wakes the thread that called [`serve`], which waits for the replies still on their way,
 //! says `FIN` and returns.
+//!
+//! A worker rank watches its manager ([`liveness`](super::liveness)): a manager silent past the
+//! rank timeout (its node crashed, or cut off), or reported failed by the library, is lost;
+//! the rank then kills its local workers and [`serve`] returns an error at once, so every
+//! worker rank of a job whose manager is gone ends within the timeout.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::comm::{self, Handoff, Open};
+use std::time::Duration;
+
+use super::comm::{self, Event, Handoff, Open};
 use super::protocol::{self, Ready, END, FIN, READY, TASK};
 use crate::error::TaskError;
 use crate::executor::SubmitOptions;
@@ -24,7 +31,8 @@ use crate::sync::lock;
 
 struct Shared {
     pool: ProcessPoolExecutor,
-    ended: Mutex<bool>,
+    /// END came; or the manager was lost (why).
+    ended: Mutex<(bool, Option<String>)>,
     changed: Condvar,
     /// Tasks handed to the local pool whose reply has not been sent yet.
     outstanding: AtomicUsize,
@@ -33,8 +41,14 @@ struct Shared {
 }
 
 /// Serves the manager at `manager` of `open` with `workers` local worker processes; returns
-/// when the manager says `END`.
-pub(crate) fn serve(open: Open, manager: i32, workers: usize, limit: usize) -> Result<(), String> {
+/// when the manager says `END`, or with an error once it is lost (silent for `timeout`).
+pub(crate) fn serve(
+    open: Open,
+    manager: i32,
+    workers: usize,
+    limit: usize,
+    timeout: Duration,
+) -> Result<(), String> {
     let mpi = comm::get()?;
     let pool = ProcessPoolExecutor::builder()
         .max_workers(workers)
@@ -42,7 +56,7 @@ pub(crate) fn serve(open: Open, manager: i32, workers: usize, limit: usize) -> R
         .map_err(|e| e.to_string())?;
     let shared = Arc::new(Shared {
         pool,
-        ended: Mutex::new(false),
+        ended: Mutex::new((false, None)),
         changed: Condvar::new(),
         outstanding: AtomicUsize::new(0),
         host: protocol::hostname(),
@@ -52,34 +66,42 @@ pub(crate) fn serve(open: Open, manager: i32, workers: usize, limit: usize) -> R
     let handoff: Arc<Handoff<u64>> = Arc::new(Handoff::new());
     let relay = move |shared: &Arc<Shared>| {
         let shared = shared.clone();
-        move |&ep: &u64, rank: i32, bytes: Vec<u8>| {
-            if rank == manager {
-                on_message(&shared, mpi, ep, manager, bytes);
+        move |&ep: &u64, rank: i32, event: Event| match event {
+            _ if rank != manager => {}
+            Event::Message(bytes) => on_message(&shared, mpi, ep, manager, bytes),
+            Event::Lost(why) => {
+                lock(&shared.ended).1 = Some(why);
+                shared.changed.notify_all();
             }
         }
     };
     let inbox = {
         let (handoff, relay) = (handoff.clone(), relay(&shared));
-        Box::new(move |rank: i32, bytes: Vec<u8>| handoff.deliver(rank, bytes, &relay))
+        Box::new(move |rank: i32, event: Event| handoff.deliver(rank, event, &relay))
     };
     let opened = mpi.open(open, inbox)?;
     let ep = opened.ep;
     handoff.set(ep, relay(&shared));
-    let ready = Ready {
-        workers: workers as u32,
-        host: shared.host.clone(),
-        pid: std::process::id(),
-    };
-    let body = codec::encode(&ready).map_err(|e| format!("READY: {e}"))?;
+    let body = codec::encode(&Ready::this(workers as u32)).map_err(|e| format!("READY: {e}"))?;
     mpi.send(ep, manager, protocol::frame(READY, 0, &body));
+    mpi.watch(ep, vec![manager], timeout);
     let mut ended = lock(&shared.ended);
-    while !*ended || shared.outstanding.load(Ordering::Acquire) > 0 {
+    while ended.1.is_none() && (!ended.0 || shared.outstanding.load(Ordering::Acquire) > 0) {
         ended = shared
             .changed
             .wait(ended)
             .unwrap_or_else(|p| p.into_inner());
     }
+    let lost = ended.1.take();
     drop(ended);
+    if let Some(why) = lost {
+        shared.pool.kill_workers();
+        shared.pool.shutdown(true, true);
+        mpi.close(ep);
+        return Err(format!(
+            "its manager (rank {manager}) was lost: {why}; this worker rank stops"
+        ));
+    }
     shared.pool.shutdown(true, false);
     mpi.send(ep, manager, protocol::frame(FIN, 0, &[]));
     mpi.close(ep);
@@ -154,7 +176,7 @@ fn on_frame(shared: &Arc<Shared>, mpi: &'static comm::Mpi, ep: u64, manager: i32
             );
         }
         END => {
-            *lock(&shared.ended) = true;
+            lock(&shared.ended).0 = true;
             shared.changed.notify_all();
         }
         other => log::warn!("concurrent-futures: unexpected message kind {other} from the manager"),

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::comm::{self, Handoff, Mpi, Open};
+use super::comm::{self, Event, Handoff, Mpi, Open};
 use super::protocol::{self, Ready, END, FIN, READY};
+use super::ulfm::FaultTolerance;
 use crate::error::TaskError;
 use crate::remote::callbacks::Callbacks;
 use crate::remote::codec;
@@ -24,12 +25,19 @@ use crate::remote::task::{Queue, Task};
 use crate::remote::wire::{Frame, ERR, OK};
 use crate::sync::lock;
 
-/// Hands a message to the session, if it is still there.
-fn deliver(session: &Weak<Session>, rank: i32, bytes: Vec<u8>) {
+/// Hands an event to the session, if it is still there.
+fn deliver(session: &Weak<Session>, rank: i32, event: Event) {
     if let Some(s) = session.upgrade() {
-        s.on_message(rank, bytes);
+        match event {
+            Event::Message(bytes) => s.on_message(rank, bytes),
+            Event::Lost(why) => s.on_lost(rank, why),
+        }
     }
 }
+
+/// The exit code of a job ended because a rank was lost where the library cannot go on
+/// without it (`EX_TEMPFAIL`: run it again).
+pub(crate) const LOST_RANK_EXIT: i32 = 75;
 /// A future to complete, with its outcome.
 type Finish = (Box<dyn Complete>, Result<Vec<u8>, TaskError>);
 
@@ -51,7 +59,10 @@ pub(crate) const MAX_WINDOW: usize = 32;
 struct RankState {
     ready: Option<Ready>,
     in_flight: HashMap<u64, Entry>,
+    /// It said FIN, or was lost: nothing more is sent to it.
     finished: bool,
+    /// Why it was lost, if it was.
+    lost: Option<String>,
     /// A moving average of the time from sending a task to its reply (`None` before the first).
     latency: Option<Duration>,
     /// When its last reply came (for the busy-time estimate).
@@ -113,6 +124,13 @@ impl State {
     fn all_finished(&self) -> bool {
         self.ranks.iter().all(|r| r.finished || r.ready.is_none())
     }
+    /// The worker ranks still serving (ready, not lost).
+    fn serving(&self) -> impl Iterator<Item = &Ready> {
+        self.ranks
+            .iter()
+            .filter(|r| r.lost.is_none())
+            .filter_map(|r| r.ready.as_ref())
+    }
 }
 
 pub(crate) struct Session {
@@ -126,6 +144,8 @@ pub(crate) struct Session {
     next_id: AtomicU64,
     pub(crate) settings: Defaults,
     stats: crate::stats::Counters,
+    /// A worker rank silent this long is lost.
+    rank_timeout: Duration,
 }
 
 /// Every live session, to shut down at exit before MPI is finalized.
@@ -144,6 +164,7 @@ impl Session {
         open: Open,
         manager: Option<i32>,
         s: Defaults,
+        rank_timeout: Duration,
     ) -> Result<Arc<Session>, String> {
         let mpi = comm::get()?;
         comm::set_before_finalize(shutdown_all);
@@ -153,8 +174,8 @@ impl Session {
         let handoff: Arc<Handoff<Weak<Session>>> = Arc::new(Handoff::new());
         let inbox = {
             let handoff = handoff.clone();
-            Box::new(move |rank: i32, bytes: Vec<u8>| {
-                handoff.deliver(rank, bytes, deliver);
+            Box::new(move |rank: i32, event: Event| {
+                handoff.deliver(rank, event, deliver);
             })
         };
         let opened = mpi.open(open, inbox)?;
@@ -180,9 +201,29 @@ impl Session {
             next_id: AtomicU64::new(1),
             settings: s,
             stats: Default::default(),
+            rank_timeout,
         });
         handoff.set(Arc::downgrade(&session), deliver);
-        // Wait for every worker rank.
+        if let Err(e) = session.wait_ready() {
+            session.end_now();
+            return Err(e);
+        }
+        log::info!(
+            "concurrent-futures: cluster pool over {} worker ranks; {}",
+            session.workers.len(),
+            match mpi.fault_tolerance {
+                FaultTolerance::Ulfm => "the MPI library has fault tolerance (ULFM): a lost \
+                                         rank's tasks fail or are retried and the pool goes on",
+                _ => "the MPI library has no fault tolerance: a lost rank ends the job",
+            }
+        );
+        lock(&LIVE).push(Arc::downgrade(&session));
+        Ok(session)
+    }
+
+    /// Waits for every worker rank's READY; refuses a rank that runs another program.
+    fn wait_ready(&self) -> Result<(), String> {
+        let session = self;
         let deadline = Instant::now() + READY_WAIT;
         let mut st = lock(&session.state);
         while session
@@ -190,6 +231,9 @@ impl Session {
             .iter()
             .any(|&r| st.ranks[r as usize].ready.is_none())
         {
+            if let Some(why) = st.ranks.iter().find_map(|r| r.lost.clone()) {
+                return Err(why);
+            }
             let now = Instant::now();
             if now >= deadline {
                 let missing: Vec<_> = session
@@ -210,9 +254,21 @@ impl Session {
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
-        drop(st);
-        lock(&LIVE).push(Arc::downgrade(&session));
-        Ok(session)
+        Ok(())
+    }
+
+    /// Tells every worker rank to finish and closes the communicator (a pool that could not
+    /// start).
+    fn end_now(&self) {
+        let mut st = lock(&self.state);
+        st.queue.shutdown = true;
+        st.end_sent = true;
+        let end = Arc::new(protocol::frame(END, 0, &[]));
+        for &r in &self.workers {
+            self.mpi.send_shared(self.ep, r, end.clone());
+        }
+        st.closed = true;
+        self.mpi.close(self.ep);
     }
 
     pub(crate) fn next_id(&self) -> u64 {
@@ -221,23 +277,23 @@ impl Session {
 
     /// The local workers of every rank together.
     pub(crate) fn max_workers(&self) -> usize {
-        let st = lock(&self.state);
-        st.ranks
-            .iter()
-            .filter_map(|r| r.ready.as_ref())
+        lock(&self.state)
+            .serving()
             .map(|r| r.workers as usize)
             .sum()
     }
 
-    /// `(rank, host, pid, local workers)` of every worker rank.
+    /// `(rank, host, pid, local workers)` of every worker rank still serving.
     pub(crate) fn ranks(&self) -> Vec<(i32, String, u32, usize)> {
         let st = lock(&self.state);
         self.workers
             .iter()
             .filter_map(|&r| {
-                st.ranks[r as usize]
-                    .ready
-                    .as_ref()
+                let rs = &st.ranks[r as usize];
+                rs.lost
+                    .is_none()
+                    .then_some(rs.ready.as_ref())
+                    .flatten()
                     .map(|x| (r, x.host.clone(), x.pid, x.workers as usize))
             })
             .collect()
@@ -255,6 +311,10 @@ impl Session {
                 .sum()
         };
         self.stats.snapshot(alive)
+    }
+
+    pub(crate) fn fault_tolerance(&self) -> FaultTolerance {
+        self.mpi.fault_tolerance
     }
 
     pub(crate) fn queued(&self) -> usize {
@@ -369,22 +429,34 @@ impl Session {
         self.complete_all(finish);
     }
 
-    /// A worker rank is ready: how many local workers it has, on which host.
+    /// A worker rank is ready: how many local workers it has, on which host; from now on it
+    /// is watched for silence. One that runs another program is refused.
     fn on_ready(&self, rs: &mut RankState, rank: i32, body: &[u8]) {
         match codec::decode::<Ready>(body) {
             Ok(r) => {
+                if let Some(why) = r.mismatch(rank) {
+                    rs.lost = Some(why);
+                } else {
+                    self.mpi.watch(self.ep, vec![rank], self.rank_timeout);
+                }
                 rs.ready = Some(Ready {
                     workers: r.workers.max(1),
                     ..r
                 })
             }
-            Err(e) => log::warn!("concurrent-futures: rank {rank} sent a bad READY: {e}"),
+            Err(e) => {
+                rs.lost = Some(format!(
+                    "worker rank {rank} sent a READY this program cannot read ({e}): every rank \
+                     must run the same program"
+                ))
+            }
         }
         self.changed.notify_all();
     }
 
     /// A worker rank finished: whatever it still held cannot come back.
     fn on_fin(&self, st: &mut State, rank: i32, finish: &mut Vec<Finish>) {
+        self.mpi.unwatch(self.ep, rank);
         let rs = &mut st.ranks[rank as usize];
         rs.finished = true;
         for (_, e) in rs.in_flight.drain() {
@@ -402,6 +474,77 @@ impl Session {
             self.mpi.close(self.ep);
         }
         self.changed.notify_all();
+    }
+
+    /// A worker rank was lost (silent past the rank timeout, or reported failed by the
+    /// library). With fault tolerance, the tasks it held are run again elsewhere (while they
+    /// have retries) or fail naming its host, and the pool goes on with the others; a pool
+    /// with none left is broken. Without, the job cannot go on: it is ended, naming the host.
+    fn on_lost(&self, rank: i32, why: String) {
+        let mut st = lock(&self.state);
+        let Some(rs) = st.ranks.get_mut(rank as usize) else {
+            return;
+        };
+        if rs.finished || rs.lost.is_some() {
+            return; // it had said FIN: done with it already
+        }
+        let (host, pid) = rs
+            .ready
+            .as_ref()
+            .map_or((String::from("an unknown host"), 0), |r| (r.host.clone(), r.pid));
+        let what = format!("worker rank {rank} on {host} (pid {pid}) was lost: {why}");
+        if self.mpi.fault_tolerance != FaultTolerance::Ulfm {
+            eprintln!(
+                "concurrent-futures: {what}. This MPI library has no fault tolerance, so the \
+                 job is ended (MPI_Abort, exit code {LOST_RANK_EXIT}); to survive a lost node, \
+                 run under Open MPI 5 with `mpirun --with-ft ulfm`"
+            );
+            self.mpi.abort(LOST_RANK_EXIT);
+            return;
+        }
+        log::error!("concurrent-futures: {what}; its tasks go to the other ranks");
+        rs.finished = true;
+        rs.lost = Some(what.clone());
+        let held: Vec<Entry> = rs.in_flight.drain().map(|(_, e)| e).collect();
+        let mut finish = Vec::new();
+        for mut e in held {
+            let how = format!("its worker rank {rank} was lost: {why}");
+            if e.retry(format!("rank {rank} on {host} {how}")) {
+                st.queue.pending.push_front(e);
+                continue;
+            }
+            let how = e.with_attempts(&how);
+            let err = TaskError::WorkerDied { pid, how, host: Some(host.clone()) };
+            if let Some(r) = e.running.take() {
+                r.finish(crate::trace::outcome::<Vec<u8>>(&Err(err.clone())));
+            }
+            self.stats.finished(false);
+            finish.push((e.done, Err(err)));
+        }
+        if st.serving().next().is_none() {
+            self.break_pool(&mut st, &what, &mut finish);
+        }
+        self.pump(&mut st);
+        if st.all_finished() && !st.closed {
+            st.closed = true;
+            self.mpi.close(self.ep);
+        }
+        self.changed.notify_all();
+        drop(st);
+        self.complete_all(finish);
+    }
+
+    /// No worker rank is left: the pool takes no more work and its queued tasks fail.
+    fn break_pool(&self, st: &mut State, last: &str, finish: &mut Vec<Finish>) {
+        let cause = format!("every worker rank was lost (the last: {last})");
+        st.queue.shutdown = true;
+        st.end_sent = true; // no rank to tell
+        for e in st.queue.pending.drain(..) {
+            self.stats.finished(false);
+            let err = TaskError::BrokenExecutor { cause: cause.clone() };
+            finish.push((e.done, Err(err)));
+        }
+        st.queue.broken = Some(cause);
     }
 
     /// A task's reply: complete its future, or queue it again if its worker died and it may be

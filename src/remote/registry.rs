@@ -284,6 +284,19 @@ pub fn registered_name<A: 'static, R: 'static>(
     lookup_fn(&f).map(|r| r.name)
 }
 
+/// What identifies this program's registry across processes: how many functions it names, and
+/// a hash of their names (FNV-1a over the sorted names, the same in every build of one
+/// program). Two processes that disagree run different programs.
+pub(crate) fn fingerprint() -> (u32, u64) {
+    let mut names: Vec<&str> = index().by_name.keys().copied().collect();
+    names.sort_unstable();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in names.iter().flat_map(|n| n.bytes().chain([0])) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    (names.len() as u32, h)
+}
+
 /// The registration named `name` (worker side).
 pub(crate) fn lookup_name(name: &str) -> Option<&'static Registration> {
     index().by_name.get(name).copied()
