@@ -48,6 +48,11 @@ const SPIN: Duration = Duration::from_micros(200);
 const MAX_NAP: Duration = Duration::from_millis(20);
 const MAX_NAP_SENDING: Duration = Duration::from_millis(1);
 const FINALIZE_WAIT: Duration = Duration::from_secs(10);
+/// The bound once a rank was lost: `MPI_Finalize` then waits on it for good, even under ULFM
+/// (open-mpi/ompi#11404), so the process exits without it after this.
+const FINALIZE_WAIT_AFTER_LOSS: Duration = Duration::from_secs(2);
+/// Whether any rank was lost in this process's lifetime.
+static LOST_ANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// How long shutting a pool down waits for its communicator to be freed.
 pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// The most bytes that queued sends to one rank are merged into.
@@ -239,7 +244,8 @@ extern "C" fn at_exit() {
     if let Some(Ok(mpi)) = MPI.get() {
         let (tx, rx) = sync_channel(1);
         mpi.push(Cmd::Finalize(tx));
-        let _ = rx.recv_timeout(FINALIZE_WAIT);
+        let lost = LOST_ANY.load(Ordering::Relaxed);
+        let _ = rx.recv_timeout(if lost { FINALIZE_WAIT_AFTER_LOSS } else { FINALIZE_WAIT });
     }
 }
 
@@ -558,6 +564,7 @@ fn lose(id: u64, e: &mut Endpoint, out: &mut [Outgoing], rank: i32, why: String)
     if !e.lost.insert(rank) {
         return;
     }
+    LOST_ANY.store(true, Ordering::Relaxed);
     if let Some(w) = e.watch.as_mut() {
         w.remove(rank);
     }
