@@ -6,10 +6,11 @@
 set -euo pipefail
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v nsenter >/dev/null; then
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v nsenter >/dev/null ||
+    ! python3 -c 'import ensurepip' 2>/dev/null; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-        iproute2 util-linux slurm-wlm munge >/dev/null
+        iproute2 util-linux slurm-wlm munge python3-venv >/dev/null
 fi
 slurmctld -V
 if [ "${1:-}" = --ulfm ]; then

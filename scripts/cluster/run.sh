@@ -9,17 +9,27 @@
 #                 MPI_Comm_spawn placed on the two other hosts (the default hostfile names only them);
 #   Slurm:        slurm.sh (one slurmd per host), then srun --mpi=pmix -n 3 of the static test and
 #                 of mpi_crash_isolation;
+#   a lost node:  with --ulfm VENV (Open MPI 5 from PyPI, install.sh --ulfm VENV), node-loss.sh:
+#                 a rank crashed, a host cut off and the manager crashed under ULFM, a host cut
+#                 off under Open MPI 4.1;
 # and tears everything down on every exit path. Reuses the mpi step's build (the same features
 # and profile: only the two examples are linked if missing). Every command is bounded by timeout.
-#   scripts/cluster/run.sh            # everything
-#   scripts/cluster/run.sh --no-slurm
+#   scripts/cluster/run.sh --ulfm VENV   # everything
+#   scripts/cluster/run.sh --no-slurm    # neither Slurm nor the node-loss cases
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=scripts/cluster
 STATE=${CF_STATE:-/run/cf-cluster}
 SUBNET=${CF_SUBNET:-10.77.0}
-slurm=1
-[ "${1:-}" = --no-slurm ] && slurm=0
+slurm=1 ulfm=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-slurm) slurm=0 ;;
+        --ulfm) ulfm=$2; shift ;;
+        *) echo "usage: $0 [--no-slurm] [--ulfm VENV]" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 log=$(mktemp -d)
 cleanup() {
@@ -48,7 +58,7 @@ timeout 600 cargo test --features mpi --no-run --test mpi_static --test mpi_spaw
 bins=$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' "$log/build")
 static_test=$(echo "$bins" | grep '/mpi_static-')
 spawned_test=$(echo "$bins" | grep '/mpi_spawned-')
-timeout 600 cargo build --features mpi --example mpi_primes --example mpi_crash_isolation -q
+timeout 600 cargo build --features mpi --example mpi_primes --example mpi_crash_isolation --example mpi_node_loss -q
 ex=${CARGO_TARGET_DIR:-target}/debug/examples
 [ -x "$static_test" ] && [ -x "$spawned_test" ] && [ -x "$ex/mpi_primes" ] || fail "no test binaries"
 
@@ -97,5 +107,9 @@ if [ "$slurm" = 1 ]; then
     expect "mpi_static under srun" 3 'test result: ok. 1 passed' "$log/srun"
     "${srun[@]}" "$ex/mpi_crash_isolation" >"$log/scrash2" 2>&1 || { cat "$log/scrash2"; fail "mpi_crash_isolation under srun"; }
     expect "mpi_crash_isolation under srun" 4 ' on cfhost[23] died while running the task' "$log/scrash2"
+fi
+if [ -n "$ulfm" ]; then
+    phase "a lost node: examples/mpi_node_loss under Open MPI 5 + ULFM ($ulfm) and Open MPI 4.1"
+    timeout 600 "$here/node-loss.sh" "$ulfm" "$ex/mpi_node_loss"
 fi
 phase "done"

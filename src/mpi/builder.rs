@@ -163,7 +163,7 @@ impl MpiPoolBuilder {
             return Err(BuildError::new("workers_per_rank must be at least 1"));
         }
         super::rank::serve(open(), root, per, DEFAULT_FRAME_LIMIT, self.timeout())
-            .map_err(|e| BuildError::new(format!("worker rank {rank} failed: {e}")))?;
+            .map_err(|e| BuildError::new(format!("worker rank {rank} stopped: {e}")))?;
         Ok(None)
     }
 
