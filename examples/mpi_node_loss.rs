@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! mpirun --with-ft ulfm -n 3 target/debug/examples/mpi_node_loss [TASKS] [TASK_MS] [TIMEOUT_MS]
+//! mpirun --with-ft ulfm -n 1 target/debug/examples/mpi_node_loss   # spawned mode: 2 ranks
 //! ```
 //!
 //! Rank 0 prints `started at T` once its pool serves, then a line per event, on the boot-time
@@ -53,11 +54,17 @@ fn arg(i: usize, default: u64) -> u64 {
 
 fn main() {
     let (tasks, ms, timeout) = (arg(1, 300), arg(2, 100), arg(3, 3000));
-    let built = MpiPoolExecutor::builder()
+    let builder = MpiPoolExecutor::builder()
         .workers_per_rank(2)
         .retries(3)
-        .rank_timeout(Duration::from_millis(timeout))
-        .join_world();
+        .rank_timeout(Duration::from_millis(timeout));
+    // Under `mpirun -n 1` (or started alone): spawned mode, two worker ranks.
+    let alone = std::env::var("OMPI_COMM_WORLD_SIZE").map_or(true, |n| n == "1");
+    let built = if alone {
+        builder.max_workers(4).spawn().map(Some)
+    } else {
+        builder.join_world()
+    };
     let pool = match built {
         Ok(Some(pool)) => pool,
         Ok(None) => return, // a worker rank, released by the manager

@@ -185,8 +185,16 @@ pub(crate) fn drop_comm(comm: Comm) {
 }
 
 /// Opens what `what` names: the communicator and how many ranks can be sent to (the remote
-/// group, or the whole communicator).
+/// group, or the whole communicator). Errors on it are returned, never fatal: under ULFM a
+/// lost rank shows as an error on the calls that involve it.
 pub(crate) fn open(what: Open) -> Result<(Comm, i32), String> {
+    let (comm, remote) = open_comm(what)?;
+    // SAFETY: a live communicator of ours and a predefined error handler.
+    unsafe { ffi::MPI_Comm_set_errhandler(comm.raw(), ffi::RSMPI_ERRORS_RETURN) };
+    Ok((comm, remote))
+}
+
+fn open_comm(what: Open) -> Result<(Comm, i32), String> {
     let world = SimpleCommunicator::world();
     match what {
         Open::World => {

@@ -38,8 +38,13 @@
 //!   and the task is retried if it may be ([`retries`](MpiPoolBuilder::retries)).
 //! - A spawn that Open MPI leaves hanging (a known Open MPI 4.1 / PMIx 4 fault) is bounded and
 //!   tried again (`spawn.rs`).
-//! - A rank that dies itself (its node lost) is beyond what MPI reports: Open MPI and MPICH end
-//!   the whole job then, and so does this engine.
+//! - A rank that is lost itself (its node crashed, or cut off from the network) is found by the
+//!   library where it reports failures (ULFM, `ulfm.rs`) or by the engine's own heartbeat
+//!   within [`rank_timeout`](MpiPoolBuilder::rank_timeout) (`liveness.rs`). With ULFM the
+//!   tasks it held are retried on the other ranks or fail naming its host, and the pool serves
+//!   on with the rest; without, the job is ended (`MPI_Abort`) with a message naming the host,
+//!   never left to hang. A worker rank that loses its manager stops. Every MPI call the engine
+//!   makes returns its errors (`endpoint.rs`); none is fatal.
 //! - `shutdown(wait)` lets queued tasks run (or cancels them), then sends `END` to every rank;
 //!   each answers `FIN` once its replies are sent and returns from `join_world` (static mode) or
 //!   exits (spawned mode, after `MPI_Comm_disconnect`). At process exit, pools still open are

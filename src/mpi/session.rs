@@ -494,12 +494,8 @@ impl Session {
             .map_or((String::from("an unknown host"), 0), |r| (r.host.clone(), r.pid));
         let what = format!("worker rank {rank} on {host} (pid {pid}) was lost: {why}");
         if self.mpi.fault_tolerance != FaultTolerance::Ulfm {
-            eprintln!(
-                "concurrent-futures: {what}. This MPI library has no fault tolerance, so the \
-                 job is ended (MPI_Abort, exit code {LOST_RANK_EXIT}); to survive a lost node, \
-                 run under Open MPI 5 with `mpirun --with-ft ulfm`"
-            );
-            self.mpi.abort(LOST_RANK_EXIT);
+            static ENDING: std::sync::Once = std::sync::Once::new();
+            ENDING.call_once(|| self.end_job(&what));
             return;
         }
         log::error!("concurrent-futures: {what}; its tasks go to the other ranks");
@@ -532,6 +528,17 @@ impl Session {
         self.changed.notify_all();
         drop(st);
         self.complete_all(finish);
+    }
+
+    /// A rank was lost and the library cannot go on without it: the job is ended, naming the
+    /// host, rather than left to hang.
+    fn end_job(&self, what: &str) {
+        eprintln!(
+            "concurrent-futures: {what}. This MPI library has no fault tolerance, so the job \
+             is ended (MPI_Abort, exit code {LOST_RANK_EXIT}); to survive a lost node, run \
+             under Open MPI 5 with `mpirun --with-ft ulfm`"
+        );
+        self.mpi.abort(LOST_RANK_EXIT);
     }
 
     /// No worker rank is left: the pool takes no more work and its queued tasks fail.
