@@ -85,7 +85,10 @@ fn main() {
             while !done.load(Ordering::Relaxed) {
                 if pool.max_workers() < before {
                     let t = now();
-                    println!("lost at {t:.3}: max_workers {before} -> {}", pool.max_workers());
+                    println!(
+                        "lost at {t:.3}: max_workers {before} -> {}",
+                        pool.max_workers()
+                    );
                     println!("ranks now: {:?}", pool.ranks());
                     return Some(t);
                 }

@@ -245,7 +245,11 @@ extern "C" fn at_exit() {
         let (tx, rx) = sync_channel(1);
         mpi.push(Cmd::Finalize(tx));
         let lost = LOST_ANY.load(Ordering::Relaxed);
-        let _ = rx.recv_timeout(if lost { FINALIZE_WAIT_AFTER_LOSS } else { FINALIZE_WAIT });
+        let _ = rx.recv_timeout(if lost {
+            FINALIZE_WAIT_AFTER_LOSS
+        } else {
+            FINALIZE_WAIT
+        });
     }
 }
 
@@ -478,7 +482,11 @@ impl MpiThread {
                         }
                         if let Some(w) = e.watch.as_mut() {
                             let beat = tag == BEAT_TAG;
-                            let pause = if beat { liveness::pause_of(&bytes) } else { Duration::ZERO };
+                            let pause = if beat {
+                                liveness::pause_of(&bytes)
+                            } else {
+                                Duration::ZERO
+                            };
                             w.heard(rank, pause, Instant::now());
                         }
                         if tag == TAG {
@@ -542,9 +550,9 @@ impl MpiThread {
 /// Hands an event to an endpoint's inbox; a panic there is contained.
 fn deliver(e: &mut Endpoint, rank: i32, event: Event) {
     let inbox = &mut e.inbox;
-    crate::error::drop_quietly(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        inbox(rank, event)
-    })));
+    crate::error::drop_quietly(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || inbox(rank, event),
+    )));
 }
 
 /// Sends a beat to `rank` (unless it is lost).
@@ -554,7 +562,12 @@ fn beat(id: u64, e: &Endpoint, out: &mut Vec<Outgoing>, rank: i32, bytes: &Bytes
     }
     if let Ok(req) = e.comm.isend(rank, BEAT_TAG, bytes) {
         let buf = bytes.clone();
-        out.push(Outgoing { ep: id, rank, req, buf });
+        out.push(Outgoing {
+            ep: id,
+            rank,
+            req,
+            buf,
+        });
     }
 }
 
@@ -611,7 +624,12 @@ fn isend(eps: &HashMap<u64, Endpoint>, out: &mut Vec<Outgoing>, ep: u64, rank: i
         return;
     }
     match e.comm.isend(rank, TAG, &bytes) {
-        Ok(req) => out.push(Outgoing { ep, rank, req, buf: bytes }),
+        Ok(req) => out.push(Outgoing {
+            ep,
+            rank,
+            req,
+            buf: bytes,
+        }),
         Err(rc) => log::warn!(
             "concurrent-futures: a send to rank {rank} failed: {}",
             error_string(rc)
@@ -678,4 +696,3 @@ fn finalize(
     }
     drop(universe);
 }
-

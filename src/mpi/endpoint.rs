@@ -31,7 +31,11 @@ pub(crate) enum Comm {
 /// What a probe found.
 pub(crate) enum Probed {
     Nothing,
-    Message { rank: i32, tag: i32, bytes: Vec<u8> },
+    Message {
+        rank: i32,
+        tag: i32,
+        bytes: Vec<u8>,
+    },
     /// The library reported an error (under ULFM: a rank failed): the code.
     Failed(i32),
 }
@@ -49,7 +53,12 @@ impl Comm {
     }
 
     /// Starts sending `bytes` to `rank`; `Err` with MPI's code if it could not start.
-    pub(crate) fn isend(&self, rank: i32, tag: i32, bytes: &Bytes) -> Result<ffi::MPI_Request, i32> {
+    pub(crate) fn isend(
+        &self,
+        rank: i32,
+        tag: i32,
+        bytes: &Bytes,
+    ) -> Result<ffi::MPI_Request, i32> {
         let mut req = unsafe { ffi::RSMPI_REQUEST_NULL };
         // SAFETY: the buffer is an `Arc` kept (in `Outgoing`) until the request completes, or
         // leaked with it.

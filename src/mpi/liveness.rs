@@ -43,10 +43,22 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    pub(crate) fn new(peers: impl IntoIterator<Item = i32>, timeout: Duration, now: Instant) -> Self {
+    pub(crate) fn new(
+        peers: impl IntoIterator<Item = i32>,
+        timeout: Duration,
+        now: Instant,
+    ) -> Self {
         let peers = peers
             .into_iter()
-            .map(|r| (r, Peer { deadline: now + timeout, beaten: now }))
+            .map(|r| {
+                (
+                    r,
+                    Peer {
+                        deadline: now + timeout,
+                        beaten: now,
+                    },
+                )
+            })
             .collect();
         Watch { timeout, peers }
     }
@@ -113,7 +125,13 @@ impl Watch {
     /// Watches `rank` too, from `now`.
     pub(crate) fn add(&mut self, rank: i32, now: Instant) {
         let deadline = now + self.timeout;
-        self.peers.insert(rank, Peer { deadline, beaten: now });
+        self.peers.insert(
+            rank,
+            Peer {
+                deadline,
+                beaten: now,
+            },
+        );
     }
 
     #[cfg(test)]
@@ -161,9 +179,14 @@ mod tests {
         w.heard(1, PAUSE_FOR_OPEN, t0);
         w.stalled(t0 + Duration::from_secs(8));
         let later = t0 + Duration::from_secs(17);
-        assert!(w.lost(later).is_empty(), "the stall at 8 s restarted rank 2's clock");
+        assert!(
+            w.lost(later).is_empty(),
+            "the stall at 8 s restarted rank 2's clock"
+        );
         assert_eq!(w.lost(t0 + Duration::from_secs(18)), [(2, T)]);
-        assert!(w.lost(t0 + PAUSE_FOR_OPEN + T - Duration::from_millis(1)).is_empty());
+        assert!(w
+            .lost(t0 + PAUSE_FOR_OPEN + T - Duration::from_millis(1))
+            .is_empty());
         assert_eq!(w.lost(t0 + PAUSE_FOR_OPEN + T), [(1, T)]);
     }
 

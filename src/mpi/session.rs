@@ -212,7 +212,8 @@ impl Session {
             "concurrent-futures: cluster pool over {} worker ranks; {}",
             session.workers.len(),
             match mpi.fault_tolerance {
-                FaultTolerance::Ulfm => "the MPI library has fault tolerance (ULFM): a lost \
+                FaultTolerance::Ulfm =>
+                    "the MPI library has fault tolerance (ULFM): a lost \
                                          rank's tasks fail or are retried and the pool goes on",
                 _ => "the MPI library has no fault tolerance: a lost rank ends the job",
             }
@@ -223,38 +224,32 @@ impl Session {
 
     /// Waits for every worker rank's READY; refuses a rank that runs another program.
     fn wait_ready(&self) -> Result<(), String> {
-        let session = self;
         let deadline = Instant::now() + READY_WAIT;
-        let mut st = lock(&session.state);
-        while session
-            .workers
-            .iter()
-            .any(|&r| st.ranks[r as usize].ready.is_none())
-        {
+        let mut st = lock(&self.state);
+        loop {
             if let Some(why) = st.ranks.iter().find_map(|r| r.lost.clone()) {
                 return Err(why);
             }
+            let missing: Vec<i32> = (self.workers.iter().copied())
+                .filter(|&r| st.ranks[r as usize].ready.is_none())
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
             let now = Instant::now();
             if now >= deadline {
-                let missing: Vec<_> = session
-                    .workers
-                    .iter()
-                    .filter(|&&r| st.ranks[r as usize].ready.is_none())
-                    .collect();
-                drop(st);
                 return Err(format!(
                     "worker ranks {missing:?} did not report ready within {READY_WAIT:?}: \
                      they run this same program, so they must not block before their first \
                      pool call"
                 ));
             }
-            st = session
+            st = self
                 .changed
                 .wait_timeout(st, deadline - now)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
-        Ok(())
     }
 
     /// Tells every worker rank to finish and closes the communicator (a pool that could not
@@ -491,7 +486,9 @@ impl Session {
         let (host, pid) = rs
             .ready
             .as_ref()
-            .map_or((String::from("an unknown host"), 0), |r| (r.host.clone(), r.pid));
+            .map_or((String::from("an unknown host"), 0), |r| {
+                (r.host.clone(), r.pid)
+            });
         let what = format!("worker rank {rank} on {host} (pid {pid}) was lost: {why}");
         if self.mpi.fault_tolerance != FaultTolerance::Ulfm {
             static ENDING: std::sync::Once = std::sync::Once::new();
@@ -510,7 +507,11 @@ impl Session {
                 continue;
             }
             let how = e.with_attempts(&how);
-            let err = TaskError::WorkerDied { pid, how, host: Some(host.clone()) };
+            let err = TaskError::WorkerDied {
+                pid,
+                how,
+                host: Some(host.clone()),
+            };
             if let Some(r) = e.running.take() {
                 r.finish(crate::trace::outcome::<Vec<u8>>(&Err(err.clone())));
             }
@@ -548,7 +549,9 @@ impl Session {
         st.end_sent = true; // no rank to tell
         for e in st.queue.pending.drain(..) {
             self.stats.finished(false);
-            let err = TaskError::BrokenExecutor { cause: cause.clone() };
+            let err = TaskError::BrokenExecutor {
+                cause: cause.clone(),
+            };
             finish.push((e.done, Err(err)));
         }
         st.queue.broken = Some(cause);
