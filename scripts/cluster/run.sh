@@ -85,6 +85,13 @@ grep -E 'error: worker process' "$log/crash"
 expect mpi_crash_isolation 4 ' on cfhost[23] died while running the task' "$log/crash"
 expect mpi_crash_isolation 1 'pool is still usable' "$log/crash"
 
+phase "bad input: a job whose worker ranks run another program (mpi_primes under mpi_crash_isolation)"
+set +e
+timeout -k 10 120 "$here/mpirun.sh" -n 1 "$ex/mpi_crash_isolation" : -n 2 "$ex/mpi_primes" >"$log/mismatch" 2>&1
+set -e
+expect "another program" 1 "runs .*mpi_primes (2 registered functions), but this rank runs .*mpi_crash_isolation (1)" "$log/mismatch"
+grep -o 'the cluster pool could not start: [^"]*' "$log/mismatch" | head -1
+
 phase "spawned mode: started alone on cfhost1, worker ranks spawned onto cfhost2 and cfhost3"
 tail -n +2 "$STATE/hostfile" >"$STATE/hostfile-spawn"
 spawn_env=(env OMPI_MCA_orte_default_hostfile="$STATE/hostfile-spawn")
@@ -107,6 +114,14 @@ if [ "$slurm" = 1 ]; then
     expect "mpi_static under srun" 3 'test result: ok. 1 passed' "$log/srun"
     "${srun[@]}" "$ex/mpi_crash_isolation" >"$log/scrash2" 2>&1 || { cat "$log/scrash2"; fail "mpi_crash_isolation under srun"; }
     expect "mpi_crash_isolation under srun" 4 ' on cfhost[23] died while running the task' "$log/scrash2"
+    phase "Slurm, bad input: srun without --mpi=pmix ends at once with Open MPI's own advice"
+    set +e
+    timeout -k 10 60 "$here/on-host.sh" cfhost1 srun -n 3 "$ex/mpi_primes" >"$log/nopmix" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ] || { cat "$log/nopmix"; fail "srun without pmix: exit $rc"; }
+    expect "srun without pmix" 1 "SLURM's PMIx support" "$log/nopmix"
+    echo "srun without --mpi=pmix: exit $rc"
 fi
 if [ -n "$ulfm" ]; then
     phase "a lost node: examples/mpi_node_loss under Open MPI 5 + ULFM ($ulfm) and Open MPI 4.1"

@@ -55,6 +55,11 @@ const FINALIZE_WAIT_AFTER_LOSS: Duration = Duration::from_secs(2);
 static LOST_ANY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// How long shutting a pool down waits for its communicator to be freed.
 pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(10);
+/// How often the heartbeats are looked at.
+const CHECK_EVERY: Duration = Duration::from_millis(5);
+/// A gap between two looks longer than this (and than a beat interval) is a stall: the thread
+/// was blocked, not the peers silent.
+const STALL: Duration = Duration::from_millis(100);
 /// The most bytes that queued sends to one rank are merged into.
 pub(crate) const COALESCE: usize = 64 << 10;
 
@@ -503,23 +508,29 @@ impl MpiThread {
         active
     }
 
-    /// Sends the beats that are due and reports the peers silent past their timeout. A turn
-    /// that came late (the thread was blocked) restarts every peer's clock.
+    /// Sends the beats that are due and reports the peers silent past their timeout, every
+    /// [`CHECK_EVERY`] at most (not on every turn of a busy loop). A check that came late (the
+    /// thread was blocked) restarts every peer's clock.
     fn heartbeats(&mut self) {
         let now = Instant::now();
-        let gap = now - std::mem::replace(&mut self.checked, now);
-        let zero = Arc::new(liveness::beat(Duration::ZERO));
+        let gap = now.saturating_duration_since(self.checked);
+        if gap < CHECK_EVERY {
+            return;
+        }
+        self.checked = now;
+        let mut zero: Option<Bytes> = None;
         for (&id, e) in self.eps.iter_mut() {
             if e.closing {
                 continue;
             }
             let Some(w) = e.watch.as_mut() else { continue };
-            if gap > w.every() {
+            if gap > w.every().max(STALL) {
                 w.stalled(now);
             }
             let (due, lost) = (w.due(now), w.lost(now));
             for r in due {
-                beat(id, e, &mut self.out, r, &zero);
+                let bytes = zero.get_or_insert_with(|| Arc::new(liveness::beat(Duration::ZERO)));
+                beat(id, e, &mut self.out, r, bytes);
             }
             for (r, silent) in lost {
                 let why = format!("it sent nothing for {:.1} s", silent.as_secs_f64());

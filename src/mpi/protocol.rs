@@ -174,6 +174,26 @@ mod tests {
     }
 
     #[test]
+    fn a_rank_running_another_program_is_refused_with_both_names() {
+        let me = Ready::this(4);
+        assert!(me.mismatch(1).is_none(), "the same program");
+        let other = Ready {
+            program: "/opt/other".into(),
+            registry: me.registry ^ 1,
+            host: "node7".into(),
+            ..Ready::this(2)
+        };
+        let why = other.mismatch(3).expect("another registry is refused");
+        assert!(why.contains("worker rank 3 on node7 runs /opt/other"), "{why}");
+        assert!(why.contains(&me.program) && why.contains("one binary"), "{why}");
+        let fewer = Ready {
+            functions: me.functions + 1,
+            ..Ready::this(1)
+        };
+        assert!(fewer.mismatch(1).is_some(), "another number of functions");
+    }
+
+    #[test]
     fn a_malformed_tail_yields_the_frames_before_it_then_stops() {
         let mut bytes = frame(FIN, 3, &[]);
         bytes.extend_from_slice(&[200, 0, 0, 0, 1]);
