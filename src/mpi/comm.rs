@@ -347,12 +347,14 @@ fn run(universe: Option<mpi::environment::Universe>) {
         };
         let sent = t.progress_sends();
         let received = t.receive();
-        t.heartbeats();
+        // One clock read per turn, for the heartbeats, the signs of life and the back-off.
+        let now = Instant::now();
+        t.heartbeats(now);
         t.close_finished();
         if commands || sent || received {
-            last = Instant::now();
+            last = now;
         } else {
-            nap(last.elapsed(), t.out.is_empty());
+            nap(now - last, t.out.is_empty());
         }
     }
 }
@@ -476,6 +478,8 @@ impl MpiThread {
     /// of its rank; beats go no further.
     fn receive(&mut self) -> bool {
         let mut active = false;
+        // A sign of life needs no finer time than one clock read per turn.
+        let mut heard_at = None;
         for (&id, e) in self.eps.iter_mut() {
             for _ in 0..64 {
                 match e.comm.probe() {
@@ -492,7 +496,7 @@ impl MpiThread {
                             } else {
                                 Duration::ZERO
                             };
-                            w.heard(rank, pause, Instant::now());
+                            w.heard(rank, pause, *heard_at.get_or_insert_with(Instant::now));
                         }
                         if tag == TAG {
                             deliver(e, rank, Event::Message(bytes));
@@ -511,8 +515,7 @@ impl MpiThread {
     /// Sends the beats that are due and reports the peers silent past their timeout, every
     /// [`CHECK_EVERY`] at most (not on every turn of a busy loop). A check that came late (the
     /// thread was blocked) restarts every peer's clock.
-    fn heartbeats(&mut self) {
-        let now = Instant::now();
+    fn heartbeats(&mut self, now: Instant) {
         let gap = now.saturating_duration_since(self.checked);
         if gap < CHECK_EVERY {
             return;

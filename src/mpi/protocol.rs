@@ -184,8 +184,14 @@ mod tests {
             ..Ready::this(2)
         };
         let why = other.mismatch(3).expect("another registry is refused");
-        assert!(why.contains("worker rank 3 on node7 runs /opt/other"), "{why}");
-        assert!(why.contains(&me.program) && why.contains("one binary"), "{why}");
+        assert!(
+            why.contains("worker rank 3 on node7 runs /opt/other"),
+            "{why}"
+        );
+        assert!(
+            why.contains(&me.program) && why.contains("one binary"),
+            "{why}"
+        );
         let fewer = Ready {
             functions: me.functions + 1,
             ..Ready::this(1)
