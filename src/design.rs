@@ -2,7 +2,7 @@
 //! code it describes (most of those modules are private, so their notes are rendered here).
 //! The public engine modules carry their own: `process` (how a task flows between the
 //! processes, how a dead worker is detected, the threat model) and, with the `mpi` feature,
-//! `mpi` (the cluster engine).
+//! `mpi` (the cluster engine), whose heartbeat and lost ranks are described in [`lost_ranks`].
 
 #[doc = include_str!("future/core.md")]
 pub mod future_states {}
@@ -51,3 +51,7 @@ pub mod callback_thread {}
 #[cfg(all(any(unix, windows), feature = "process"))]
 #[doc = include_str!("remote/unwind.md")]
 pub mod panics_across_processes {}
+
+#[cfg(feature = "mpi")]
+#[doc = include_str!("mpi/liveness.md")]
+pub mod lost_ranks {}

@@ -1,23 +1,4 @@
-//! The engine's own heartbeat: how a rank that went silent is found, whatever the MPI library.
-//!
-//! A rank whose node crashed is usually reported by the library (Open MPI 4.1 ends the job;
-//! Open MPI 5 under ULFM reports it, see [`ulfm`](super::ulfm)). A rank cut off by the network
-//! is not: its TCP connections neither close nor reset, and Open MPI 4.1 waits on it for good.
-//! So the manager and each worker rank watch each other. Each sends the other a beat (an empty
-//! message under a tag of its own, never seen by the pool) every fifth of the
-//! [`rank_timeout`](crate::mpi::MpiPoolBuilder::rank_timeout); any message counts as a sign of
-//! life; a peer that sent nothing for the whole timeout is lost. The manager then fails or
-//! retries what that rank held (with ULFM) or ends the job naming its host (without); a worker
-//! rank that lost its manager stops.
-//!
-//! Two things must not pass for a loss:
-//! - **This thread was blocked.** `MPI_Comm_spawn` and the collective that opens a
-//!   communicator block the MPI thread (a spawn up to about 45 s, `spawn.rs`). A turn that
-//!   took longer than a beat interval counts as a stall: every peer's clock starts again
-//!   ([`Watch::stalled`]).
-//! - **The peer's thread was blocked.** Before such a call a rank sends its peers a beat that
-//!   carries a pause, the longest it may now stay silent; they wait that much longer
-//!   ([`Watch::heard`] with a pause).
+#![doc = include_str!("liveness.md")]
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

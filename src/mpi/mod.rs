@@ -40,7 +40,8 @@
 //!   tried again (`spawn.rs`).
 //! - A rank that is lost itself (its node crashed, or cut off from the network) is found by the
 //!   library where it reports failures (ULFM, `ulfm.rs`) or by the engine's own heartbeat
-//!   within [`rank_timeout`](MpiPoolBuilder::rank_timeout) (`liveness.rs`). With ULFM the
+//!   within [`rank_timeout`](MpiPoolBuilder::rank_timeout) (`liveness.rs`, the design note
+//!   [`lost_ranks`](crate::design::lost_ranks)). With ULFM the
 //!   tasks it held are retried on the other ranks or fail naming its host, and the pool serves
 //!   on with the rest; without, the job is ended (`MPI_Abort`) with a message naming the host,
 //!   never left to hang. A worker rank that loses its manager stops. Every MPI call the engine

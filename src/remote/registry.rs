@@ -287,6 +287,7 @@ pub fn registered_name<A: 'static, R: 'static>(
 /// What identifies this program's registry across processes: how many functions it names, and
 /// a hash of their names (FNV-1a over the sorted names, the same in every build of one
 /// program). Two processes that disagree run different programs.
+#[cfg(feature = "mpi")]
 pub(crate) fn fingerprint() -> (u32, u64) {
     let mut names: Vec<&str> = index().by_name.keys().copied().collect();
     names.sort_unstable();
