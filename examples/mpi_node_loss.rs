@@ -6,7 +6,7 @@
 //! `scripts/cluster/node-loss.sh` runs it across simulated hosts and loses one of them.
 //!
 //! ```text
-//! mpirun --with-ft ulfm -n 3 target/debug/examples/mpi_node_loss [TASKS] [TASK_MS] [TIMEOUT_MS]
+//! mpirun --with-ft ulfm -n 3 target/debug/examples/mpi_node_loss [TASKS] [TASK_MS] [TIMEOUT_MS] [RETRIES]
 //! mpirun --with-ft ulfm -n 1 target/debug/examples/mpi_node_loss   # spawned mode: 2 ranks
 //! ```
 //!
@@ -56,7 +56,7 @@ fn main() {
     let (tasks, ms, timeout) = (arg(1, 300), arg(2, 100), arg(3, 3000));
     let builder = MpiPoolExecutor::builder()
         .workers_per_rank(2)
-        .retries(3)
+        .retries(arg(4, 3) as u32)
         .rank_timeout(Duration::from_millis(timeout));
     // Under `mpirun -n 1` (or started alone): spawned mode, two worker ranks.
     let alone = std::env::var("OMPI_COMM_WORLD_SIZE").map_or(true, |n| n == "1");

@@ -2,7 +2,8 @@
 //! code it describes (most of those modules are private, so their notes are rendered here).
 //! The public engine modules carry their own: `process` (how a task flows between the
 //! processes, how a dead worker is detected, the threat model) and, with the `mpi` feature,
-//! `mpi` (the cluster engine), whose heartbeat and lost ranks are described in [`lost_ranks`].
+//! `mpi` (the cluster engine), whose heartbeat and lost ranks are described in `lost_ranks`
+//! (with the `mpi` feature).
 
 #[doc = include_str!("future/core.md")]
 pub mod future_states {}

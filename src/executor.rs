@@ -69,7 +69,7 @@ pub trait TaskFn<A, R>: Fn(A) -> R + Copy + Send + Sync + 'static {}
 impl<A, R, F: Fn(A) -> R + Copy + Send + Sync + 'static> TaskFn<A, R> for F {}
 
 /// Per-task settings for the engines whose workers are processes
-/// ([`ProcessPoolExecutor::submit_fn_with`](crate::ProcessPoolExecutor::submit_fn_with)): a time
+/// (`ProcessPoolExecutor::submit_fn_with`, `MpiPoolExecutor::submit_fn_with`): a time
 /// limit, and how many times to re-run the task if its worker dies under it.
 ///
 /// ```

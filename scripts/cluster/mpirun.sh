@@ -7,6 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 STATE=${CF_STATE:-/run/cf-cluster}
+HOSTFILE=${CF_HOSTFILE:-$STATE/hostfile}
 SUBNET=${CF_SUBNET:-10.77.0}
 PREFIX=${CF_PREFIX:-cfhost}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -16,10 +17,10 @@ if [ -n "${CF_OMPI5:-}" ]; then
     export PATH=$venv/bin:$PATH LD_LIBRARY_PATH=$venv/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
         PRTE_ALLOW_RUN_AS_ROOT=1 PRTE_ALLOW_RUN_AS_ROOT_CONFIRM=1
     exec "$here/on-host.sh" "${PREFIX}1" "$venv/bin/mpirun" --allow-run-as-root \
-        --hostfile "$STATE/hostfile" --prtemca plm_ssh_agent "$here/rsh-agent.sh" \
+        --hostfile "$HOSTFILE" --prtemca plm_ssh_agent "$here/rsh-agent.sh" \
         --prtemca oob_tcp_if_include "$SUBNET.0/24" --mca pml ob1 --mca btl tcp,self \
         --mca btl_tcp_if_include "$SUBNET.0/24" -x LD_LIBRARY_PATH "$@"
 fi
-exec "$here/on-host.sh" "${PREFIX}1" mpirun --allow-run-as-root --hostfile "$STATE/hostfile" \
+exec "$here/on-host.sh" "${PREFIX}1" mpirun --allow-run-as-root --hostfile "$HOSTFILE" \
     --mca plm_rsh_agent "$here/rsh-agent.sh" --mca btl tcp,self \
     --mca btl_tcp_if_include "$SUBNET.0/24" --mca oob_tcp_if_include "$SUBNET.0/24" "$@"

@@ -4,6 +4,8 @@
 # MPI 4.1, and checks what the README's failure table says:
 #   ulfm-rank:        a worker rank SIGKILLed: its tasks run again on the other host, every one
 #                     of the 300 results arrives, none fails, max_workers 4 -> 2, mpirun exits 0;
+#   ulfm-rank-no-retry: the same with retries(0): the tasks it held fail, naming it and its host,
+#                     every other result arrives;
 #   ulfm-partition:   a worker host's link cut: found by the heartbeat (rank_timeout 3 s), the
 #                     same results; the cut-off rank stops by itself; once the link is back,
 #                     mpirun ends;
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/../.."
 here=scripts/cluster
 venv=$(cd "$1" && pwd) ex=$2
 shift 2
-cases=${*:-ulfm-rank ulfm-partition ulfm-manager ompi41-partition}
+cases=${*:-ulfm-rank ulfm-rank-no-retry ulfm-partition ulfm-manager ompi41-partition}
 out=$(mktemp -d)
 healing=""
 cleanup() {
@@ -56,12 +58,12 @@ wait_for() { # wait_for PATTERN FILE SECONDS
 }
 expect() { grep -q -- "$1" "$2" || { cat "$2" >&2; fail "$3: no '$1'"; }; }
 
-# start CASE LIB: runs the example on the 3 hosts in the background (pid in $job).
+# start CASE LIB [RETRIES]: runs the example on the 3 hosts in the background (pid in $job).
 start() {
     log=$out/$1
     before=$(all)
     if [ "$2" = ulfm ]; then
-        CF_OMPI5=$venv timeout -k 5 120 "$here/mpirun.sh" --with-ft ulfm -n 3 "$ex" 300 100 3000 >"$log" 2>&1 &
+        CF_OMPI5=$venv timeout -k 5 120 "$here/mpirun.sh" --with-ft ulfm -n 3 "$ex" 300 100 3000 "${3:-3}" >"$log" 2>&1 &
     else
         timeout -k 5 120 "$here/mpirun.sh" -n 3 "$ex" 300 100 3000 >"$log" 2>&1 &
     fi
@@ -105,6 +107,16 @@ for c in $cases; do
             expect "fault tolerance: Ulfm" "$log" "$c"
             [ "$rc" = 0 ] || { cat "$log"; fail "$c: mpirun exit $rc"; }
             report
+            ;;
+        ulfm-rank-no-retry)
+            start "$c" ulfm 0
+            lose crash cfhost3
+            finish "$c"
+            failed=$(grep -c '^failed: worker process [0-9]* on cfhost3 died while running the task: its worker rank 2 was lost: the MPI library reports it failed' "$log" || true)
+            expect "results ($((300 - failed)) distinct), $failed failed, lost 0; max_workers 4 -> 2" "$log" "$c"
+            [ "$failed" -ge 1 ] || { cat "$log"; fail "$c: no task failed with the lost rank"; }
+            grep '^node-loss:' "$log" | sed 's/^/  /'
+            echo "  $failed tasks failed naming the lost rank and cfhost3 (the ones it held), the rest completed"
             ;;
         ulfm-partition)
             start "$c" ulfm

@@ -92,6 +92,16 @@ set -e
 expect "another program" 1 "runs .*mpi_primes (2 registered functions), but this rank runs .*mpi_crash_isolation (1)" "$log/mismatch"
 grep -o 'the cluster pool could not start: [^"]*' "$log/mismatch" | head -1
 
+phase "bad input: a hostfile naming a host that does not answer (cfhost9)"
+{ head -n 2 "$STATE/hostfile"; echo "cfhost9 slots=1"; } >"$STATE/hostfile-bad"
+set +e
+CF_HOSTFILE=$STATE/hostfile-bad timeout -k 10 60 "$here/mpirun.sh" -n 3 "$ex/mpi_primes" >"$log/badhost" 2>&1
+rc=$?
+set -e
+[ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ] || { cat "$log/badhost"; fail "a host that does not answer: exit $rc"; }
+expect "a host that does not answer" 1 "unable to reliably start one or more daemons" "$log/badhost"
+echo "a host that does not answer: mpirun exit $rc"
+
 phase "spawned mode: started alone on cfhost1, worker ranks spawned onto cfhost2 and cfhost3"
 tail -n +2 "$STATE/hostfile" >"$STATE/hostfile-spawn"
 spawn_env=(env OMPI_MCA_orte_default_hostfile="$STATE/hostfile-spawn")

@@ -56,6 +56,13 @@ extern "C" fn bootstrap() {
     crate::remote::unwind::install_hook(false);
     let code = match super::rank::serve(Open::Parent, 0, per, DEFAULT_FRAME_LIMIT, timeout) {
         Ok(()) => 0,
+        Err(e @ super::rank::Stopped::ManagerLost(_)) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "concurrent-futures: this spawned worker rank stops: {e}"
+            );
+            3
+        }
         Err(e) => {
             let _ = writeln!(
                 std::io::stderr(),

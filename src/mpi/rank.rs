@@ -40,6 +40,29 @@ struct Shared {
     limit: usize,
 }
 
+/// Why [`serve`] returned early.
+#[derive(Debug)]
+pub(crate) enum Stopped {
+    /// The rank could not start serving.
+    Failed(String),
+    /// The manager was lost (silent past the timeout, or failed): the rank stopped.
+    ManagerLost(String),
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stopped::Failed(e) | Stopped::ManagerLost(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for Stopped {
+    fn from(e: String) -> Self {
+        Stopped::Failed(e)
+    }
+}
+
 /// Serves the manager at `manager` of `open` with `workers` local worker processes; returns
 /// when the manager says `END`, or with an error once it is lost (silent for `timeout`).
 pub(crate) fn serve(
@@ -48,7 +71,7 @@ pub(crate) fn serve(
     workers: usize,
     limit: usize,
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), Stopped> {
     let mpi = comm::get()?;
     let pool = ProcessPoolExecutor::builder()
         .max_workers(workers)
@@ -98,9 +121,9 @@ pub(crate) fn serve(
         shared.pool.kill_workers();
         shared.pool.shutdown(true, true);
         mpi.close(ep);
-        return Err(format!(
+        return Err(Stopped::ManagerLost(format!(
             "its manager (rank {manager}) was lost: {why}; this worker rank stops"
-        ));
+        )));
     }
     shared.pool.shutdown(true, false);
     mpi.send(ep, manager, protocol::frame(FIN, 0, &[]));
