@@ -126,13 +126,14 @@ pub(crate) fn beat(pause: Duration) -> Vec<u8> {
     (pause.as_millis() as u64).to_le_bytes().to_vec()
 }
 
-/// The pause a beat carries (none if malformed).
+/// The pause a beat carries: none if malformed, and never more than [`PAUSE_FOR_OPEN`] (a
+/// peer that sends garbage cannot put off its own detection).
 pub(crate) fn pause_of(bytes: &[u8]) -> Duration {
     let ms = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u64::from_le_bytes);
-    Duration::from_millis(ms.min(24 * 3600 * 1000))
+    Duration::from_millis(ms).min(PAUSE_FOR_OPEN)
 }
 
 #[cfg(test)]
@@ -187,5 +188,11 @@ mod tests {
         assert_eq!(pause_of(&beat(PAUSE_FOR_OPEN)), PAUSE_FOR_OPEN);
         assert_eq!(pause_of(&beat(Duration::ZERO)), Duration::ZERO);
         assert_eq!(pause_of(&[1, 2]), Duration::ZERO, "malformed: no pause");
+        let forever = u64::MAX.to_le_bytes();
+        assert_eq!(
+            pause_of(&forever),
+            PAUSE_FOR_OPEN,
+            "a garbage pause is capped"
+        );
     }
 }
