@@ -70,9 +70,14 @@ struct Job {
     code: Option<i32>,
 }
 
+/// One job at a time: two jobs of 3 ranks at once on a small machine would stall ranks for
+/// longer than the short timeout these tests use.
+static ONE_JOB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `busy_ranks` on 3 ranks; stops rank 0 (`manager`) or rank 2 once the pool serves;
 /// returns what the job printed and how `mpirun` ended.
 fn run_and_stop(manager: bool) -> Job {
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
     let mut child = Command::new("timeout")
         .args([
             "-k",
