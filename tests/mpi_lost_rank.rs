@@ -26,7 +26,44 @@ fn nap(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
 }
-register!(nap);
+fn size(v: Vec<u8>) -> usize {
+    v.len()
+}
+register!(nap, size);
+
+/// A large argument takes longer to cross than the rank timeout (300 ms here), and its receiver
+/// sends no beat meanwhile (Open MPI's TCP transport reads the message in one go): its sender
+/// must give it that time, and nobody is taken for lost.
+#[test]
+fn large_argument_ranks() {
+    if !launch::under_mpirun() {
+        return;
+    }
+    let built = MpiPoolExecutor::builder()
+        .workers_per_rank(1)
+        .rank_timeout(Duration::from_millis(300))
+        .join_world();
+    let Some(pool) = built.expect("join") else {
+        return;
+    };
+    let big = vec![7u8; 512 << 20];
+    let started = std::time::Instant::now();
+    let f = pool.submit_fn(size, big).unwrap();
+    assert_eq!(f.result(), Ok(512 << 20));
+    println!("512 MiB argument: {:?}", started.elapsed());
+    assert_eq!(pool.max_workers(), 2, "nobody was taken for lost");
+    pool.shutdown(true, false);
+}
+
+#[test]
+#[ignore = "heavy: a 512 MiB argument, about 25 s in a debug build; run with --ignored"]
+fn a_rank_receiving_a_large_frame_is_not_taken_for_lost() {
+    if launch::under_mpirun() {
+        return;
+    }
+    let _one = ONE_JOB.lock().unwrap_or_else(|p| p.into_inner());
+    launch::run_on_ranks("large_argument_ranks", 3);
+}
 
 /// Rank 0 prints what the launcher needs, then keeps the ranks busy.
 #[test]

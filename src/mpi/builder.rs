@@ -63,9 +63,10 @@ impl MpiPoolBuilder {
     /// job is ended with a message naming the host, instead of hanging. A worker rank that
     /// loses its manager stops. Every rank must use the same value (in static mode, build the
     /// pool the same way on every rank). Short values risk taking a rank stalled by a loaded
-    /// machine for a lost one; and a rank busy receiving one message sends no beat meanwhile, so
-    /// the timeout must also exceed the time the largest argument or result takes to cross the
-    /// network (a 1 GiB frame, the limit, takes about 9 s over 1 Gbit/s Ethernet).
+    /// machine for a lost one. A rank receiving a large message sends no beat until it has all
+    /// of it, so its sender gives it the time the message takes at 10 MB/s on top (about 100 s
+    /// for a 1 GiB frame, the limit): a rank cut off during such a transfer is found that much
+    /// later.
     ///
     /// [`FaultTolerance::Ulfm`]: crate::mpi::FaultTolerance::Ulfm
     pub fn rank_timeout(mut self, d: Duration) -> Self {

@@ -60,6 +60,8 @@ const CHECK_EVERY: Duration = Duration::from_millis(5);
 /// A gap between two looks longer than this (and than a beat interval) is a stall: the thread
 /// was blocked, not the peers silent.
 const STALL: Duration = Duration::from_millis(100);
+/// A message over this size keeps its receiver busy long enough to count (see `isend`).
+const LARGE: usize = 1 << 20;
 /// The most bytes that queued sends to one rank are merged into.
 pub(crate) const COALESCE: usize = 64 << 10;
 
@@ -382,7 +384,7 @@ impl MpiThread {
             let cmd = match cmd {
                 Cmd::Send(ep, rank, bytes) => {
                     if let Some((ep, rank, bytes)) = merge.add(ep, rank, bytes) {
-                        isend(&self.eps, &mut self.out, ep, rank, bytes);
+                        isend(&mut self.eps, &mut self.out, ep, rank, bytes);
                     }
                     continue;
                 }
@@ -390,7 +392,7 @@ impl MpiThread {
             };
             // Whatever else comes keeps its place after the sends before it.
             if let Some((ep, rank, bytes)) = merge.take() {
-                isend(&self.eps, &mut self.out, ep, rank, bytes);
+                isend(&mut self.eps, &mut self.out, ep, rank, bytes);
             }
             if let Cmd::Finalize(reply) = cmd {
                 let eps = std::mem::take(&mut self.eps);
@@ -403,7 +405,7 @@ impl MpiThread {
             self.command(cmd);
         }
         if let Some((ep, rank, bytes)) = merge.take() {
-            isend(&self.eps, &mut self.out, ep, rank, bytes);
+            isend(&mut self.eps, &mut self.out, ep, rank, bytes);
         }
         Some(active)
     }
@@ -632,10 +634,22 @@ fn nap(idle: Duration, sending: bool) {
 }
 
 /// Starts a send of the pool's `bytes` to `rank` (dropped if that rank is lost).
-fn isend(eps: &HashMap<u64, Endpoint>, out: &mut Vec<Outgoing>, ep: u64, rank: i32, bytes: Bytes) {
-    let Some(e) = eps.get(&ep) else { return };
+/// A large message keeps its receiver inside the library until all of it has come (Open MPI's
+/// TCP transport reads it in one go), so the receiver sends no beat meanwhile: it is given the
+/// time the message takes on the slowest link assumed ([`liveness::transfer_pause`]).
+fn isend(
+    eps: &mut HashMap<u64, Endpoint>,
+    out: &mut Vec<Outgoing>,
+    ep: u64,
+    rank: i32,
+    bytes: Bytes,
+) {
+    let Some(e) = eps.get_mut(&ep) else { return };
     if e.lost.contains(&rank) {
         return;
+    }
+    if let Some(w) = e.watch.as_mut().filter(|_| bytes.len() > LARGE) {
+        w.heard(rank, liveness::transfer_pause(bytes.len()), Instant::now());
     }
     match e.comm.isend(rank, TAG, &bytes) {
         Ok(req) => out.push(Outgoing {

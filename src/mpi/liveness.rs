@@ -7,6 +7,17 @@ use std::time::{Duration, Instant};
 /// attempts) and some margin.
 pub(crate) const PAUSE_FOR_OPEN: Duration = Duration::from_secs(60);
 
+/// The slowest network a large message is assumed to cross. A rank receiving one is inside the
+/// library until all of it has come (Open MPI's TCP transport reads it in one go) and sends no
+/// beat meanwhile, so its sender waits the time the message takes at this rate on top of the
+/// timeout.
+const SLOWEST_LINK: u64 = 10 << 20; // bytes per second
+
+/// How much longer to wait on a rank that is sent `len` bytes (see [`SLOWEST_LINK`]).
+pub(crate) fn transfer_pause(len: usize) -> Duration {
+    Duration::from_millis(len as u64 * 1000 / SLOWEST_LINK)
+}
+
 /// The default [`rank_timeout`](crate::mpi::MpiPoolBuilder::rank_timeout).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -170,6 +181,13 @@ mod tests {
             .lost(t0 + PAUSE_FOR_OPEN + T - Duration::from_millis(1))
             .is_empty());
         assert_eq!(w.lost(t0 + PAUSE_FOR_OPEN + T), [(1, T)]);
+    }
+
+    #[test]
+    fn a_large_message_gives_its_receiver_the_time_it_takes_on_a_slow_link() {
+        assert_eq!(transfer_pause(0), Duration::ZERO);
+        assert_eq!(transfer_pause(10 << 20), Duration::from_secs(1));
+        assert_eq!(transfer_pause(1 << 30), Duration::from_millis(102_400));
     }
 
     #[test]
