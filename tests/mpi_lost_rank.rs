@@ -29,11 +29,15 @@ fn nap(ms: u64) -> u64 {
 fn size(v: Vec<u8>) -> usize {
     v.len()
 }
-register!(nap, size);
+fn blob(n: usize) -> Vec<u8> {
+    vec![7; n]
+}
+register!(nap, size, blob);
 
-/// A large argument takes longer to cross than the rank timeout (300 ms here), and its receiver
-/// sends no beat meanwhile (Open MPI's TCP transport reads the message in one go): its sender
-/// must give it that time, and nobody is taken for lost.
+/// A large argument or result takes longer to cross than the rank timeout (300 ms here), and
+/// its receiver sends no beat meanwhile (Open MPI's TCP transport reads the message in one go):
+/// its sender must give it that time, the receiver must tell its other peers to wait, and
+/// nobody is taken for lost.
 #[test]
 fn large_argument_ranks() {
     if !launch::under_mpirun() {
@@ -51,12 +55,18 @@ fn large_argument_ranks() {
     let f = pool.submit_fn(size, big).unwrap();
     assert_eq!(f.result(), Ok(512 << 20));
     println!("512 MiB argument: {:?}", started.elapsed());
+    // And a large result: the manager receiving it sends no beat to the other worker rank
+    // meanwhile, so it tells it to wait first.
+    let started = std::time::Instant::now();
+    let f = pool.submit_fn(blob, 512 << 20).unwrap();
+    assert_eq!(f.result().map(|v| v.len()), Ok(512 << 20));
+    println!("512 MiB result: {:?}", started.elapsed());
     assert_eq!(pool.max_workers(), 2, "nobody was taken for lost");
     pool.shutdown(true, false);
 }
 
 #[test]
-#[ignore = "heavy: a 512 MiB argument, about 25 s in a debug build; run with --ignored"]
+#[ignore = "heavy: a 512 MiB argument and result, about a minute in a debug build; run with --ignored"]
 fn a_rank_receiving_a_large_frame_is_not_taken_for_lost() {
     if launch::under_mpirun() {
         return;

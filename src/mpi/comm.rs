@@ -34,7 +34,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use mpi::Threading;
 
-use super::endpoint::{self, Endpoint, Outgoing, Probed, BEAT_TAG, TAG};
+use super::endpoint::{self, Endpoint, Outgoing, Probed, BEAT_TAG, LARGE, TAG};
 use super::liveness::{self, Watch};
 use super::ulfm::{self, FaultTolerance};
 use crate::sync::lock;
@@ -60,8 +60,6 @@ const CHECK_EVERY: Duration = Duration::from_millis(5);
 /// A gap between two looks longer than this (and than a beat interval) is a stall: the thread
 /// was blocked, not the peers silent.
 const STALL: Duration = Duration::from_millis(100);
-/// A message over this size keeps its receiver busy long enough to count (see `isend`).
-const LARGE: usize = 1 << 20;
 /// The most bytes that queued sends to one rank are merged into.
 pub(crate) const COALESCE: usize = 64 << 10;
 
@@ -446,13 +444,7 @@ impl MpiThread {
     /// Opens a communicator as a new endpoint whose messages go to `inbox`. The open may
     /// block (a spawn, a collective): the peers watched are told to wait longer first.
     fn open(&mut self, what: Open, inbox: Inbox) -> Result<Opened, String> {
-        let pause = Arc::new(liveness::beat(liveness::PAUSE_FOR_OPEN));
-        for (&id, e) in &self.eps {
-            let peers: Vec<i32> = e.watch.iter().flat_map(|w| w.peers()).collect();
-            for r in peers {
-                beat(id, e, &mut self.out, r, &pause);
-            }
-        }
+        self.pause_peers(liveness::PAUSE_FOR_OPEN);
         endpoint::open(what).map(|(comm, remote)| {
             let ep = self.mpi.next_ep.fetch_add(1, Ordering::Relaxed);
             lock(&self.mpi.live).insert(ep);
@@ -482,27 +474,18 @@ impl MpiThread {
         let mut active = false;
         // A sign of life needs no finer time than one clock read per turn.
         let mut heard_at = None;
-        for (&id, e) in self.eps.iter_mut() {
+        let mut large = None;
+        'eps: for (&id, e) in self.eps.iter_mut() {
             for _ in 0..64 {
                 match e.comm.probe() {
                     Probed::Nothing => break,
                     Probed::Message { rank, tag, bytes } => {
                         active = true;
-                        if e.lost.contains(&rank) {
-                            continue; // its tasks went elsewhere already
-                        }
-                        if let Some(w) = e.watch.as_mut() {
-                            let beat = tag == BEAT_TAG;
-                            let pause = if beat {
-                                liveness::pause_of(&bytes)
-                            } else {
-                                Duration::ZERO
-                            };
-                            w.heard(rank, pause, *heard_at.get_or_insert_with(Instant::now));
-                        }
-                        if tag == TAG {
-                            deliver(e, rank, Event::Message(bytes));
-                        }
+                        arrived(e, rank, tag, bytes, &mut heard_at);
+                    }
+                    Probed::Large(m) => {
+                        large = Some((id, m));
+                        break 'eps;
                     }
                     Probed::Failed(rc) => {
                         failed(id, e, &mut self.out, rc);
@@ -511,7 +494,37 @@ impl MpiThread {
                 }
             }
         }
+        if let Some((id, m)) = large {
+            self.receive_large(id, m);
+            return true;
+        }
         active
+    }
+
+    /// Receives a large message: this thread stays inside the library until all of it has
+    /// come, so the peers are told to wait that long first (its sender knows already).
+    fn receive_large(&mut self, id: u64, m: endpoint::Matched) {
+        self.pause_peers(liveness::transfer_pause(m.len));
+        let Some(e) = self.eps.get_mut(&id) else {
+            return;
+        };
+        match m.receive() {
+            Probed::Message { rank, tag, bytes } => arrived(e, rank, tag, bytes, &mut None),
+            Probed::Failed(rc) => failed(id, e, &mut self.out, rc),
+            _ => {}
+        }
+    }
+
+    /// Sends every peer watched a beat that carries `pause`: this thread may now be silent
+    /// that long.
+    fn pause_peers(&mut self, pause: Duration) {
+        let pause = Arc::new(liveness::beat(pause));
+        for (&id, e) in &self.eps {
+            let peers: Vec<i32> = e.watch.iter().flat_map(|w| w.peers()).collect();
+            for r in peers {
+                beat(id, e, &mut self.out, r, &pause);
+            }
+        }
     }
 
     /// Sends the beats that are due and reports the peers silent past their timeout, every
@@ -560,6 +573,25 @@ impl MpiThread {
             lock(&self.mpi.live).remove(&id);
             self.mpi.gone.notify_all();
         }
+    }
+}
+
+/// A message from `rank`: a sign of life (a beat may carry a pause), handed to the inbox
+/// unless it is a beat or its rank was lost.
+fn arrived(e: &mut Endpoint, rank: i32, tag: i32, bytes: Vec<u8>, at: &mut Option<Instant>) {
+    if e.lost.contains(&rank) {
+        return; // its tasks went elsewhere already
+    }
+    if let Some(w) = e.watch.as_mut() {
+        let pause = if tag == BEAT_TAG {
+            liveness::pause_of(&bytes)
+        } else {
+            Duration::ZERO
+        };
+        w.heard(rank, pause, *at.get_or_insert_with(Instant::now));
+    }
+    if tag == TAG {
+        deliver(e, rank, Event::Message(bytes));
     }
 }
 

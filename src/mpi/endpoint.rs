@@ -36,6 +36,8 @@ pub(crate) enum Probed {
         tag: i32,
         bytes: Vec<u8>,
     },
+    /// A message over [`LARGE`], matched but not received yet.
+    Large(Matched),
     /// The library reported an error (under ULFM: a rank failed): the code.
     Failed(i32),
 }
@@ -80,10 +82,11 @@ impl Comm {
         }
     }
 
-    /// Receives one message from any rank, if one has come.
+    /// Receives one message from any rank, if one has come; one over [`LARGE`] is only
+    /// matched ([`Probed::Large`]): receiving it keeps the thread inside the library until all
+    /// of it has come, which its caller may want to announce first.
     pub(crate) fn probe(&self) -> Probed {
-        let dt = u8::equivalent_datatype().as_raw();
-        // SAFETY: plain MPI calls; the buffer holds `count` bytes, the message's size.
+        // SAFETY: plain MPI calls on a live communicator.
         unsafe {
             let mut flag = 0;
             let mut msg = ffi::RSMPI_MESSAGE_NULL;
@@ -103,17 +106,53 @@ impl Comm {
                 return Probed::Nothing;
             }
             let mut count = 0;
-            ffi::MPI_Get_count(&status, dt, &mut count);
-            let mut bytes = vec![0u8; count.max(0) as usize];
-            let rc = ffi::MPI_Mrecv(bytes.as_mut_ptr().cast(), count, dt, &mut msg, &mut status);
-            if rc != 0 {
-                return Probed::Failed(rc);
+            ffi::MPI_Get_count(&status, u8::equivalent_datatype().as_raw(), &mut count);
+            let matched = Matched {
+                msg,
+                status,
+                len: count.max(0) as usize,
+            };
+            if matched.len > LARGE {
+                return Probed::Large(matched);
             }
-            Probed::Message {
-                rank: status.MPI_SOURCE,
-                tag: status.MPI_TAG,
-                bytes,
-            }
+            matched.receive()
+        }
+    }
+}
+
+/// The messages over this size are received only after the peers were told to wait (see
+/// `comm.rs`).
+pub(crate) const LARGE: usize = 1 << 20;
+
+/// A message matched by a probe, not received yet.
+pub(crate) struct Matched {
+    msg: ffi::MPI_Message,
+    status: ffi::MPI_Status,
+    pub(crate) len: usize,
+}
+
+impl Matched {
+    /// Receives it (blocking until all of it has come).
+    pub(crate) fn receive(mut self) -> Probed {
+        let dt = u8::equivalent_datatype().as_raw();
+        let mut bytes = vec![0u8; self.len];
+        // SAFETY: the buffer holds the message's `len` bytes; the message handle is consumed.
+        let rc = unsafe {
+            ffi::MPI_Mrecv(
+                bytes.as_mut_ptr().cast(),
+                self.len as i32,
+                dt,
+                &mut self.msg,
+                &mut self.status,
+            )
+        };
+        if rc != 0 {
+            return Probed::Failed(rc);
+        }
+        Probed::Message {
+            rank: self.status.MPI_SOURCE,
+            tag: self.status.MPI_TAG,
+            bytes,
         }
     }
 }

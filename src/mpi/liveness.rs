@@ -137,14 +137,18 @@ pub(crate) fn beat(pause: Duration) -> Vec<u8> {
     (pause.as_millis() as u64).to_le_bytes().to_vec()
 }
 
-/// The pause a beat carries: none if malformed, and never more than [`PAUSE_FOR_OPEN`] (a
-/// peer that sends garbage cannot put off its own detection).
+/// The longest pause a beat may carry: a blocking open, or the largest frame (1 GiB) at
+/// [`SLOWEST_LINK`].
+const MAX_PAUSE: Duration = Duration::from_secs(120);
+
+/// The pause a beat carries: none if malformed, and never more than [`MAX_PAUSE`] (a peer that
+/// sends garbage cannot put off its own detection for longer).
 pub(crate) fn pause_of(bytes: &[u8]) -> Duration {
     let ms = bytes
         .get(..8)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u64::from_le_bytes);
-    Duration::from_millis(ms).min(PAUSE_FOR_OPEN)
+    Duration::from_millis(ms).min(MAX_PAUSE)
 }
 
 #[cfg(test)]
@@ -188,6 +192,12 @@ mod tests {
         assert_eq!(transfer_pause(0), Duration::ZERO);
         assert_eq!(transfer_pause(10 << 20), Duration::from_secs(1));
         assert_eq!(transfer_pause(1 << 30), Duration::from_millis(102_400));
+        let largest = transfer_pause(crate::remote::wire::DEFAULT_FRAME_LIMIT);
+        assert_eq!(
+            pause_of(&beat(largest)),
+            largest,
+            "the largest frame's pause gets through"
+        );
     }
 
     #[test]
@@ -207,10 +217,6 @@ mod tests {
         assert_eq!(pause_of(&beat(Duration::ZERO)), Duration::ZERO);
         assert_eq!(pause_of(&[1, 2]), Duration::ZERO, "malformed: no pause");
         let forever = u64::MAX.to_le_bytes();
-        assert_eq!(
-            pause_of(&forever),
-            PAUSE_FOR_OPEN,
-            "a garbage pause is capped"
-        );
+        assert_eq!(pause_of(&forever), MAX_PAUSE, "a garbage pause is capped");
     }
 }
