@@ -463,6 +463,19 @@ pub(crate) fn deadline_after(timeout: Duration) -> Instant {
         .unwrap_or_else(|| now + Duration::from_secs(60 * 60 * 24 * 365 * 100))
 }
 
+/// `f`'s result, waiting at most until `deadline` (none: for good). A wait that runs out
+/// cancels `f` and gives [`TaskError::Timeout`].
+pub(crate) fn result_by<T>(mut f: Future<T>, deadline: Option<Instant>) -> Result<T, TaskError> {
+    let Some(d) = deadline else {
+        return f.result();
+    };
+    let r = f.result_timeout(d.saturating_duration_since(Instant::now()));
+    if matches!(r, Err(TaskError::Timeout { .. })) {
+        f.cancel();
+    }
+    r
+}
+
 #[cfg(not(loom))]
 fn park_timeout(d: Duration) {
     std::thread::park_timeout(d)

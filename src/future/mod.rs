@@ -10,7 +10,7 @@ mod promise;
 
 #[cfg(all(any(unix, windows), feature = "process"))]
 pub(crate) use self::core::Deferred;
-pub(crate) use self::handle::deadline_after;
+pub(crate) use self::handle::{deadline_after, result_by};
 pub use self::handle::{Future, FutureState};
 pub(crate) use self::promise::in_background;
 #[cfg(all(any(unix, windows), feature = "process"))]

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::error::{SubmitError, TaskError};
-use crate::future::{deadline_after, Future};
+use crate::future::{deadline_after, result_by, Future};
 use crate::sync::Arc;
 use crate::wait::completion::Completion;
 
@@ -201,22 +201,11 @@ impl<R, I: Iterator> Iterator for PerItem<'_, R, I> {
             self.ended = true;
             return None;
         };
-        let out = match front {
-            Err(e) => Err(e),
-            Ok(mut f) => match self.deadline {
-                None => f.result(),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    let r = f.result_timeout(left);
-                    if matches!(r, Err(TaskError::Timeout { .. })) {
-                        f.cancel();
-                        self.cancel_rest();
-                        self.ended = true;
-                    }
-                    r
-                }
-            },
-        };
+        let out = front.and_then(|f| result_by(f, self.deadline));
+        if matches!(out, Err(TaskError::Timeout { .. })) {
+            self.cancel_rest();
+            self.ended = true;
+        }
         if !self.ended {
             self.fill();
         }

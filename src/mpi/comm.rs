@@ -579,7 +579,7 @@ impl MpiThread {
 /// A message from `rank`: a sign of life (a beat may carry a pause), handed to the inbox
 /// unless it is a beat or its rank was lost.
 fn arrived(e: &mut Endpoint, rank: i32, tag: i32, bytes: Vec<u8>, at: &mut Option<Instant>) {
-    if e.lost.contains(&rank) {
+    if !e.lost.is_empty() && e.lost.contains(&rank) {
         return; // its tasks went elsewhere already
     }
     if let Some(w) = e.watch.as_mut() {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::complete::Chunk;
 use crate::error::{SubmitError, TaskError};
 use crate::executor::Payload;
-use crate::future::{deadline_after, Future};
+use crate::future::{deadline_after, result_by, Future};
 use crate::map::{default_buffer, refused, remaining, MapOptions};
 
 /// `map` on an engine whose workers are other processes (behind [`Map`](crate::Map)): results
@@ -117,22 +117,12 @@ impl<R, I: Iterator> Iterator for ChunkedMap<'_, R, I> {
                 self.ended = true;
                 return None;
             };
-            let outcome = match front {
-                Err(e) => Err(e),
-                Ok(mut f) => match self.deadline {
-                    None => f.result(),
-                    Some(d) => {
-                        let r = f.result_timeout(d.saturating_duration_since(Instant::now()));
-                        if let Err(e @ TaskError::Timeout { .. }) = r {
-                            f.cancel();
-                            self.cancel_rest();
-                            self.ended = true;
-                            return Some(Err(e));
-                        }
-                        r
-                    }
-                },
-            };
+            let outcome = front.and_then(|f| result_by(f, self.deadline));
+            if let Err(e @ TaskError::Timeout { .. }) = outcome {
+                self.cancel_rest();
+                self.ended = true;
+                return Some(Err(e));
+            }
             self.ready = match outcome {
                 Ok(items) => items.into_iter(),
                 Err(e) => (0..n)
