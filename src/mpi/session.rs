@@ -285,10 +285,9 @@ impl Session {
             .iter()
             .filter_map(|&r| {
                 let rs = &st.ranks[r as usize];
-                rs.lost
-                    .is_none()
-                    .then_some(rs.ready.as_ref())
-                    .flatten()
+                rs.ready
+                    .as_ref()
+                    .filter(|_| rs.lost.is_none())
                     .map(|x| (r, x.host.clone(), x.pid, x.workers as usize))
             })
             .collect()
@@ -464,10 +463,7 @@ impl Session {
             };
             finish.push((e.done, Err(err)));
         }
-        if st.all_finished() && !st.closed {
-            st.closed = true;
-            self.mpi.close(self.ep);
-        }
+        self.close_if_done(st);
         self.changed.notify_all();
     }
 
@@ -499,22 +495,23 @@ impl Session {
         rs.finished = true;
         rs.lost = Some(what.clone());
         let held: Vec<Entry> = rs.in_flight.drain().map(|(_, e)| e).collect();
+        let died = |how: String| TaskError::WorkerDied {
+            pid,
+            how,
+            host: Some(host.clone()),
+        };
+        let how = format!("its worker rank {rank} was lost: {why}");
         let mut finish = Vec::new();
         for mut e in held {
-            let how = format!("its worker rank {rank} was lost: {why}");
+            // As a reply saying its worker died would (`on_reply`): the attempt's span ends.
+            if let Some(r) = e.running.take() {
+                r.finish(crate::trace::outcome::<()>(&Err(died(how.clone()))));
+            }
             if e.retry(format!("rank {rank} on {host} {how}")) {
                 st.queue.pending.push_front(e);
                 continue;
             }
-            let how = e.with_attempts(&how);
-            let err = TaskError::WorkerDied {
-                pid,
-                how,
-                host: Some(host.clone()),
-            };
-            if let Some(r) = e.running.take() {
-                r.finish(crate::trace::outcome::<Vec<u8>>(&Err(err.clone())));
-            }
+            let err = died(e.with_attempts(&how));
             self.stats.finished(false);
             finish.push((e.done, Err(err)));
         }
@@ -522,13 +519,18 @@ impl Session {
             self.break_pool(&mut st, &what, &mut finish);
         }
         self.pump(&mut st);
+        self.close_if_done(&mut st);
+        self.changed.notify_all();
+        drop(st);
+        self.complete_all(finish);
+    }
+
+    /// Closes the communicator once no rank is left to hear from.
+    fn close_if_done(&self, st: &mut State) {
         if st.all_finished() && !st.closed {
             st.closed = true;
             self.mpi.close(self.ep);
         }
-        self.changed.notify_all();
-        drop(st);
-        self.complete_all(finish);
     }
 
     /// A rank was lost and the library cannot go on without it: the job is ended, naming the
